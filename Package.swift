@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+// Apus: a KVM-backed hypervisor with a pure-Swift software-CPU backend.
+// Module boundaries (what may import what) are documented in docs/ARCHITECTURE.md.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Apus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "apus", targets: ["apus"]),
+        .library(name: "ApusVMM", targets: ["ApusVMM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The kernel interface only: typed ioctl wrappers and flexible-array helpers.
+        .target(name: "CKVM", path: "CKVM"),
+
+        // Backend-neutral machine core: memory, vCPU backend protocol, dispatcher, allocator, device protocol.
+        .target(name: "ApusCore", swiftSettings: strict),
+        // Backends.
+        .target(name: "ApusKVM", dependencies: ["ApusCore", "CKVM"], swiftSettings: strict),
+        .target(name: "ApusSoftCPU", dependencies: ["ApusCore"], swiftSettings: strict),
+        // Emulated devices: pure state machines, no backend knowledge.
+        .target(name: "ApusDevices", dependencies: ["ApusCore"], swiftSettings: strict),
+        // Loaders and platform tables.
+        .target(name: "ApusBoot", dependencies: ["ApusCore"], swiftSettings: strict),
+        // The VMM: builds a machine from a configuration and runs it.
+        .target(
+            name: "ApusVMM",
+            dependencies: [
+                "ApusCore", "ApusKVM", "ApusSoftCPU", "ApusDevices", "ApusBoot",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // Our own test guests, assembled from guests/*.S by the toolchain's clang at build time.
+        .executableTarget(name: "apus-guest-build", path: "Plugins/GuestBuildTool"),
+        .plugin(name: "GuestBuildPlugin", capability: .buildTool(), dependencies: ["apus-guest-build"]),
+        .target(name: "ApusGuests", swiftSettings: strict, plugins: ["GuestBuildPlugin"]),
+
+        .executableTarget(
+            name: "apus",
+            dependencies: [
+                "ApusVMM", "ApusGuests",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // Test doubles shared by the test targets (a scripted backend, recording devices).
+        .target(name: "ApusTesting", dependencies: ["ApusCore"], swiftSettings: strict),
+
+        .testTarget(name: "ApusCoreTests", dependencies: ["ApusCore", "ApusTesting"]),
+        .testTarget(name: "ApusDevicesTests", dependencies: ["ApusDevices", "ApusTesting"]),
+        .testTarget(name: "ApusBootTests", dependencies: ["ApusBoot", "ApusTesting"]),
+        .testTarget(name: "ApusKVMTests", dependencies: ["ApusKVM", "ApusCore"]),
+        .testTarget(name: "ApusSoftCPUTests", dependencies: ["ApusSoftCPU", "ApusCore", "ApusTesting"]),
+        .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
+    ]
+)

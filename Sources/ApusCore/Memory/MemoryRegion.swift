@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A contiguous block of guest-physical memory backed by an anonymous host mapping.
+///
+/// The host pointer is deliberately exposed (`hostBase`): backends map it into KVM or read it directly from the
+/// software CPU. Everything else should go through `GuestMemory`'s bounds-checked accessors.
+public final class MemoryRegion: @unchecked Sendable {
+    // @unchecked: the mapping is immutable after init; concurrent access to guest bytes is the guest's business,
+    // exactly as on hardware.
+    public let range: GuestRange
+    public let hostBase: UnsafeMutableRawPointer
+    public let dirty: DirtyBitmap
+
+    public init(start: GuestAddress, size: UInt64) throws {
+        let range = GuestRange(start: start, size: size)
+        guard size > 0, size % DirtyBitmap.pageSize == 0 else {
+            throw GuestMemoryError.invalidRegion(range, reason: "size must be a non-zero multiple of 4 KiB")
+        }
+        guard start.rawValue % DirtyBitmap.pageSize == 0 else {
+            throw GuestMemoryError.invalidRegion(range, reason: "start must be 4 KiB aligned")
+        }
+        guard start.adding(size) != nil else {
+            throw GuestMemoryError.invalidRegion(range, reason: "wraps around the address space")
+        }
+        let mapped = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw GuestMemoryError.allocationFailed(size: size, errno: errno)
+        }
+        self.range = range
+        self.hostBase = mapped
+        self.dirty = DirtyBitmap(pageCount: Int(size / DirtyBitmap.pageSize))
+    }
+
+    deinit {
+        munmap(hostBase, Int(range.size))
+    }
+
+    /// Offset of `address` inside this region if `[address, address + length)` lies entirely within it.
+    @inline(__always)
+    public func offset(of address: GuestAddress, length: Int) -> UInt64? {
+        let start = range.start.rawValue
+        guard address.rawValue >= start, length >= 0 else { return nil }
+        let offset = address.rawValue - start
+        guard offset <= range.size, UInt64(length) <= range.size - offset else { return nil }
+        return offset
+    }
+}

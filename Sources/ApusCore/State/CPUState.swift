@@ -1,0 +1,47 @@
+/// Everything needed to stop a vCPU and continue it later, on the same or the other backend.
+public struct CPUState: Equatable, Sendable, Codable {
+    public var registers: Registers
+    public var specialRegisters: SpecialRegisters
+    public var fpu: FPUState
+    /// Model-specific registers by index.
+    public var msrs: [UInt32: UInt64]
+    /// An interrupt vector the CPU has accepted but not yet delivered, if any.
+    public var pendingInterrupt: UInt8?
+    /// Whether the vCPU was halted waiting for an interrupt.
+    public var halted: Bool
+
+    public init(registers: Registers = Registers(), specialRegisters: SpecialRegisters = SpecialRegisters(),
+                fpu: FPUState = FPUState(), msrs: [UInt32: UInt64] = [:], pendingInterrupt: UInt8? = nil,
+                halted: Bool = false) {
+        self.registers = registers
+        self.specialRegisters = specialRegisters
+        self.fpu = fpu
+        self.msrs = msrs
+        self.pendingInterrupt = pendingInterrupt
+        self.halted = halted
+    }
+}
+
+/// MSR indices both backends understand by name.
+public enum MSR {
+    public static let apicBase: UInt32 = 0x1B
+    public static let tsc: UInt32 = 0x10
+    public static let efer: UInt32 = 0xC000_0080
+    public static let star: UInt32 = 0xC000_0081
+    public static let lstar: UInt32 = 0xC000_0082
+    public static let cstar: UInt32 = 0xC000_0083
+    public static let sfmask: UInt32 = 0xC000_0084
+    public static let fsBase: UInt32 = 0xC000_0100
+    public static let gsBase: UInt32 = 0xC000_0101
+    public static let kernelGSBase: UInt32 = 0xC000_0102
+    public static let tscDeadline: UInt32 = 0x6E0
+    public static let pat: UInt32 = 0x277
+    public static let sysenterCS: UInt32 = 0x174
+    public static let sysenterESP: UInt32 = 0x175
+    public static let sysenterEIP: UInt32 = 0x176
+
+    /// The MSRs captured on suspend and restored on resume.
+    public static let saved: [UInt32] = [
+        tsc, star, lstar, cstar, sfmask, fsBase, gsBase, kernelGSBase, sysenterCS, sysenterESP, sysenterEIP, pat,
+    ]
+}
