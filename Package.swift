@@ -55,6 +55,13 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Benchmarks (not tests): bench/README.md says how to run them.
+        .executableTarget(
+            name: "apus-bench-pio",
+            dependencies: ["ApusCore", "ApusKVM", "ApusDevices", "ApusGuests"],
+            path: "bench/Sources/apus-bench-pio",
+            swiftSettings: strict),
+
         // Test doubles shared by the test targets (a scripted backend, recording devices).
         .target(name: "ApusTesting", dependencies: ["ApusCore"], swiftSettings: strict),
 
@@ -63,6 +70,11 @@ let package = Package(
         .testTarget(name: "ApusBootTests", dependencies: ["ApusBoot", "ApusTesting"]),
         .testTarget(name: "ApusKVMTests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusSoftCPUTests", dependencies: ["ApusSoftCPU", "ApusCore", "ApusTesting"]),
+        // Popek-Goldberg equivalence: the same code on KVM and on the software CPU must end in the same state.
+        .testTarget(
+            name: "ApusEquivalenceTests",
+            dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU"],
+            resources: [.copy("Expectations")]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
     ]
 )

@@ -15,7 +15,27 @@ public protocol MachineBackend: AnyObject, Sendable {
 public protocol Hypervisor: Sendable {
     var name: String { get }
     func availability() -> HypervisorAvailability
-    func makeMachine(memory: GuestMemory, vcpuCount: Int) throws -> any MachineBackend
+    func makeMachine(memory: GuestMemory, options: MachineOptions) throws -> any MachineBackend
+}
+
+/// How a machine's platform is put together, as far as the backend is concerned.
+public struct MachineOptions: Sendable, Equatable {
+    public var vcpuCount: Int
+    public var interruptController: InterruptControllerMode
+
+    public init(vcpuCount: Int = 1, interruptController: InterruptControllerMode = .none) {
+        self.vcpuCount = vcpuCount
+        self.interruptController = interruptController
+    }
+}
+
+public enum InterruptControllerMode: String, Sendable, Equatable, Codable {
+    /// No interrupt controller: interrupt lines go nowhere and HLT always leaves `run()` with `.halt`, the way our
+    /// small test guests end. Like a board without a PIC.
+    case none
+    /// PIC, IOAPIC and LAPIC emulated by the backend (KVM's in-kernel irqchip; the software CPU's own model).
+    /// HLT then sleeps until an interrupt or a kick. Needed by Linux.
+    case full
 }
 
 public enum HypervisorAvailability: Sendable, Equatable {

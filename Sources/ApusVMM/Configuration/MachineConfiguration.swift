@@ -1,0 +1,46 @@
+public import ApusCore
+
+/// Everything needed to build one machine.
+public struct MachineConfiguration: Sendable {
+    public static let defaultMemoryMiB = 64
+    public static let maximumMemoryMiB = 16 * 1024
+
+    public var memoryMiB: Int
+    public var vcpuCount: Int
+    public var backend: BackendChoice
+    public var boot: BootSource
+    /// What a guest's access to an address without a device does; `nil` picks the boot source's default
+    /// (fail for our own guests, ignore for Linux, which probes absent legacy ports).
+    public var unmappedAccess: UnmappedAccessPolicy?
+
+    public init(memoryMiB: Int = MachineConfiguration.defaultMemoryMiB, vcpuCount: Int = 1,
+                backend: BackendChoice = .auto, boot: BootSource, unmappedAccess: UnmappedAccessPolicy? = nil) {
+        self.memoryMiB = memoryMiB
+        self.vcpuCount = vcpuCount
+        self.backend = backend
+        self.boot = boot
+        self.unmappedAccess = unmappedAccess
+    }
+
+    /// Rejects values no machine can be built from, with a message naming the field.
+    public func validate() throws {
+        guard (2...Self.maximumMemoryMiB).contains(memoryMiB) else {
+            throw VMMError.invalidConfiguration("memory must be between 2 and \(Self.maximumMemoryMiB) MiB, got \(memoryMiB)")
+        }
+        guard vcpuCount == 1 else {
+            throw VMMError.invalidConfiguration(
+                "only 1 vCPU is supported so far (application processors need the LAPIC start-up protocol), got \(vcpuCount)")
+        }
+    }
+
+    var effectiveUnmappedAccess: UnmappedAccessPolicy {
+        if let unmappedAccess { return unmappedAccess }
+        if case .linux = boot { return .ignore }
+        return .fail
+    }
+
+    var interruptController: InterruptControllerMode {
+        if case .linux = boot { return .full }
+        return .none
+    }
+}

@@ -1,0 +1,47 @@
+public import ApusCore
+public import ApusDevices
+public import Foundation
+
+extension Machine {
+    /// Writes the complete machine — every vCPU's registers, FPU/SSE and MSRs, every device's state, and guest
+    /// memory — into `directory`, crash-safely (see `SnapshotDirectory`). The machine must be paused; it stays paused,
+    /// and the caller usually stops it afterwards to release its resources.
+    public func suspend(to directory: URL) throws {
+        let states = try control.performOnParkedVCPUs { vcpu in try vcpu.captureState() }
+        var devices: [String: SavedDevice] = [:]
+        for slot in parts.devices {
+            if let saved = slot.withDevice({ SavedDevice.save($0) }) { devices[slot.name] = saved }
+        }
+        let snapshot = MachineSnapshot(platform: platform,
+                                       vcpus: (0..<states.count).compactMap { states[$0] },
+                                       devices: devices, memory: [])
+        guard snapshot.vcpus.count == platform.vcpuCount else {
+            throw VMMError.invalidState("only \(snapshot.vcpus.count) of \(platform.vcpuCount) vCPUs could be captured")
+        }
+        try SnapshotDirectory.write(snapshot, memory: parts.memory, to: directory.path)
+    }
+
+    /// Rebuilds a machine from a directory written by `suspend(to:)`. It starts paused: call `start()` then
+    /// `resume()` and the guest continues exactly where it stopped.
+    public static func restore(from directory: URL, output: any SerialOutput,
+                               backend: BackendChoice? = nil) throws -> Machine {
+        let snapshot = try SnapshotDirectory.read(from: directory.path)
+        var platform = snapshot.platform
+        if let backend { platform.backend = backend }
+        let hypervisor = try platform.backend.resolve()
+        let control = RunControl(startPaused: true)
+        let (parts, _) = try MachineParts.build(platform: platform, hypervisor: hypervisor, output: output,
+                                                control: control) { memory in
+            try SnapshotDirectory.loadMemory(snapshot, into: memory, from: directory.path)
+        }
+        for slot in parts.devices {
+            guard let saved = snapshot.devices[slot.name] else {
+                throw SnapshotError.corrupt("it has no state for device \(slot.name)")
+            }
+            try slot.withDevice { try saved.restore(into: $0, name: slot.name) }
+        }
+        return Machine(parts: parts, control: control, backendName: hypervisor.name,
+                       summary: "restored machine from \(directory.path)",
+                       entries: snapshot.vcpus.map { .restore($0) })
+    }
+}

@@ -1,0 +1,95 @@
+public import ApusCore
+public import ApusDevices
+import Synchronization
+
+/// One virtual machine: built from a configuration (or a suspended state), run on dedicated vCPU threads, paused,
+/// resumed, suspended and stopped from any other thread.
+public final class Machine: Sendable {
+    public let platform: MachinePlatform
+    /// "kvm" or "soft".
+    public let backendName: String
+    /// A one-line description of what boots, for the user.
+    public let bootSummary: String
+    let parts: MachineParts
+    let control: RunControl
+    private let entries: [VCPUEntry]
+    private let statistics: [ExitStatisticsBox]
+    private let started = Mutex(false)
+
+    /// Builds the machine; nothing runs until `start()`. Console output goes to `output`.
+    public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
+        try configuration.validate()
+        let hypervisor = try configuration.backend.resolve()
+        let control = RunControl()
+        let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
+                                                   output: output, control: control) { memory in
+            try Self.load(configuration.boot, into: memory)
+        }
+        self.init(parts: parts, control: control, backendName: hypervisor.name, summary: plan.summary,
+                  entries: Array(repeating: .boot(plan), count: configuration.vcpuCount))
+    }
+
+    init(parts: MachineParts, control: RunControl, backendName: String, summary: String, entries: [VCPUEntry]) {
+        self.platform = parts.platform
+        self.parts = parts
+        self.control = control
+        self.backendName = backendName
+        self.bootSummary = summary
+        self.entries = entries
+        self.statistics = entries.map { _ in ExitStatisticsBox() }
+    }
+
+    private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
+        do {
+            switch boot {
+            case .guestImage(_, let bytes):
+                return try GuestImageLoader.load(bytes, into: memory)
+            case .linux(let kernel, let initrd, let commandLine):
+                return try LinuxBootLoader.load(kernel: kernel, initrd: initrd, commandLine: commandLine, into: memory)
+            }
+        } catch {
+            throw VMMError.bootFailed("\(error)")
+        }
+    }
+
+    /// Starts every vCPU on its own OS thread.
+    public func start() throws {
+        try started.withLock { started in
+            guard !started else { throw VMMError.invalidState("the machine was already started") }
+            started = true
+        }
+        for (index, entry) in entries.enumerated() {
+            VCPURunner(index: index, backend: parts.backend, dispatcher: parts.dispatcher, control: control,
+                       entry: entry, statistics: statistics[index]).spawn()
+        }
+    }
+
+    /// Stops every vCPU between two exits; returns once all are parked. Memory stays resident.
+    public func pause() throws { try control.pause() }
+    public func resume() throws { try control.resume() }
+    /// Asks every vCPU to leave; `waitForOutcome()` then returns `.stopped` unless the guest ended first.
+    public func stop() { control.stop() }
+    public var isPaused: Bool { control.isPaused }
+
+    /// Blocks until the run ends.
+    public func waitForOutcome() -> MachineOutcome { control.waitForOutcome() }
+
+    /// Starts the machine and blocks until it ends.
+    public func run() throws -> MachineOutcome {
+        try start()
+        return waitForOutcome()
+    }
+
+    /// Feeds host input to the console UART; returns how many bytes it accepted (its FIFO holds 16).
+    @discardableResult
+    public func sendConsoleInput(_ bytes: [UInt8]) -> Int {
+        parts.console.with(Serial16550.self) { $0.receive(bytes) } ?? 0
+    }
+
+    /// Exits per kind, summed over vCPUs; complete once the run has ended.
+    public var exitCounts: [String: Int] {
+        statistics.reduce(into: [:]) { total, stats in
+            total.merge(stats.snapshot.byKind) { $0 + $1 }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ApusBoot
+import ApusCore
+import ApusDevices
+
+/// A machine put together but not yet running: memory, devices on their buses, the backend machine.
+struct MachineParts: Sendable {
+    let platform: MachinePlatform
+    let memory: GuestMemory
+    let backend: any MachineBackend
+    let dispatcher: ExitDispatcher
+    /// The console UART (COM1), which host input feeds.
+    let console: DeviceSlot
+    /// Every device whose state a suspend saves, by slot name.
+    let devices: [DeviceSlot]
+
+    /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
+    /// each at the address, port range and IRQ line the allocator hands out.
+    static func build<Entry>(platform: MachinePlatform, hypervisor: any Hypervisor, output: any SerialOutput,
+                             control: RunControl,
+                             prepare: (GuestMemory) throws -> Entry) throws -> (MachineParts, Entry) {
+        let memory = try GuestMemory(size: UInt64(platform.memoryMiB) << 20)
+        let entry = try prepare(memory)
+        let backend = try hypervisor.makeMachine(
+            memory: memory,
+            options: MachineOptions(vcpuCount: platform.vcpuCount, interruptController: platform.interruptController))
+
+        var resources = ResourceAllocator()
+        var ports = IOBus(name: "port I/O")
+        var mmio = IOBus(name: "MMIO")
+
+        let com1 = DeviceSlot(
+            name: "com1",
+            device: Serial16550(interrupt: backend.interruptLine(try resources.reserveIRQ(PlatformLayout.com1IRQ)),
+                                output: output))
+        ports = try ports.inserting(com1, at: try resources.reservePorts(PlatformLayout.com1Port,
+                                                                         count: PlatformLayout.uartRegisterCount))
+
+        let debugExit = DeviceSlot(name: "debug-exit", device: DebugExitDevice { code in
+            control.finish(.exited(code: code))
+        })
+        ports = try ports.inserting(debugExit, at: try resources.reservePorts(PlatformLayout.debugExitPort, count: 4))
+
+        let postCode = DeviceSlot(name: "post-code", device: PostCodePort())
+        ports = try ports.inserting(postCode, at: try resources.reservePorts(PlatformLayout.postCodePort, count: 1))
+
+        let mmioUART = DeviceSlot(
+            name: "mmio-uart",
+            device: Serial16550(interrupt: backend.interruptLine(try resources.allocateIRQ()), output: output))
+        mmio = try mmio.inserting(mmioUART, at: try resources.allocateMMIO(size: PlatformLayout.mmioUARTSize))
+
+        let parts = MachineParts(
+            platform: platform, memory: memory, backend: backend,
+            dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
+            console: com1, devices: [com1, debugExit, postCode, mmioUART])
+        return (parts, entry)
+    }
+}

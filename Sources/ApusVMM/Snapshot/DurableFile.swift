@@ -1,0 +1,73 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Crash-safe file writes: data goes to a temporary name, is fsynced, renamed over the final name, and the directory
+/// is fsynced, so a reader sees the old file or the new one, never half of one — even after `kill -9` or power loss.
+enum DurableFile {
+    static func replace(_ path: String, with data: Data) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        try write(temporary) { fd in
+            try data.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
+        }
+        try commit(temporary, to: path)
+    }
+
+    /// Creates `path` afresh, lets `body` fill it, then fsyncs and closes it.
+    static func write(_ path: String, _ body: (Int32) throws -> Void) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SnapshotError.io(path: path, operation: "create", errno: errno) }
+        defer { close(fd) }
+        try body(fd)
+        guard fsync(fd) == 0 else { throw SnapshotError.io(path: path, operation: "flush", errno: errno) }
+    }
+
+    /// Renames `temporary` to `path` and makes the rename itself durable.
+    static func commit(_ temporary: String, to path: String) throws {
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw SnapshotError.io(path: path, operation: "replace", errno: code)
+        }
+        try syncDirectory(of: path)
+    }
+
+    static func syncDirectory(of path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SnapshotError.io(path: directory, operation: "open", errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SnapshotError.io(path: directory, operation: "flush", errno: errno) }
+    }
+
+    /// Writes every byte, retrying after EINTR and short writes; ENOSPC surfaces as an error naming the file.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        guard var cursor = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let written = Glibc.write(fd, cursor, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw SnapshotError.io(path: path, operation: "write", errno: errno)
+            }
+            cursor += written
+            remaining -= written
+        }
+    }
+
+    static func readAll(_ fd: Int32, into bytes: UnsafeMutableRawBufferPointer, path: String) throws {
+        guard var cursor = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let count = read(fd, cursor, remaining)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SnapshotError.io(path: path, operation: "read", errno: errno)
+            }
+            guard count > 0 else { throw SnapshotError.corrupt("\(path) is shorter than the memory it should hold") }
+            cursor += count
+            remaining -= count
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ApusBoot
+import ApusCore
+import Foundation
+
+enum VCPUEntry: Sendable {
+    case boot(BootPlan)
+    case restore(CPUState)
+}
+
+/// The loop one vCPU thread runs: enter the guest, route the exit, repeat — until the machine stops.
+/// This is the path of every exit: `run()` -> `ExitDispatcher` -> device -> `run()` again.
+struct VCPURunner: Sendable {
+    let index: Int
+    let backend: any MachineBackend
+    let dispatcher: ExitDispatcher
+    let control: RunControl
+    /// Where the vCPU starts: a fresh boot, or the state a suspend captured.
+    let entry: VCPUEntry
+    let statistics: ExitStatisticsBox
+
+    /// Starts the dedicated OS thread (never a Swift concurrency task: `run()` blocks inside the kernel).
+    func spawn() {
+        control.expectVCPU()
+        let thread = Thread { self.threadMain() }
+        thread.name = "apus-vcpu-\(index)"
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    private func threadMain() {
+        var halted = false
+        do {
+            let vcpu = try backend.makeVCPU(index: index)
+            control.register(vcpu.kicker, for: index)
+            switch entry {
+            case .boot(let plan):
+                try vcpu.setSpecialRegisters(plan.specialRegisters)
+                try vcpu.setRegisters(plan.registers)
+            case .restore(let state):
+                try vcpu.restoreState(state)
+            }
+            halted = try loop(vcpu)
+        } catch {
+            control.finish(.failed("vCPU \(index): \(error)"))
+        }
+        control.vcpuExited(halted: halted)
+    }
+
+    /// Returns true when the vCPU halted for good, false when it was told to stop.
+    private func loop(_ vcpu: any VCPUBackend) throws -> Bool {
+        var counts = ExitStatistics()
+        defer { statistics.publish(counts) }
+        while true {
+            if control.attention.load(ordering: .acquiring), control.checkpoint(index: index, vcpu: vcpu) == .stop { return false }
+            let exit = try vcpu.run()
+            counts.count(exit)
+            switch exit {
+            case .portIO(let access):
+                try dispatcher.dispatch(access)
+            case .mmio(let access):
+                try dispatcher.dispatch(access)
+            case .interrupted:
+                continue
+            case .halt:
+                return true
+            case .shutdown:
+                control.finish(.tripleFault(vcpu: index))
+            case .systemEvent(let event):
+                control.finish(.systemEvent(event))
+            case .internalError(let message):
+                let rip = (try? vcpu.registers().rip).map { " at rip 0x" + String($0, radix: 16) } ?? ""
+                control.finish(.failed("vCPU \(index): internal error exit\(rip): \(message)"))
+            case .failedEntry(let message):
+                control.finish(.failed("vCPU \(index): the CPU refused to enter the guest: \(message)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import ApusVMM
+import Foundation
+import Synchronization
+
+/// Copies standard input to the guest's console UART on its own thread, waiting while the UART's 16-byte FIFO is
+/// full so no keystroke is dropped. End of input simply stops the pump.
+final class ConsoleInputPump: Sendable {
+    private let detached = Atomic<Bool>(false)
+
+    init(machine: Machine) {
+        let thread = Thread { [detached] in
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while !detached.load(ordering: .relaxed) {
+                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return }
+                var pending = Array(buffer[0..<count])
+                while !pending.isEmpty && !detached.load(ordering: .relaxed) {
+                    let accepted = machine.sendConsoleInput(pending)
+                    pending.removeFirst(accepted)
+                    if !pending.isEmpty { usleep(1000) }
+                }
+            }
+        }
+        thread.name = "apus-console-input"
+        thread.start()
+    }
+
+    /// Stops forwarding; a read already blocked on stdin ends with the process.
+    func detach() { detached.store(true, ordering: .relaxed) }
+}

@@ -1,0 +1,137 @@
+import ApusCore
+import ApusDevices
+import ApusGuests
+import ApusVMM
+import ArgumentParser
+import Foundation
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run one virtual machine in this process, with its serial console on the terminal.",
+        discussion: """
+            IMAGE is a guest file (flat binary entered in real mode at 0x8000, ELF32 entered in protected mode, or
+            ELF64 entered in long mode; see docs/GUEST-ABI.md) or the name of a built-in guest. With neither IMAGE
+            nor --kernel, the built-in demo guest runs.
+
+            Examples:
+              apus run                                   # the demo guest
+              apus run hello --backend soft              # a built-in guest on the software CPU
+              apus run --kernel guests/linux/cache/vmlinux --initrd guests/linux/cache/initramfs.cpio.gz
+
+            Standard input is forwarded to the guest's COM1 UART; Ctrl-C stops the machine.
+            """)
+
+    @Argument(help: "A guest image file, or a built-in guest name (see --list-guests).")
+    var image: String?
+
+    @Option(help: "Which vCPU backend runs the guest: auto (KVM when /dev/kvm is usable), kvm or soft.")
+    var backend: BackendChoice = .auto
+
+    @Option(name: .customLong("memory"), help: "Guest memory in MiB.")
+    var memoryMiB: Int = MachineConfiguration.defaultMemoryMiB
+
+    @Option(help: "A Linux kernel to boot: an ELF vmlinux or a bzImage.")
+    var kernel: String?
+
+    @Option(help: "An initial ramdisk for --kernel.")
+    var initrd: String?
+
+    @Option(help: "The kernel command line for --kernel.")
+    var cmdline: String = RunCommand.defaultCommandLine
+
+    @Option(name: .customLong("unmapped-io"),
+            help: "What a guest access to an address with no device does: fail (default for guest images) or ignore (default for --kernel).")
+    var unmappedIO: UnmappedAccessPolicy?
+
+    @Flag(help: "List the built-in guests and exit.")
+    var listGuests = false
+
+    @Flag(name: .shortAndLong, help: "Print what boots, on which backend, and exit statistics on stderr.")
+    var verbose = false
+
+    static let defaultCommandLine =
+        "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 pci=off nokaslr cryptomgr.notests=1"
+
+    func validate() throws {
+        if image != nil && kernel != nil {
+            throw ValidationError("give either an IMAGE or --kernel, not both")
+        }
+        if kernel == nil && initrd != nil {
+            throw ValidationError("--initrd needs --kernel")
+        }
+        if !(2...MachineConfiguration.maximumMemoryMiB).contains(memoryMiB) {
+            throw ValidationError("--memory must be between 2 and \(MachineConfiguration.maximumMemoryMiB) MiB")
+        }
+    }
+
+    func run() throws {
+        if listGuests {
+            for guest in BuiltInGuests.all {
+                print(guest.name.padding(toLength: 12, withPad: " ", startingAt: 0) + guest.summary)
+            }
+            return
+        }
+        let status = runMachine()
+        throw ExitCode(status)
+    }
+
+    private func runMachine() -> Int32 {
+        let output = FileDescriptorSerialOutput(fileDescriptor: STDOUT_FILENO)
+        let machine: Machine
+        do {
+            machine = try Machine(configuration: try makeConfiguration(), output: output)
+        } catch {
+            Self.report("\(error)")
+            return ExitStatus.vmmFailure
+        }
+        if verbose { Self.report("booting \(machine.bootSummary) on the \(machine.backendName) backend") }
+        let interruption = InterruptionHandler { machine.stop() }
+        let input = ConsoleInputPump(machine: machine)
+        let outcome: MachineOutcome
+        do {
+            outcome = try machine.run()
+        } catch {
+            Self.report("\(error)")
+            return ExitStatus.vmmFailure
+        }
+        output.flush()
+        input.detach()
+        interruption.cancel()
+        if verbose {
+            let counts = machine.exitCounts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            Self.report("\(outcome); exits: \(counts.joined(separator: " "))")
+        }
+        switch outcome {
+        case .tripleFault, .failed:
+            Self.report("\(outcome)")
+        case .exited(let code) where code > ExitStatus.largestGuestCode:
+            Self.report("guest result code \(code) does not fit an exit status; exiting with \(ExitStatus.largestGuestCode)")
+        case .systemEvent(let event) where event != .shutdown:
+            Self.report("guest requested \(event); `apus run` ends the run instead")
+        default:
+            break
+        }
+        return ExitStatus.forOutcome(outcome)
+    }
+
+    private func makeConfiguration() throws -> MachineConfiguration {
+        let limit = UInt64(memoryMiB) << 20
+        let boot: BootSource
+        if let kernel {
+            boot = .linux(kernel: try ImageSource.readFile(kernel, role: "kernel", limit: limit),
+                          initrd: try initrd.map { try ImageSource.readFile($0, role: "initrd", limit: limit) },
+                          commandLine: cmdline)
+        } else {
+            boot = try ImageSource.guestImage(image, limit: limit)
+        }
+        return MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot, unmappedAccess: unmappedIO)
+    }
+
+    static func report(_ message: String) {
+        FileHandle.standardError.write(Data("apus: \(message)\n".utf8))
+    }
+}
+
+extension BackendChoice: ExpressibleByArgument {}
+extension UnmappedAccessPolicy: ExpressibleByArgument {}
