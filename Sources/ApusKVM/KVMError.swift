@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure talking to KVM. Ioctl failures carry the ioctl's name and errno, so a message says exactly which call the
+/// kernel refused and why.
+public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
+    case ioctl(name: String, errno: Int32)
+    case open(path: String, errno: Int32)
+    case unsupported(String)
+    case mmap(errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .ioctl(let name, let code):
+            return "\(name) failed: \(String(cString: strerror(code))) (errno \(code))"
+        case .open(let path, let code):
+            return "cannot open \(path): \(String(cString: strerror(code))) (errno \(code))"
+        case .unsupported(let what):
+            return "this host's KVM does not support \(what)"
+        case .mmap(let code):
+            return "cannot map the vCPU's kvm_run area: \(String(cString: strerror(code))) (errno \(code))"
+        }
+    }
+}
+
+/// Runs an ioctl wrapper, retrying when a signal interrupted it (EINTR policy: every KVM ioctl but KVM_RUN is
+/// restartable), and turns failure into a `KVMError` naming the ioctl.
+@inline(__always)
+func checked(_ name: String, _ call: () -> Int32) throws -> Int32 {
+    while true {
+        let result = call()
+        if result >= 0 { return result }
+        if errno == EINTR { continue }
+        throw KVMError.ioctl(name: name, errno: errno)
+    }
+}

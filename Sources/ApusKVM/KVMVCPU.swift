@@ -1,0 +1,99 @@
+public import ApusCore
+import CKVM
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One KVM vCPU (the vCPU file descriptor and its shared `kvm_run` page).
+///
+/// Create it on the OS thread that will run it: the kick signal is aimed at the creating thread, and KVM prefers
+/// every vCPU ioctl to come from one thread.
+public final class KVMVCPU: VCPUBackend {
+    public let index: Int
+    let fd: Int32
+    let runArea: UnsafeMutablePointer<kvm_run>
+    private let runSize: Int
+    private let kvmKicker: KVMKicker
+    // Keeps the VM fd open as long as a vCPU uses it.
+    private let machine: KVMMachine
+
+    init(machine: KVMMachine, index: Int) throws {
+        guard KickSignal.installed else { throw KVMError.unsupported("installing the vCPU kick signal handler") }
+        self.machine = machine
+        self.index = index
+        let fd = try checked("KVM_CREATE_VCPU") { ckvm_create_vcpu(machine.fd, UInt(index)) }
+        self.fd = fd
+        runSize = machine.runSize
+        let mapped = mmap(nil, runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            let code = errno
+            close(fd)
+            throw KVMError.mmap(errno: code)
+        }
+        runArea = mapped.assumingMemoryBound(to: kvm_run.self)
+        kvmKicker = KVMKicker(run: runArea, thread: pthread_self())
+        do {
+            _ = try checked("KVM_SET_CPUID2") { ckvm_set_cpuid2(fd, machine.cpuid.table) }
+        } catch {
+            kvmKicker.retire()
+            munmap(mapped, runSize)
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        kvmKicker.retire()
+        munmap(UnsafeMutableRawPointer(runArea), runSize)
+        close(fd)
+    }
+
+    public var kicker: any VCPUKicker { kvmKicker }
+
+    public func run() throws -> VCPUExit {
+        if ckvm_run(fd) < 0 {
+            let code = errno
+            guard code == EINTR || code == EAGAIN else { throw KVMError.ioctl(name: "KVM_RUN", errno: code) }
+            ckvm_run_set_immediate_exit(runArea, 0)
+            return .interrupted
+        }
+        switch Int32(bitPattern: ckvm_run_exit_reason(runArea)) {
+        case KVM_EXIT_IO:
+            let io = runArea.pointee.io
+            let size = Int(io.size)
+            let count = Int(io.count)
+            let data = UnsafeMutableRawBufferPointer(start: ckvm_run_io_data(runArea), count: size * count)
+            return .portIO(PortIOExit(port: io.port, size: size, count: count,
+                                      direction: io.direction == UInt8(KVM_EXIT_IO_IN) ? .read : .write, data: data))
+        case KVM_EXIT_MMIO:
+            let mmio = runArea.pointee.mmio
+            let size = Int(min(mmio.len, 8))
+            return .mmio(MMIOExit(address: GuestAddress(mmio.phys_addr), size: size,
+                                  direction: mmio.is_write != 0 ? .write : .read,
+                                  data: UnsafeMutableRawBufferPointer(start: ckvm_run_mmio_data(runArea), count: size)))
+        case KVM_EXIT_HLT:
+            return .halt
+        case KVM_EXIT_SHUTDOWN:
+            return .shutdown
+        case KVM_EXIT_INTR:
+            return .interrupted
+        case KVM_EXIT_SYSTEM_EVENT:
+            switch Int32(bitPattern: runArea.pointee.system_event.type) {
+            case KVM_SYSTEM_EVENT_SHUTDOWN: return .systemEvent(.shutdown)
+            case KVM_SYSTEM_EVENT_RESET: return .systemEvent(.reset)
+            default: return .systemEvent(.crash)
+            }
+        case KVM_EXIT_INTERNAL_ERROR:
+            let failure = runArea.pointee.`internal`
+            let words = (0..<min(failure.ndata, 16)).map { "0x" + String(ckvm_run_internal_data(runArea, $0), radix: 16) }
+            return .internalError("KVM_EXIT_INTERNAL_ERROR suberror \(failure.suberror)"
+                                  + (words.isEmpty ? "" : ", data \(words.joined(separator: " "))")
+                                  + (failure.suberror == 1 ? " (the host could not emulate an instruction)" : ""))
+        case KVM_EXIT_FAIL_ENTRY:
+            let reason = runArea.pointee.fail_entry.hardware_entry_failure_reason
+            return .failedEntry("KVM_EXIT_FAIL_ENTRY, hardware reason 0x\(String(reason, radix: 16))")
+        case let other:
+            return .internalError("unexpected KVM exit reason \(other)")
+        }
+    }
+}
