@@ -8,14 +8,14 @@ final class ConsoleInputPump: Sendable {
     private let detached = Atomic<Bool>(false)
 
     init(machine: Machine) {
-        let thread = Thread { [detached] in
+        let thread = Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 256)
-            while !detached.load(ordering: .relaxed) {
+            while !self.detached.load(ordering: .relaxed) {
                 let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0 else { return }
                 var pending = Array(buffer[0..<count])
-                while !pending.isEmpty && !detached.load(ordering: .relaxed) {
+                while !pending.isEmpty && !self.detached.load(ordering: .relaxed) {
                     let accepted = machine.sendConsoleInput(pending)
                     pending.removeFirst(accepted)
                     if !pending.isEmpty { usleep(1000) }

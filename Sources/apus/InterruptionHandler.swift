@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 
 /// Turns Ctrl-C (SIGINT) and SIGTERM into a clean stop of the machine instead of killing the process mid-write.
-final class InterruptionHandler: Sendable {
+final class InterruptionHandler {
     private let sources: [any DispatchSourceSignal]
 
     init(onSignal: @escaping @Sendable () -> Void) {

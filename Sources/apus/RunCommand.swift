@@ -1,8 +1,8 @@
-import ApusCore
+public import ApusCore
 import ApusDevices
 import ApusGuests
-import ApusVMM
-import ArgumentParser
+public import ApusVMM
+public import ArgumentParser
 import Foundation
 
 struct RunCommand: ParsableCommand {

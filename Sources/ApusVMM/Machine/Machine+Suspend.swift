@@ -1,4 +1,4 @@
-public import ApusCore
+import ApusCore
 public import ApusDevices
 public import Foundation
 

@@ -1,4 +1,5 @@
-public import ApusCore
+import ApusBoot
+import ApusCore
 public import ApusDevices
 import Synchronization
 

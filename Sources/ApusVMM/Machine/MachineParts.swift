@@ -1,5 +1,6 @@
-import ApusBoot
 import ApusCore
+import ApusBoot
+
 import ApusDevices
 
 /// A machine put together but not yet running: memory, devices on their buses, the backend machine.

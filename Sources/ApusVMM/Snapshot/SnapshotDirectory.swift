@@ -76,7 +76,8 @@ enum SnapshotDirectory {
     private static let zeroChunk = [UInt8](repeating: 0, count: chunkSize)
 
     private static func isZero(_ chunk: UnsafeRawBufferPointer) -> Bool {
-        zeroChunk.withUnsafeBytes { memcmp($0.baseAddress, chunk.baseAddress, chunk.count) == 0 }
+        guard let base = chunk.baseAddress else { return true }
+        return zeroChunk.withUnsafeBytes { zeros in zeros.baseAddress.map { memcmp($0, base, chunk.count) == 0 } ?? false }
     }
 
     private static func writeRegion(_ region: MemoryRegion, to path: String) throws {

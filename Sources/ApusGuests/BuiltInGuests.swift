@@ -1,0 +1,71 @@
+/// One of the guests built from guests/*.S, with what it must print and report when it runs correctly.
+public struct BuiltInGuest: Sendable {
+    public let name: String
+    /// One line for `apus run --list-guests`.
+    public let summary: String
+    /// The image as `apus run IMAGE` would read it from a file (flat binary or ELF).
+    public let image: [UInt8]
+    /// Exactly what the guest prints on its UART.
+    public let expectedOutput: String
+    /// The result code it writes to the debug-exit port (guests that never exit keep 0 here; see `summary`).
+    public let expectedResult: UInt32
+}
+
+/// The guests assembled from guests/ at build time (Plugins/GuestBuildPlugin).
+public enum BuiltInGuests {
+    public static let all: [BuiltInGuest] = [
+        guest("demo", "the built-in demo: climbs real -> protected -> long mode and draws the Mandelbrot set",
+              output: demoOutput),
+        guest("hello", "prints one line from 64-bit long mode", output: "Hello from an Apus guest!\n"),
+        guest("real16", "16-bit real mode: segment arithmetic",
+              output: "real mode: hello from 16 bits\nreal mode: segment arithmetic ok\n"),
+        guest("protected32", "32-bit protected mode: a checksum",
+              output: "protected mode: hello from 32 bits\nprotected mode: checksum ok\n"),
+        guest("longmode", "switches itself to long mode; 4 KiB, 2 MiB and alias page mappings",
+              output: "longmode: real mode\nlongmode: protected mode\nlongmode: long mode\n"
+                + "longmode: 4 KiB, 2 MiB and alias mappings ok\n"),
+        guest("mmio", "prints through a memory-mapped 16550A and checks MMIO reads",
+              output: "mmio: hello through a memory-mapped UART\n"),
+        guest("arith", "20 checks of integer arithmetic and flags", output: "arith: 20 checks passed\n"),
+        guest("counter", "counts on the console forever (for pause, suspend and resume)", output: ""),
+        guest("piobench", "one port write per loop, forever (the PIO benchmark)", output: ""),
+        guest("triplefault", "crashes with a triple fault on purpose", output: ""),
+        guest("unmapped", "writes to a port with no device on purpose", output: ""),
+    ]
+
+    public static func named(_ name: String) -> BuiltInGuest? {
+        all.first { $0.name == name }
+    }
+
+    public static var demo: BuiltInGuest {
+        all[0]
+    }
+
+    private static func guest(_ name: String, _ summary: String, output: String) -> BuiltInGuest {
+        // The plugin builds every guests/*.S; a missing entry means the package itself is broken.
+        let encoded = GuestImages.base64[name] ?? ""
+        let image = encoded.isEmpty ? [] : [UInt8](base64Decoded: encoded)
+        return BuiltInGuest(name: name, summary: summary, image: image, expectedOutput: output, expectedResult: 0)
+    }
+
+    static let demoOutput = """
+        Apus demo guest: a tiny OS booting on your hypervisor
+        [real mode]      16-bit, segments of 64 KiB
+        [protected mode] 32-bit, flat 4 GiB segments
+        [long mode]      64-bit, 4-level paging on; drawing the Mandelbrot set:
+                 ...................,,-+@.......
+              ...................,,,=@@@#,......
+           ..................,:%@:@#@@@@@@@::::.
+          ..........,,...,,,,*@@@@@@@@@@@@@@@@,,
+         .........,,:=@+@+%:-@@@@@@@@@@@@@@@@@@,
+         ....,,,,:#+@@@@@@@@@@@@@@@@@@@@@@@@@@@,
+         ....,,,,:@+@@@@@@@@@@@@@@@@@@@@@@@@@@@,
+         .........,,:=@+@+@:-@@@@@@@@@@@@@@@@@@,
+          ..........,,...,,,,+@@@@@@@@@@@@@@@@,,
+           ..................,:%%:@#@@@@@@@::::.
+              ...................,,,=@@@#,......
+                 ...................,,-==.......
+        demo: done, reporting result code 0
+
+        """
+}

@@ -1,0 +1,36 @@
+// Counts forever on COM1: "1\n2\n3\n...", with a short busy-wait between numbers. Suspend/resume tests use it: after a
+// resume the next number must follow the last one printed, proving the guest continued rather than rebooted.
+// format: elf64
+#include "platform.inc"
+.code64
+.section .text.start
+.global _start
+_start:
+    mov $1, %r12                       // the counter lives in a register, so only a faithful resume keeps it
+next:
+    mov %r12, %rax
+    lea buffer_end(%rip), %rdi
+    movb $0, (%rdi)
+    dec %rdi
+    movb $'\n', (%rdi)
+    mov $10, %rcx
+1:  xor %edx, %edx
+    div %rcx
+    add $'0', %dl
+    dec %rdi
+    mov %dl, (%rdi)
+    test %rax, %rax
+    jnz 1b
+    mov %rdi, %rsi
+    call puts64
+    inc %r12
+    mov $20000, %ecx
+2:  dec %ecx
+    jnz 2b
+    jmp next
+
+#include "serial64.inc"
+
+.section .bss
+buffer: .skip 24
+buffer_end: .skip 1
