@@ -76,9 +76,9 @@ import Testing
             bus = try bus.inserting(DeviceSlot(name: "dev\(base)", device: RegisterFileDevice(size: 4)),
                                     at: GuestRange(start: GuestAddress(base), size: 4))
         }
-        #expect(bus.resolve(0x134)?.offset == 0)
-        #expect(bus.resolve(0x137)?.slot.name == "dev304")
-        #expect(bus.resolve(0x138) == nil)
+        #expect(bus.resolve(0x130)?.offset == 0)
+        #expect(bus.resolve(0x133)?.slot.name == "dev304")
+        #expect(bus.resolve(0x134) == nil)
         #expect(bus.resolve(0xFF) == nil)
         #expect(throws: BusError.self) {
             try bus.inserting(DeviceSlot(name: "clash", device: RegisterFileDevice(size: 4)),
