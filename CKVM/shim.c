@@ -2,6 +2,7 @@
 #include "CKVM.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -95,4 +96,11 @@ int ckvm_install_kick_handler(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;  // no SA_RESTART: a blocked KVM_RUN must return EINTR
     return sigaction(ckvm_kick_signal(), &action, NULL);
+}
+
+int ckvm_unblock_kick_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, ckvm_kick_signal());
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }

@@ -78,3 +78,5 @@ static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *run) { return 
 int ckvm_kick_signal(void);
 // Installs a handler that does nothing, without SA_RESTART, so a blocked KVM_RUN returns EINTR.
 int ckvm_install_kick_handler(void);
+// Unblocks the kick signal on the calling thread (libdispatch worker threads block signals by default).
+int ckvm_unblock_kick_signal(void);

@@ -6,8 +6,8 @@ import Glibc
 
 /// One KVM vCPU (the vCPU file descriptor and its shared `kvm_run` page).
 ///
-/// Create it on the OS thread that will run it: the kick signal is aimed at the creating thread, and KVM prefers
-/// every vCPU ioctl to come from one thread.
+/// Create it on the OS thread that will run it: the kick signal is aimed at the creating thread (and unblocked there),
+/// and KVM prefers every vCPU ioctl to come from one thread.
 public final class KVMVCPU: VCPUBackend {
     public let index: Int
     let fd: Int32
@@ -18,7 +18,9 @@ public final class KVMVCPU: VCPUBackend {
     private let machine: KVMMachine
 
     init(machine: KVMMachine, index: Int) throws {
-        guard KickSignal.installed else { throw KVMError.unsupported("installing the vCPU kick signal handler") }
+        guard KickSignal.installed, ckvm_unblock_kick_signal() == 0 else {
+            throw KVMError.unsupported("installing the vCPU kick signal handler")
+        }
         self.machine = machine
         self.index = index
         let fd = try checked("KVM_CREATE_VCPU") { ckvm_create_vcpu(machine.fd, UInt(index)) }
