@@ -19,6 +19,9 @@ struct RunCommand: ParsableCommand {
               apus run hello --backend soft              # a built-in guest on the software CPU
               apus run --kernel guests/linux/cache/vmlinux --initrd guests/linux/cache/initramfs.cpio.gz
 
+            On this project's build machines KVM is nested and emulates kernel code: a Linux kernel prints its banner
+            and early boot lines and then stops with an internal-error exit the host cannot emulate.
+
             Standard input is forwarded to the guest's COM1 UART; Ctrl-C stops the machine.
             """)
 
@@ -28,8 +31,14 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Which vCPU backend runs the guest: auto (KVM when /dev/kvm is usable), kvm or soft.")
     var backend: BackendChoice = .auto
 
-    @Option(name: .customLong("memory"), help: "Guest memory in MiB.")
-    var memoryMiB: Int = MachineConfiguration.defaultMemoryMiB
+    @Option(name: .customLong("memory"), help: "Guest memory in MiB (default 64, or 256 with --kernel).")
+    var memory: Int?
+
+    static let defaultKernelMemoryMiB = 256
+
+    private var memoryMiB: Int {
+        memory ?? (kernel == nil ? MachineConfiguration.defaultMemoryMiB : Self.defaultKernelMemoryMiB)
+    }
 
     @Option(help: "A Linux kernel to boot: an ELF vmlinux or a bzImage.")
     var kernel: String?

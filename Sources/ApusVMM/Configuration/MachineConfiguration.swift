@@ -3,7 +3,8 @@ public import ApusCore
 /// Everything needed to build one machine.
 public struct MachineConfiguration: Sendable {
     public static let defaultMemoryMiB = 64
-    public static let maximumMemoryMiB = 16 * 1024
+    /// RAM is one region from 0, and it must stay below the MMIO window at 0xD000_0000 (ResourceAllocator).
+    public static let maximumMemoryMiB = 3 * 1024
 
     public var memoryMiB: Int
     public var vcpuCount: Int
