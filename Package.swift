@@ -75,6 +75,8 @@ let package = Package(
             name: "ApusEquivalenceTests",
             dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU"],
             resources: [.copy("Expectations")]),
+        // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
+        .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
     ]
 )
