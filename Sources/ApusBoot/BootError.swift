@@ -1,56 +1,125 @@
-/// Why an image could not be loaded; each description is one sentence a user can act on.
+public import ApusCore
+
+/// Why an image could not be loaded. Each description is one sentence that names the problem and, where it helps,
+/// what to do about it.
 public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
-    case unrecognizedFormat
-    case truncated(String)
-    case invalidELF(String)
-    case unsupportedMachine(String)
-    case segmentOutsideMemory(address: UInt64, size: UInt64)
-    case segmentInReservedArea(address: UInt64)
-    case overlappingSegments(UInt64, UInt64)
+    // Any image.
+    case emptyImage
+    /// `what` needs the file to extend to byte `needed`, but it has only `fileSize` bytes.
+    case truncated(what: String, needed: UInt64, fileSize: Int)
     case imageTooLarge(size: Int, limit: UInt64)
+    /// Guest memory cannot hold `what`, which must cover RAM up to `needed`.
+    case memoryTooSmall(what: String, needed: UInt64, available: UInt64)
+    case linuxKernelAsGuestImage
+
+    // ELF.
+    case notELF
+    case unsupportedELFClass(UInt8)
+    case unsupportedByteOrder(UInt8)
+    case unsupportedELFVersion(UInt32)
+    case notExecutable(type: UInt16)
+    case wrongMachine(found: UInt16, expected: UInt16)
+    case badHeaderSize(what: String, found: UInt16, expected: UInt16)
+    case badProgramHeaderCount(UInt16)
+    case noLoadableSegments
+    case segmentFileSizeExceedsMemorySize(address: UInt64, fileSize: UInt64, memorySize: UInt64)
+    case segmentAddressOverflow(address: UInt64, size: UInt64)
+    case overlappingSegments(GuestRange, GuestRange)
+    case entryOutsideSegments(entry: UInt64)
+    /// A long-mode entry point outside the 4 GiB the entry page tables identity-map.
+    case entryNotMapped(entry: UInt64)
+    case segmentOutsideMemory(address: UInt64, size: UInt64, memorySize: UInt64)
+    case segmentInReservedArea(address: UInt64, reservedEnd: UInt64)
+
+    // Linux.
+    case notALinuxKernel(ImageFormat)
     case invalidBzImage(String)
     case unsupportedProtocol(UInt16)
+    case no64BitEntry
     case commandLineTooLong(length: Int, limit: Int)
+    case commandLineContainsNUL
     case initrdTooLarge(size: Int, room: UInt64)
-    case memoryTooSmall(needed: UInt64)
+    case memoryMapTooLarge(entries: Int)
 
     public var description: String {
         switch self {
-        case .unrecognizedFormat:
-            return "the file is neither an ELF image nor a Linux bzImage"
-        case .truncated(let what):
-            return "the image is truncated: \(what) lies past the end of the file"
-        case .invalidELF(let reason):
-            return "invalid ELF image: \(reason)"
-        case .unsupportedMachine(let what):
-            return "unsupported image: \(what)"
-        case .segmentOutsideMemory(let address, let size):
-            return "a segment of \(size) bytes at 0x\(hex(address)) does not fit in guest memory"
-        case .segmentInReservedArea(let address):
-            return "a segment at 0x\(hex(address)) overlaps the loader's tables below 0x100000 (see docs/GUEST-ABI.md)"
-        case .overlappingSegments(let a, let b):
-            return "segments at 0x\(hex(a)) and 0x\(hex(b)) overlap"
+        case .emptyImage:
+            return "the image file is empty"
+        case .truncated(let what, let needed, let fileSize):
+            let end = needed == .max ? "past any possible end" : "to byte \(needed)"
+            return "the image is truncated: \(what) extends \(end) but the file has \(fileSize) bytes"
         case .imageTooLarge(let size, let limit):
-            return "the image is \(size) bytes, more than the \(limit) bytes available for it"
+            return "the image is \(size) bytes but at most \(limit) bytes fit where it loads"
+        case .memoryTooSmall(let what, let needed, let available):
+            return "guest memory (\(formatBytes(available))) is too small for \(what), which needs RAM up to "
+                + "\(hex(needed)); give the machine at least \(formatBytes(roundUpToMiB(needed)))"
+        case .linuxKernelAsGuestImage:
+            return "this is a Linux bzImage, not a guest image; boot it with --kernel"
+        case .notELF:
+            return "the file does not start with the ELF magic 7F 45 4C 46"
+        case .unsupportedELFClass(let value):
+            return "the ELF class \(value) is neither 32-bit (1) nor 64-bit (2)"
+        case .unsupportedByteOrder(let value):
+            return "the ELF data encoding \(value) is not little-endian (1), which x86 requires"
+        case .unsupportedELFVersion(let value):
+            return "the ELF version \(value) is not the current version (1)"
+        case .notExecutable(let type):
+            return "the ELF type \(type) is not an executable (ET_EXEC, 2); link the image with -static at a fixed address"
+        case .wrongMachine(let found, let expected):
+            return "the ELF machine \(found) does not match this ELF class, which needs \(machineName(expected))"
+        case .badHeaderSize(let what, let found, let expected):
+            return "the \(what) size field says \(found) bytes where this ELF class uses \(expected)"
+        case .badProgramHeaderCount(let count):
+            return count == 0
+                ? "the ELF file has no program headers, so nothing can be loaded"
+                : "the ELF file declares \(count) program headers, an extended count Apus does not read"
+        case .noLoadableSegments:
+            return "the ELF file has no loadable (PT_LOAD) segment with contents"
+        case .segmentFileSizeExceedsMemorySize(let address, let fileSize, let memorySize):
+            return "the segment at \(hex(address)) has \(fileSize) bytes in the file but only \(memorySize) in memory"
+        case .segmentAddressOverflow(let address, let size):
+            return "the segment at \(hex(address)) of \(size) bytes runs past the end of the address space"
+        case .overlappingSegments(let first, let second):
+            return "the segments at \(first) and \(second) overlap"
+        case .entryOutsideSegments(let entry):
+            return "the entry point \(hex(entry)) is not inside any loadable segment"
+        case .entryNotMapped(let entry):
+            return "the entry point \(hex(entry)) lies above the first 4 GiB, which is all the entry page tables map"
+        case .segmentOutsideMemory(let address, let size, let memorySize):
+            return "the segment at \(hex(address)) of \(size) bytes does not fit in guest memory of "
+                + "\(formatBytes(memorySize))"
+        case .segmentInReservedArea(let address, let reservedEnd):
+            return "the segment at \(hex(address)) lies below \(hex(reservedEnd)), where the loader keeps its own "
+                + "tables; link it at \(hex(reservedEnd)) or higher (docs/GUEST-ABI.md)"
+        case .notALinuxKernel(let format):
+            switch format {
+            case .elf32: return "the kernel is a 32-bit ELF file; Apus boots 64-bit kernels only"
+            default: return "the kernel is neither an ELF64 vmlinux nor a bzImage"
+            }
         case .invalidBzImage(let reason):
             return "invalid bzImage: \(reason)"
         case .unsupportedProtocol(let version):
-            return "the kernel uses boot protocol \(version >> 8).\(String(format2: version & 0xFF)); 2.06 or later is needed for a 64-bit entry"
+            return "the kernel speaks boot protocol \(protocolString(version)), but the 64-bit entry needs 2.06 or later"
+        case .no64BitEntry:
+            return "the bzImage has no 64-bit entry point (XLF_KERNEL_64 is clear in xloadflags)"
         case .commandLineTooLong(let length, let limit):
-            return "the kernel command line is \(length) bytes; this kernel accepts at most \(limit)"
+            return "the kernel command line is \(length) bytes but at most \(limit) are allowed"
+        case .commandLineContainsNUL:
+            return "the kernel command line contains a NUL byte, which would cut it short"
         case .initrdTooLarge(let size, let room):
-            return "the initrd is \(size) bytes but only \(room) bytes of guest memory are free above the kernel"
-        case .memoryTooSmall(let needed):
-            return "guest memory is too small for this image: it needs at least \(needed >> 20) MiB"
+            return "the initrd is \(formatBytes(UInt64(size))) but only \(formatBytes(room)) of guest memory is free "
+                + "for it above the kernel; give the machine more memory"
+        case .memoryMapTooLarge(let entries):
+            return "guest memory needs \(entries) e820 entries but the zero page holds at most 128"
         }
     }
 }
 
-private func hex(_ value: UInt64) -> String { String(value, radix: 16) }
+private func machineName(_ machine: UInt16) -> String {
+    machine == ELFConstants.machineX86_64 ? "x86-64 (EM_X86_64, 62)" : "i386 (EM_386, 3)"
+}
 
-extension String {
-    /// Two decimal digits, for protocol minor versions such as 2.06.
-    init(format2 value: UInt16) {
-        self = value < 10 ? "0\(value)" : "\(value)"
-    }
+private func roundUpToMiB(_ bytes: UInt64) -> UInt64 {
+    let mebibyte: UInt64 = 1 << 20
+    return bytes > UInt64.max - mebibyte ? bytes : (bytes + mebibyte - 1) & ~(mebibyte - 1)
 }

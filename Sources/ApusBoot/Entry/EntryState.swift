@@ -1,11 +1,13 @@
 public import ApusCore
 
-/// Builds the CPU state a guest is entered with in each mode, writing the GDT and page tables it needs.
+/// Builds the CPU state a guest is entered with in each mode, writing the GDT, TSS and page tables it needs.
 ///
-/// The hidden parts of each segment register are exactly what a CPU would have loaded from the GDT written here
-/// (accessed bit set, 4 GiB limits with G=1), so KVM and the software CPU start from the same architectural state.
+/// Each segment register's hidden part is exactly what a CPU would have loaded from the GDT written here (the
+/// descriptors are stored with the accessed bit set, as a real load leaves them), so KVM and the software CPU start
+/// from the same architectural state. Interrupts are off (RFLAGS = 0x2) and the IDT is empty in the 32- and 64-bit
+/// states: an exception before the guest installs its own IDT ends the run with a triple fault.
 public enum EntryState {
-    /// 16-bit real mode at `segment:offset` with all data segments equal to `segment`.
+    /// 16-bit real mode at `segment:ip` with DS = ES = FS = GS = SS = `segment`; CR0 keeps its reset value.
     public static func realMode(segment: UInt16 = 0, ip: UInt16, sp: UInt16) -> (Registers, SpecialRegisters) {
         var registers = Registers()
         registers.rip = UInt64(ip)
@@ -17,85 +19,64 @@ public enum EntryState {
         return (registers, special)
     }
 
-    /// 32-bit protected mode with flat 4 GiB segments and paging off.
-    public static func protectedMode(entry: UInt64, stack: UInt64, memory: GuestMemory,
+    /// 32-bit protected mode with flat 4 GiB code and data segments and paging off.
+    /// CR0 = PE | MP | ET | NE: the x87 reports errors natively and WAIT honours TS, as an OS would set it.
+    public static func protectedMode(entry: UInt32, stack: UInt32, memory: GuestMemory,
                                      layout: GDTLayout = .guest) throws -> (Registers, SpecialRegisters) {
-        try writeGDT(into: memory, layout: layout, longMode: false)
+        var special = try installGDT(into: memory, layout: layout, longMode: false)
+        special.cr0 = ControlRegister.cr0PE | ControlRegister.cr0MP | ControlRegister.cr0ET | ControlRegister.cr0NE
         var registers = Registers()
-        registers.rip = entry
-        registers.rsp = stack
-        var special = flatSegments(layout: layout, longMode: false)
-        special.cr0 = ControlRegister.cr0PE | ControlRegister.cr0ET
+        registers.rip = UInt64(entry)
+        registers.rsp = UInt64(stack)
         return (registers, special)
     }
 
-    /// 64-bit long mode, paging on with the first 4 GiB identity-mapped by 2 MiB pages.
+    /// 64-bit long mode: CR0 = PE | MP | ET | NE | PG, CR4 = PAE, EFER = LME | LMA, CR3 = the identity map of the
+    /// first 4 GiB (2 MiB pages) at 0x9000.
     public static func longMode(entry: UInt64, stack: UInt64, memory: GuestMemory,
                                 layout: GDTLayout = .guest) throws -> (Registers, SpecialRegisters) {
-        try writeGDT(into: memory, layout: layout, longMode: true)
-        try writeIdentityPageTables(into: memory)
-        var registers = Registers()
-        registers.rip = entry
-        registers.rsp = stack
-        var special = flatSegments(layout: layout, longMode: true)
+        var special = try installGDT(into: memory, layout: layout, longMode: true)
+        try IdentityPageTables.write(into: memory)
         special.cr0 = ControlRegister.cr0PE | ControlRegister.cr0MP | ControlRegister.cr0ET | ControlRegister.cr0NE
             | ControlRegister.cr0PG
         special.cr3 = LowMemory.pml4
         special.cr4 = ControlRegister.cr4PAE
         special.efer = ControlRegister.eferLME | ControlRegister.eferLMA
+        var registers = Registers()
+        registers.rip = entry
+        registers.rsp = stack
         return (registers, special)
     }
 
-    static func flatSegments(layout: GDTLayout, longMode: Bool) -> SpecialRegisters {
+    /// Writes null, code, data and a busy TSS descriptor at 0x500 (other slots null) and a zeroed TSS at 0x600, and
+    /// returns the segment, task and descriptor-table registers loaded from them.
+    static func installGDT(into memory: GuestMemory, layout: GDTLayout,
+                           longMode: Bool) throws -> SpecialRegisters {
+        let code = SegmentDescriptor.flatCode(longMode: longMode)
+        let data = SegmentDescriptor.flatData
+        let task = SegmentDescriptor.busyTSS(base: LowMemory.tss, limit: LowMemory.tssLimit)
+        var table = [UInt64](repeating: 0, count: layout.tableSize / 8)
+        table[Int(layout.codeSelector / 8)] = code.low
+        table[Int(layout.dataSelector / 8)] = data.low
+        table[Int(layout.taskSelector / 8)] = task.low
+        table[Int(layout.taskSelector / 8) + 1] = task.high
+        try memory.placeWords(table, at: LowMemory.gdt, what: "the loader's GDT")
+
+        // The TSS is all zeros except its I/O map base, which points past the limit: no I/O permission bitmap.
+        var tss = [UInt8](repeating: 0, count: Int(LowMemory.tssLimit) + 1)
+        tss[0x66] = UInt8(LowMemory.tssLimit + 1)
+        try memory.place(tss, at: LowMemory.tss, what: "the loader's TSS")
+
         var special = SpecialRegisters()
-        special.cs = Segment(base: 0, limit: 0xFFFF_FFFF, selector: layout.codeSelector, type: 0xB, dpl: 0,
-                             db: !longMode, s: true, l: longMode, g: true)
-        let data = Segment(base: 0, limit: 0xFFFF_FFFF, selector: layout.dataSelector, type: 0x3, dpl: 0,
-                           db: true, s: true, l: false, g: true)
-        special.ds = data; special.es = data; special.fs = data; special.gs = data; special.ss = data
-        special.tr = Segment(base: LowMemory.tss, limit: LowMemory.tssLimit, selector: layout.taskSelector,
-                             type: 0xB, s: false)
+        special.cs = code.segment(selector: layout.codeSelector)
+        let dataSegment = data.segment(selector: layout.dataSelector)
+        special.ds = dataSegment; special.es = dataSegment; special.fs = dataSegment
+        special.gs = dataSegment; special.ss = dataSegment
+        special.tr = task.segment(selector: layout.taskSelector)
+        // No LDT: selector 0 leaves LDTR unusable, as after reset followed by LLDT 0.
         special.ldt = Segment(base: 0, limit: 0, selector: 0, type: 0x2, present: false, s: false, unusable: true)
-        special.gdt = DescriptorTable(base: LowMemory.gdt, limit: UInt16(layout.taskSelector) + 15)
+        special.gdt = DescriptorTable(base: LowMemory.gdt, limit: UInt16(layout.tableSize - 1))
         special.idt = DescriptorTable(base: 0, limit: 0)
         return special
-    }
-
-    /// Null, then code and data at the layout's selectors, then a (busy) TSS descriptor.
-    static func writeGDT(into memory: GuestMemory, layout: GDTLayout, longMode: Bool) throws {
-        let code: UInt64 = longMode ? 0x00AF_9B00_0000_FFFF : 0x00CF_9B00_0000_FFFF
-        let data: UInt64 = 0x00CF_9300_0000_FFFF
-        let entries = Int(layout.taskSelector / 8) + 2
-        var gdt = [UInt64](repeating: 0, count: entries)
-        gdt[Int(layout.codeSelector / 8)] = code
-        gdt[Int(layout.dataSelector / 8)] = data
-        let (tssLow, tssHigh) = tssDescriptor(base: LowMemory.tss, limit: LowMemory.tssLimit)
-        gdt[Int(layout.taskSelector / 8)] = tssLow
-        gdt[Int(layout.taskSelector / 8) + 1] = tssHigh
-        for (index, descriptor) in gdt.enumerated() {
-            try memory.write(descriptor, at: GuestAddress(LowMemory.gdt + UInt64(index * 8)))
-        }
-        try memory.fill(0, at: GuestAddress(LowMemory.tss), count: Int(LowMemory.tssLimit) + 1)
-    }
-
-    /// A 16-byte system descriptor for a busy 64-bit TSS (type 0xB); in 32-bit mode the high half is ignored.
-    static func tssDescriptor(base: UInt64, limit: UInt32) -> (UInt64, UInt64) {
-        var low = UInt64(limit & 0xFFFF) | (base & 0xFF_FFFF) << 16
-        low |= UInt64(0x8B) << 40 | UInt64((limit >> 16) & 0xF) << 48 | ((base >> 24) & 0xFF) << 56
-        return (low, base >> 32)
-    }
-
-    static func writeIdentityPageTables(into memory: GuestMemory) throws {
-        let present: UInt64 = 0x1, writable: UInt64 = 0x2, largePage: UInt64 = 0x80
-        try memory.fill(0, at: GuestAddress(LowMemory.pml4), count: 0x2000)
-        try memory.write(LowMemory.pdpt | present | writable, at: GuestAddress(LowMemory.pml4))
-        for gigabyte in 0..<UInt64(4) {
-            let directory = LowMemory.pageDirectories + gigabyte * 0x1000
-            try memory.write(directory | present | writable, at: GuestAddress(LowMemory.pdpt + gigabyte * 8))
-            for entry in 0..<UInt64(512) {
-                let frame = (gigabyte << 30) | (entry << 21)
-                try memory.write(frame | present | writable | largePage, at: GuestAddress(directory + entry * 8))
-            }
-        }
     }
 }

@@ -1,29 +1,22 @@
-/// Where the loader's GDT puts its selectors. Our guests follow docs/GUEST-ABI.md; Linux's 64-bit boot protocol asks
-/// for __BOOT_CS = 0x10 and __BOOT_DS = 0x18 (Documentation/arch/x86/boot.rst).
+/// Where the loader's GDT puts its selectors.
 public struct GDTLayout: Sendable, Equatable {
     public var codeSelector: UInt16
     public var dataSelector: UInt16
+    /// A 16-byte TSS descriptor: this slot and the next.
     public var taskSelector: UInt16
 
-    public static let guest = GDTLayout(codeSelector: 0x08, dataSelector: 0x10, taskSelector: 0x18)
-    public static let linux = GDTLayout(codeSelector: 0x10, dataSelector: 0x18, taskSelector: 0x20)
-}
+    public init(codeSelector: UInt16, dataSelector: UInt16, taskSelector: UInt16) {
+        self.codeSelector = codeSelector
+        self.dataSelector = dataSelector
+        self.taskSelector = taskSelector
+    }
 
-/// Fixed low-memory addresses the loader uses for its tables (docs/GUEST-ABI.md keeps 0-0xFFFF for them).
-public enum LowMemory {
-    public static let gdt: UInt64 = 0x500
-    public static let tss: UInt64 = 0x600
-    public static let tssLimit: UInt32 = 0x67
-    public static let pml4: UInt64 = 0x9000
-    public static let pdpt: UInt64 = 0xA000
-    /// Four page directories, 0xB000-0xEFFF, map the first 4 GiB with 2 MiB pages.
-    public static let pageDirectories: UInt64 = 0xB000
-    public static let bootParams: UInt64 = 0x7000
-    public static let commandLine: UInt64 = 0x20000
-    public static let flatImageBase: UInt64 = 0x8000
-    public static let flatImageLimit: UInt64 = 0x80000
-    public static let realModeStack: UInt64 = 0x7000
-    public static let protectedModeStack: UInt64 = 0x80000
-    /// ELF segments of our own guests must load at or above this.
-    public static let reservedEnd: UInt64 = 0x100000
+    /// Our own guests (docs/GUEST-ABI.md): code 0x08, data 0x10, TSS 0x18.
+    public static let guest = GDTLayout(codeSelector: 0x08, dataSelector: 0x10, taskSelector: 0x18)
+    /// Linux's 32- and 64-bit boot protocols ask for __BOOT_CS = 0x10 and __BOOT_DS = 0x18
+    /// (Documentation/arch/x86/boot.rst); slot 0x08 stays null as in the kernel's own boot GDT.
+    public static let linux = GDTLayout(codeSelector: 0x10, dataSelector: 0x18, taskSelector: 0x20)
+
+    /// Bytes the table spans, for the GDTR limit (which is that minus one).
+    var tableSize: Int { Int(max(codeSelector, dataSelector, taskSelector + 8)) + 8 }
 }

@@ -1,112 +1,128 @@
-/// A parsed and validated ELF executable: its class, entry point and loadable segments.
-/// Only what Apus needs is read (the program headers); section headers are ignored.
-public struct ELFImage: Sendable, Equatable {
+public import ApusCore
+
+/// A parsed and validated ELF executable: class, entry point and loadable segments.
+///
+/// Everything is checked against the file before anything touches guest memory: header fields, the program header
+/// table's bounds, each segment's file range, sizes and address arithmetic, and that segments neither overlap nor
+/// leave the entry point outside them. Section headers are not needed and not read.
+public struct ELFImage: Sendable {
+    public enum Class: Sendable, Equatable {
+        case elf32
+        case elf64
+    }
+
+    /// One PT_LOAD segment with a non-zero memory size, placed at its physical address (p_paddr).
     public struct Segment: Sendable, Equatable {
         public var physicalAddress: UInt64
         public var fileOffset: UInt64
         public var fileSize: UInt64
         public var memorySize: UInt64
+
+        public init(physicalAddress: UInt64, fileOffset: UInt64, fileSize: UInt64, memorySize: UInt64) {
+            self.physicalAddress = physicalAddress
+            self.fileOffset = fileOffset
+            self.fileSize = fileSize
+            self.memorySize = memorySize
+        }
+
+        public var range: GuestRange { GuestRange(start: GuestAddress(physicalAddress), size: memorySize) }
+        /// One past the last byte; parsing guarantees it does not overflow.
+        public var end: UInt64 { physicalAddress + memorySize }
     }
 
-    public var is64Bit: Bool
-    public var entry: UInt64
-    public var segments: [Segment]
+    public let elfClass: Class
+    public let entry: UInt64
+    /// Sorted by physical address.
+    public let segments: [Segment]
+    let bytes: [UInt8]
 
-    static let loadType: UInt32 = 1
-    static let machineI386: UInt16 = 3
-    static let machineX86_64: UInt16 = 62
+    public var is64Bit: Bool { elfClass == .elf64 }
+    /// One past the highest byte any segment occupies.
+    public var end: UInt64 { segments.last?.end ?? 0 }
 
-    /// Parses `bytes`, checking every header field and every offset against the file before anything is loaded.
     public init(parsing bytes: [UInt8]) throws {
+        let magicLength = min(bytes.count, ELFConstants.magic.count)
+        guard bytes.prefix(magicLength).elementsEqual(ELFConstants.magic.prefix(magicLength)), !bytes.isEmpty else {
+            throw bytes.isEmpty ? BootError.emptyImage : BootError.notELF
+        }
         let reader = ByteReader(bytes: bytes)
-        guard bytes.count >= 16, bytes[0...3].elementsEqual([0x7F, 0x45, 0x4C, 0x46]) else {
-            throw bytes.count < 16 ? BootError.truncated("the ELF identification") : BootError.unrecognizedFormat
+        let identification = try reader.slice(0, count: 16, "the ELF identification")
+        let elfClass: Class
+        switch identification[4] {
+        case ELFConstants.class32: elfClass = .elf32
+        case ELFConstants.class64: elfClass = .elf64
+        default: throw BootError.unsupportedELFClass(identification[4])
         }
-        guard bytes[4] == 1 || bytes[4] == 2 else { throw BootError.invalidELF("unknown class \(bytes[4])") }
-        guard bytes[5] == 1 else { throw BootError.unsupportedMachine("big-endian ELF; x86 is little-endian") }
-        guard bytes[6] == 1 else { throw BootError.invalidELF("unknown ELF version \(bytes[6])") }
-        is64Bit = bytes[4] == 2
+        guard identification[5] == ELFConstants.littleEndian else {
+            throw BootError.unsupportedByteOrder(identification[5])
+        }
+        guard identification[6] == ELFConstants.currentVersion else {
+            throw BootError.unsupportedELFVersion(UInt32(identification[6]))
+        }
+        let layout = elfClass == .elf64 ? ELFConstants.layout64 : ELFConstants.layout32
+        _ = try reader.slice(0, count: UInt64(layout.headerSize), "the ELF header")
 
-        let type = try reader.u16(16, "the ELF header")
-        guard type == 2 else { throw BootError.invalidELF("type \(type) is not an executable (ET_EXEC)") }
-        let machine = try reader.u16(18, "the ELF header")
-        let expectedMachine = is64Bit ? Self.machineX86_64 : Self.machineI386
-        guard machine == expectedMachine else {
-            throw BootError.unsupportedMachine("ELF machine \(machine); expected \(is64Bit ? "x86-64 (62)" : "i386 (3)")")
+        let type = try reader.u16(16, "e_type")
+        guard type == ELFConstants.executable else { throw BootError.notExecutable(type: type) }
+        let machine = try reader.u16(18, "e_machine")
+        guard machine == layout.machine else { throw BootError.wrongMachine(found: machine, expected: layout.machine) }
+        let version = try reader.u32(20, "e_version")
+        guard version == UInt32(ELFConstants.currentVersion) else { throw BootError.unsupportedELFVersion(version) }
+        let headerSize = try reader.u16(layout.headerSizeField, "e_ehsize")
+        guard headerSize == layout.headerSize else {
+            throw BootError.badHeaderSize(what: "ELF header", found: headerSize, expected: layout.headerSize)
         }
-        let phoff, phentsize, phnum: UInt64
-        if is64Bit {
-            entry = try reader.u64(24, "the ELF header")
-            phoff = try reader.u64(32, "the ELF header")
-            phentsize = UInt64(try reader.u16(54, "the ELF header"))
-            phnum = UInt64(try reader.u16(56, "the ELF header"))
-        } else {
-            entry = UInt64(try reader.u32(24, "the ELF header"))
-            phoff = UInt64(try reader.u32(28, "the ELF header"))
-            phentsize = UInt64(try reader.u16(42, "the ELF header"))
-            phnum = UInt64(try reader.u16(44, "the ELF header"))
+        let entrySize = try reader.u16(layout.programHeaderSizeField, "e_phentsize")
+        guard entrySize == layout.programHeaderSize else {
+            throw BootError.badHeaderSize(what: "program header", found: entrySize, expected: layout.programHeaderSize)
         }
-        let minimumEntrySize: UInt64 = is64Bit ? 56 : 32
-        guard phentsize >= minimumEntrySize else {
-            throw BootError.invalidELF("program header entries of \(phentsize) bytes are too small")
+        let count = try reader.u16(layout.programHeaderCountField, "e_phnum")
+        guard count != 0, count != ELFConstants.extendedNumbering else { throw BootError.badProgramHeaderCount(count) }
+
+        func address(_ offset: UInt64, _ what: String) throws -> UInt64 {
+            layout.addressSize == 8 ? try reader.u64(offset, what) : UInt64(try reader.u32(offset, what))
         }
-        guard phnum > 0 else { throw BootError.invalidELF("it has no program headers") }
-        _ = try reader.slice(phoff, count: phentsize * phnum, "the program header table")
+        let tableOffset = try address(layout.programHeaderOffset, "e_phoff")
+        // At most 65534 × 56 bytes: the product cannot overflow.
+        _ = try reader.slice(tableOffset, count: UInt64(count) * UInt64(entrySize), "the program header table")
 
         var segments: [Segment] = []
-        for index in 0..<phnum {
-            let base = phoff + index * phentsize
-            guard try reader.u32(base, "a program header") == Self.loadType else { continue }
-            let segment: Segment
-            if is64Bit {
-                segment = Segment(physicalAddress: try reader.u64(base + 24, "a program header"),
-                                  fileOffset: try reader.u64(base + 8, "a program header"),
-                                  fileSize: try reader.u64(base + 32, "a program header"),
-                                  memorySize: try reader.u64(base + 40, "a program header"))
-            } else {
-                segment = Segment(physicalAddress: UInt64(try reader.u32(base + 12, "a program header")),
-                                  fileOffset: UInt64(try reader.u32(base + 4, "a program header")),
-                                  fileSize: UInt64(try reader.u32(base + 16, "a program header")),
-                                  memorySize: UInt64(try reader.u32(base + 20, "a program header")))
-            }
-            guard segment.fileSize <= segment.memorySize else {
-                throw BootError.invalidELF("a segment's file size exceeds its memory size")
-            }
-            guard segment.physicalAddress.addingReportingOverflow(segment.memorySize).overflow == false else {
-                throw BootError.segmentOutsideMemory(address: segment.physicalAddress, size: segment.memorySize)
-            }
-            _ = try reader.slice(segment.fileOffset, count: segment.fileSize, "a segment's contents")
-            segments.append(segment)
+        for index in 0..<UInt64(count) {
+            let header = tableOffset + index * UInt64(entrySize)
+            guard try reader.u32(header + layout.type, "p_type") == ELFConstants.programLoad else { continue }
+            let segment = Segment(physicalAddress: try address(header + layout.physicalAddress, "p_paddr"),
+                                  fileOffset: try address(header + layout.offset, "p_offset"),
+                                  fileSize: try address(header + layout.fileSize, "p_filesz"),
+                                  memorySize: try address(header + layout.memorySize, "p_memsz"))
+            try Self.validate(segment, index: index, elfClass: elfClass, reader: reader)
+            if segment.memorySize > 0 { segments.append(segment) }
         }
-        guard !segments.isEmpty else { throw BootError.invalidELF("it has no loadable (PT_LOAD) segments") }
-        let sorted = segments.sorted { $0.physicalAddress < $1.physicalAddress }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.physicalAddress + a.memorySize > b.physicalAddress {
-            throw BootError.overlappingSegments(a.physicalAddress, b.physicalAddress)
+        guard !segments.isEmpty else { throw BootError.noLoadableSegments }
+        segments.sort { $0.physicalAddress < $1.physicalAddress }
+        // Sorted by start, any overlap shows up between neighbours.
+        for (lower, upper) in zip(segments, segments.dropFirst()) where lower.end > upper.physicalAddress {
+            throw BootError.overlappingSegments(lower.range, upper.range)
         }
-        self.segments = sorted
+        let entry = try address(layout.entry, "e_entry")
+        guard segments.contains(where: { $0.physicalAddress <= entry && entry < $0.end }) else {
+            throw BootError.entryOutsideSegments(entry: entry)
+        }
+        self.elfClass = elfClass
+        self.entry = entry
+        self.segments = segments
+        self.bytes = bytes
     }
 
-    /// Copies every segment to its physical address and zeroes the rest of its memory size (the BSS).
-    /// Segments must lie inside RAM and at or above `lowestAddress`.
-    public func load(_ bytes: [UInt8], into memory: GuestMemory, lowestAddress: UInt64) throws {
-        for segment in segments {
-            guard segment.physicalAddress >= lowestAddress else {
-                throw BootError.segmentInReservedArea(address: segment.physicalAddress)
-            }
-            guard memory.contains(GuestAddress(segment.physicalAddress), length: Int(clamping: segment.memorySize)) else {
-                throw BootError.segmentOutsideMemory(address: segment.physicalAddress, size: segment.memorySize)
-            }
+    private static func validate(_ segment: Segment, index: UInt64, elfClass: Class, reader: ByteReader) throws {
+        guard segment.fileSize <= segment.memorySize else {
+            throw BootError.segmentFileSizeExceedsMemorySize(address: segment.physicalAddress,
+                                                             fileSize: segment.fileSize, memorySize: segment.memorySize)
         }
-        for segment in segments {
-            let contents = bytes[Int(segment.fileOffset)..<Int(segment.fileOffset + segment.fileSize)]
-            try memory.write(contents, at: GuestAddress(segment.physicalAddress))
-            try memory.fill(0, at: GuestAddress(segment.physicalAddress + segment.fileSize),
-                            count: Int(segment.memorySize - segment.fileSize))
+        let (end, overflow) = segment.physicalAddress.addingReportingOverflow(segment.memorySize)
+        // A 32-bit image is entered without paging: nothing above 4 GiB is reachable.
+        guard !overflow, elfClass == .elf64 || end <= 1 << 32 else {
+            throw BootError.segmentAddressOverflow(address: segment.physicalAddress, size: segment.memorySize)
         }
+        _ = try reader.slice(segment.fileOffset, count: segment.fileSize, "the contents of program header \(index)")
     }
-
-    /// One past the highest byte any segment occupies.
-    public var end: UInt64 { segments.map { $0.physicalAddress + $0.memorySize }.max() ?? 0 }
 }
-
-public import ApusCore

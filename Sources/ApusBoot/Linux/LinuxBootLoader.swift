@@ -1,85 +1,118 @@
 public import ApusCore
 
-/// Boots Linux through the x86 boot protocol's 64-bit entry, the microVM way: no firmware, no real-mode setup code.
-/// An ELF `vmlinux` is entered at `startup_64` (its e_entry); a bzImage's protected-mode part is loaded at 1 MiB
-/// and entered at +0x200, where it decompresses itself.
+/// Boots Linux through the x86 boot protocol's 64-bit entry, the microVM way: no firmware and no real-mode setup
+/// code run. An ELF `vmlinux` has its PT_LOAD segments placed at their physical addresses and is entered at
+/// `e_entry` (startup_64's physical address); a bzImage's protected-mode part goes to 1 MiB and is entered at +0x200,
+/// where it decompresses itself.
+///
+/// Guest-physical layout: boot_params at 0x7000, the command line at 0x20000, GDT/TSS/page tables as in
+/// `LowMemory`, the kernel from 1 MiB up, the initrd at the top of RAM below 4 GiB. RSI holds the boot_params
+/// address at entry; CS = 0x10 and DS = ES = SS = 0x18 as boot.rst asks; the first 4 GiB are identity-mapped.
+///
+/// Why a bzImage loads at 0x100000 and not at pref_address: boot.rst's standard place for the protected-mode part
+/// is 1 MiB, and the 64-bit decompressor moves itself to max(aligned load address, LOAD_PHYSICAL_ADDR) before it
+/// unpacks, so the load address only has to be RAM. What matters is that RAM covers the decompression window
+/// [runtime start, runtime start + init_size), which is checked, and that the initrd stays above it.
 public enum LinuxBootLoader {
-    static let bzImageLoadAddress: UInt64 = 0x100000
+    /// Command-line limit for a vmlinux, which does not say: x86's COMMAND_LINE_SIZE (2048) minus the NUL.
+    static let vmlinuxCommandLineLimit: UInt32 = 2047
+    /// initrd_addr_max of every x86-64 kernel's header.
+    static let vmlinuxInitrdAddressMax: UInt32 = 0x7FFF_FFFF
 
     public static func load(kernel: [UInt8], initrd: [UInt8]?, commandLine: String,
                             into memory: GuestMemory) throws -> BootPlan {
-        guard memory.size >= 0x200000 + 0x100000 else { throw BootError.memoryTooSmall(needed: 3 << 20) }
-        var zeroPage: ZeroPageBuilder
-        let entry: UInt64
-        let kernelEnd: UInt64
-        let kind: String
+        guard !kernel.isEmpty else { throw BootError.emptyImage }
+        try memory.require(0, size: LowMemory.reservedEnd, for: "the boot tables below 1 MiB")
+
+        // Parse and check everything first, so a refused boot leaves guest memory untouched.
+        let loaded: LoadedKernel
         switch ImageFormat.detect(kernel) {
-        case .elf64:
-            let image = try ELFImage(parsing: kernel)
-            try image.load(kernel, into: memory, lowestAddress: LowMemory.reservedEnd)
-            zeroPage = ZeroPageBuilder(setupHeader: nil)
-            entry = image.entry
-            kernelEnd = image.end
-            kind = "ELF vmlinux"
-        case .bzImage:
-            let reader = ByteReader(bytes: kernel)
-            let version = try reader.u16(UInt64(ZeroPage.version), "the setup header")
-            guard version >= ZeroPage.minimumVersion else { throw BootError.unsupportedProtocol(version) }
-            guard try reader.u16(UInt64(ZeroPage.xloadFlags), "the setup header") & ZeroPage.xlfKernel64 != 0 else {
-                throw BootError.invalidBzImage("the kernel has no 64-bit entry point (XLF_KERNEL_64 is clear)")
-            }
-            var setupSectors = UInt64(try reader.u8(UInt64(ZeroPage.setupSects), "the setup header"))
-            if setupSectors == 0 { setupSectors = 4 }
-            let setupSize = (setupSectors + 1) * 512
-            guard UInt64(kernel.count) > setupSize else { throw BootError.truncated("the protected-mode kernel") }
-            let payload = kernel[Int(setupSize)...]
-            guard memory.contains(GuestAddress(bzImageLoadAddress), length: payload.count) else {
-                throw BootError.imageTooLarge(size: payload.count, limit: memory.size - bzImageLoadAddress)
-            }
-            try memory.write(payload, at: GuestAddress(bzImageLoadAddress))
-            zeroPage = ZeroPageBuilder(setupHeader: kernel[ZeroPage.setupSects..<min(kernel.count, ZeroPage.headerEnd)])
-            entry = bzImageLoadAddress + 0x200
-            kernelEnd = bzImageLoadAddress + UInt64(payload.count)
-            kind = "bzImage (protocol \(version >> 8).\(String(format2: version & 0xFF)))"
-        case .elf32, .flat:
-            throw BootError.unrecognizedFormat
+        case .elf64: loaded = try vmlinux(ELFImage(parsing: kernel), memory: memory)
+        case .bzImage: loaded = try bzImage(BzImage(parsing: kernel), memory: memory)
+        case .elf32, .flat: throw BootError.notALinuxKernel(ImageFormat.detect(kernel))
         }
+        var zeroPage = loaded.zeroPage
 
-        let limit = Int(zeroPage.get32(ZeroPage.commandLineSize))
         let commandBytes = Array(commandLine.utf8)
-        guard commandBytes.count <= limit, commandBytes.count < 0x1000 else {
-            throw BootError.commandLineTooLong(length: commandBytes.count, limit: min(limit, 0xFFF))
+        guard !commandBytes.contains(0) else { throw BootError.commandLineContainsNUL }
+        let limit = min(Int(clamping: loaded.commandLineLimit), LowMemory.commandLineCapacity - 1)
+        guard commandBytes.count <= limit else {
+            throw BootError.commandLineTooLong(length: commandBytes.count, limit: limit)
         }
-        try memory.write(commandBytes + [0], at: GuestAddress(LowMemory.commandLine))
+        let initrdAddress = try initrd.flatMap { initrd -> UInt64? in
+            guard !initrd.isEmpty else { return nil }
+            return try InitrdPlacement.address(size: UInt64(initrd.count), kernelEnd: loaded.end,
+                                               addressMax: loaded.initrdAddressMax, memory: memory)
+        }
+
+        try loaded.write(memory)
+        try memory.place(commandBytes + [0], at: LowMemory.commandLine, what: "the kernel command line")
         zeroPage.setCommandLine(address: UInt32(LowMemory.commandLine))
-
-        var summary = "\(kind), entry 0x\(String(entry, radix: 16))"
-        if let initrd, !initrd.isEmpty {
-            let address = try placeInitrd(initrd, above: kernelEnd, addressMax: UInt64(zeroPage.get32(ZeroPage.initrdAddressMax)),
-                                          memory: memory)
-            zeroPage.setInitrd(address: UInt32(address), size: UInt32(initrd.count))
-            summary += ", initrd \(initrd.count >> 10) KiB at 0x\(String(address, radix: 16))"
+        var summary = "\(loaded.description), entry \(hex(loaded.entry))"
+        if let initrd, let initrdAddress {
+            try memory.place(initrd, at: initrdAddress, what: "the initrd")
+            // Placement kept it below 4 GiB: both fit in 32 bits and the ext_ramdisk fields stay zero.
+            zeroPage.setInitrd(address: UInt32(initrdAddress), size: UInt32(initrd.count))
+            summary += ", initrd \(formatBytes(UInt64(initrd.count))) at \(hex(initrdAddress))"
         }
-        zeroPage.setMemoryMap(E820Entry.map(memorySize: memory.size))
-        try memory.write(zeroPage.bytes, at: GuestAddress(LowMemory.bootParams))
+        try zeroPage.setMemoryMap(E820Entry.map(for: memory))
+        try memory.place(zeroPage.bytes, at: LowMemory.bootParams, what: "boot_params")
 
-        var (registers, special) = try EntryState.longMode(entry: entry, stack: 0, memory: memory, layout: .linux)
+        var (registers, special) = try EntryState.longMode(entry: loaded.entry, stack: LowMemory.linuxStack,
+                                                           memory: memory, layout: .linux)
         registers.rsi = LowMemory.bootParams
         return BootPlan(registers: registers, specialRegisters: special, summary: summary)
     }
 
-    /// Puts the initrd page-aligned as high as allowed: below the end of RAM and the kernel's initrd_addr_max,
-    /// above the kernel image.
-    static func placeInitrd(_ initrd: [UInt8], above kernelEnd: UInt64, addressMax: UInt64,
-                            memory: GuestMemory) throws -> UInt64 {
-        let top = min(memory.size, addressMax &+ 1, 0x1_0000_0000)
-        let size = UInt64(initrd.count)
-        let floor = (kernelEnd + 0xFFF) & ~0xFFF
-        guard size <= top, (top - size) & ~0xFFF >= floor else {
-            throw BootError.initrdTooLarge(size: initrd.count, room: top > floor ? top - floor : 0)
+    /// A kernel that passed every check, with what is left to do.
+    struct LoadedKernel {
+        var entry: UInt64
+        /// One past the last byte the kernel uses before it reads the memory map.
+        var end: UInt64
+        var commandLineLimit: UInt32
+        var initrdAddressMax: UInt32
+        var zeroPage: ZeroPageBuilder
+        var description: String
+        var write: (GuestMemory) throws -> Void
+    }
+
+    static func vmlinux(_ image: ELFImage, memory: GuestMemory) throws -> LoadedKernel {
+        try image.checkPlacement(in: memory, reservedBelow: LowMemory.reservedEnd)
+        try image.checkEntryIsMapped()
+        let count = image.segments.count
+        return LoadedKernel(
+            entry: image.entry, end: image.end, commandLineLimit: vmlinuxCommandLineLimit,
+            initrdAddressMax: vmlinuxInitrdAddressMax,
+            zeroPage: ZeroPageBuilder(synthesizingFor: vmlinuxCommandLineLimit, initrdAddressMax: vmlinuxInitrdAddressMax),
+            description: "ELF64 kernel, \(count) segment\(count == 1 ? "" : "s") at "
+                + "\(hex(image.segments[0].physicalAddress))-\(hex(image.end))",
+            write: { try image.load(into: $0, reservedBelow: LowMemory.reservedEnd) })
+    }
+
+    static func bzImage(_ image: BzImage, memory: GuestMemory) throws -> LoadedKernel {
+        let load = LowMemory.bzImageLoadAddress
+        let code = image.protectedModeCode
+        guard memory.holds(load, size: UInt64(code.count)) else {
+            let room = memory.contiguousEnd(from: load) - load
+            throw BootError.imageTooLarge(size: code.count, limit: room)
         }
-        let address = (top - size) & ~0xFFF
-        try memory.write(initrd, at: GuestAddress(address))
-        return address
+        var end = load + UInt64(code.count)
+        if image.initSize > 0 {
+            let what = "the kernel's decompression window (init_size \(formatBytes(UInt64(image.initSize))))"
+            guard let start = image.runtimeStart(loadedAt: load) else {
+                throw BootError.memoryTooSmall(what: what, needed: .max, available: memory.size)
+            }
+            try memory.require(start, size: UInt64(image.initSize), for: what)
+            end = max(end, start + UInt64(image.initSize))
+        }
+        var zeroPage = ZeroPageBuilder(copying: image.setupHeader)
+        zeroPage.setCode32Start(UInt32(load))
+        let name = image.shortVersion.map { "bzImage kernel \($0)" } ?? "bzImage kernel"
+        return LoadedKernel(
+            entry: load + 0x200, end: end, commandLineLimit: image.commandLineLimit,
+            initrdAddressMax: image.initrdAddressMax, zeroPage: zeroPage,
+            description: "\(name) (boot protocol \(protocolString(image.protocolVersion))), "
+                + "\(formatBytes(UInt64(code.count))) at \(hex(load))",
+            write: { try $0.place(code, at: load, what: "the protected-mode kernel") })
     }
 }
