@@ -2,6 +2,7 @@
 // mode to 64-bit long mode with paging, then draws the Mandelbrot set in ASCII with fixed-point integer arithmetic.
 // format: flat
 #include "platform.inc"
+#include "climb.inc"
 .set FIXED_ONE, 4096                   // 12 fractional bits
 .set COLUMNS, 40
 .set ROWS, 12
@@ -11,33 +12,9 @@
 .section .text.start
 .global _start
 _start:
-    cli
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %ss
-    mov $0x7000, %sp
     mov $banner, %si
     call puts16
-    mov $in_real, %si
-    call puts16
-    lgdtl gdt_descriptor
-    mov %cr0, %eax
-    or $1, %eax
-    mov %eax, %cr0
-    ljmpl $0x08, $protected
-
-.code32
-protected:
-    mov $0x10, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $0x7000, %esp
-    mov $in_protected, %esi
-    call puts32
-    call build_page_tables
-    call enable_long_mode
-    ljmp $0x18, $long
+    CLIMB_TO_LONG_MODE in_real, in_protected, long
 
 .code64
 long:

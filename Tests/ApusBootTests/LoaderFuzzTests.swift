@@ -1,3 +1,4 @@
+import ApusTesting
 import ApusBoot
 import ApusCore
 import Testing
