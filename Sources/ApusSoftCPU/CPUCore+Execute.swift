@@ -1,0 +1,311 @@
+import ApusCore
+
+/// The interpreter: decodes and executes one instruction. RIP and registers change only when the instruction
+/// completes; a fault leaves RIP at the instruction's first byte, so it restarts after the handler (precise faults).
+extension CPUCore {
+    enum StepResult { case normal, halt }
+
+    func step() throws -> StepResult {
+        let size = defaultSize
+        var i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
+        let opcode = try decodePrefixes(&i)
+        let result = opcode == 0x0F ? try executeTwoByte(&i, try fetch8(&i)) : try executeOneByte(&i, opcode)
+        instructions &+= 1
+        return result
+    }
+
+    private func executeOneByte(_ i: inout Instruction, _ opcode: UInt64) throws -> StepResult {
+        let size = i.operandSize
+        let op = Int(opcode)
+        switch op {
+        case 0x00...0x3F where op & 7 < 6:
+            let operation = op >> 3
+            switch op & 7 {
+            case 0, 1, 2, 3:
+                let width = op & 1 == 0 ? 1 : size
+                let (modrm, operand) = try decodeModRM(&i)
+                let registerValue = register(modrm.reg, size: width, rex: i.hasREX)
+                let memoryValue = try read(operand, size: width, i)
+                if op & 2 == 0 {
+                    let (value, store) = alu(operation, memoryValue, registerValue, size: width)
+                    if store { try write(operand, size: width, value, i) }
+                } else {
+                    let (value, store) = alu(operation, registerValue, memoryValue, size: width)
+                    if store { setRegister(modrm.reg, size: width, value, rex: i.hasREX) }
+                }
+            default:
+                let width = op & 1 == 0 ? 1 : size
+                let immediate = try self.immediate(&i, size: width)
+                let (value, store) = alu(operation, register(0, size: width), immediate, size: width)
+                if store { setRegister(0, size: width, value) }
+            }
+        case 0x40...0x4F:   // INC/DEC r (REX bytes in 64-bit mode never reach here)
+            let index = op & 7
+            let carry = rflags & Flag.cf
+            let (value, flags) = op < 0x48 ? Flag.add(register(index, size: size), 1, carry: 0, size)
+                                           : Flag.sub(register(index, size: size), 1, borrow: 0, size)
+            setRegister(index, size: size, value)
+            setArithmeticFlags(flags & ~Flag.cf | carry)
+        case 0x50...0x57:
+            try push(gpr[op & 7 | i.rexB], size: stackSize(i))
+        case 0x58...0x5F:
+            let width = stackSize(i)
+            setRegister(op & 7 | i.rexB, size: width, try pop(size: width))
+        case 0x63 where is64BitCode:
+            let (modrm, operand) = try decodeModRM(&i)
+            setRegister(modrm.reg, size: size, signExtend(try read(operand, size: 4, i), from: 4))
+        case 0x68, 0x6A:
+            let value = op == 0x6A ? signExtend(try fetch8(&i), from: 1) : try immediate(&i, size: min(size, 4))
+            try push(signExtend(value, from: op == 0x6A ? 1 : min(size, 4)), size: stackSize(i))
+        case 0x69, 0x6B:
+            let (modrm, operand) = try decodeModRM(&i)
+            let imm = op == 0x6B ? signExtend(try fetch8(&i), from: 1) : signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            setRegister(modrm.reg, size: size, try signedMultiply(try read(operand, size: size, i), imm, size: size))
+        case 0x70...0x7F:
+            let displacement = signExtend(try fetch8(&i), from: 1)
+            if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
+        case 0x80, 0x81, 0x83:
+            let width = op == 0x80 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let imm = op == 0x81 ? try immediate(&i, size: width) : signExtend(try fetch8(&i), from: 1)
+            let (value, store) = alu(modrm.reg & 7, try read(operand, size: width, i), imm, size: width)
+            if store { try write(operand, size: width, value, i) }
+        case 0x84, 0x85:
+            let width = op == 0x84 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            _ = alu(4, try read(operand, size: width, i), register(modrm.reg, size: width, rex: i.hasREX), size: width)
+        case 0x86, 0x87:
+            let width = op == 0x86 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let memoryValue = try read(operand, size: width, i)
+            try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
+            setRegister(modrm.reg, size: width, memoryValue, rex: i.hasREX)
+        case 0x88...0x8B:
+            let width = op & 1 == 0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            if op & 2 == 0 {
+                try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
+            } else {
+                setRegister(modrm.reg, size: width, try read(operand, size: width, i), rex: i.hasREX)
+            }
+        case 0x8C:
+            let (modrm, operand) = try decodeModRM(&i)
+            guard let segment = SegmentRegister(rawValue: modrm.reg & 7) else { throw CPUFault.ud }
+            let selector = UInt64(self[segment].selector)
+            if case .register = operand { try write(operand, size: size, selector, i) } else { try write(operand, size: 2, selector, i) }
+        case 0x8D:
+            let (modrm, operand) = try decodeModRM(&i)
+            let (_, offset) = try effectiveOffset(operand, i)
+            setRegister(modrm.reg, size: size, offset)
+        case 0x8E:
+            let (modrm, operand) = try decodeModRM(&i)
+            guard let segment = SegmentRegister(rawValue: modrm.reg & 7), segment != .cs else { throw CPUFault.ud }
+            try loadSegment(segment, selector: UInt16(try read(operand, size: 2, i)))
+            if segment == .ss { interruptShadow = true }
+        case 0x8F:
+            let (_, operand) = try decodeModRM(&i)
+            let width = stackSize(i)
+            try write(operand, size: width, try pop(size: width), i)
+        case 0x90: break
+        case 0x91...0x97:
+            let index = op & 7 | i.rexB
+            let value = register(index, size: size)
+            setRegister(index, size: size, register(0, size: size))
+            setRegister(0, size: size, value)
+        case 0x98:
+            setRegister(0, size: size, signExtend(register(0, size: size / 2), from: size / 2))
+        case 0x99:
+            setRegister(2, size: size, register(0, size: size) & Flag.signBit(size) != 0 ? Flag.mask(size) : 0)
+        case 0x9C:
+            try push(rflags & 0x00FC_FFFF, size: stackSize(i))
+        case 0x9D:
+            let width = stackSize(i)
+            let value = try pop(size: width)
+            // IOPL and IF change only with enough privilege; the fixed bit stays set.
+            var writable: UInt64 = 0x0024_4DD5 | Flag.df | Flag.tf
+            if cpl == 0 { writable |= 0x3000 | Flag.if } else if cpl <= (rflags >> 12) & 3 { writable |= Flag.if }
+            if width == 2 { writable &= 0xFFFF }
+            rflags = (rflags & ~writable) | (value & writable) | Flag.fixed
+        case 0x9E:
+            rflags = (rflags & ~0xD5) | (gpr[0] >> 8) & 0xD5 | Flag.fixed
+        case 0x9F:
+            setRegister(4, size: 1, rflags & 0xD7 | 2, rex: false)
+        case 0xA4, 0xA5, 0xAA, 0xAB, 0xAC, 0xAD:
+            try stringInstruction(&i, op)
+        case 0xA8, 0xA9:
+            let width = op == 0xA8 ? 1 : size
+            _ = alu(4, register(0, size: width), try immediate(&i, size: width), size: width)
+        case 0xB0...0xB7:
+            setRegister(op & 7 | i.rexB, size: 1, try fetch8(&i), rex: i.hasREX)
+        case 0xB8...0xBF:
+            setRegister(op & 7 | i.rexB, size: size, try fetch(&i, size: size))
+        case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
+            let width = op & 1 == 0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let raw: UInt64 = op <= 0xC1 ? try fetch8(&i) : (op <= 0xD1 ? 1 : gpr[1] & 0xFF)
+            let count = raw & (width == 8 ? 0x3F : 0x1F)
+            let value = shift(modrm.reg & 7, try read(operand, size: width, i), count: count, size: width)
+            try write(operand, size: width, value, i)
+        case 0xC2, 0xC3:
+            let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
+            i.ip = try pop(size: stackSize(i))
+            gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
+        case 0xC6, 0xC7:
+            let width = op == 0xC6 ? 1 : size
+            let (_, operand) = try decodeModRM(&i)
+            try write(operand, size: width, try immediate(&i, size: width), i)
+        case 0xC9:
+            gpr[4] = (gpr[4] & ~stackAddressMask) | (gpr[5] & stackAddressMask)
+            setRegister(5, size: stackSize(i), try pop(size: stackSize(i)))
+        case 0xCC:
+            rip = i.ip
+            try deliver(vector: 3, errorCode: nil, returnRIP: i.ip)
+            return .normal
+        case 0xCD:
+            let vector = UInt8(try fetch8(&i))
+            rip = i.ip
+            try deliver(vector: vector, errorCode: nil, returnRIP: i.ip)
+            return .normal
+        case 0xCF:
+            try interruptReturn(i)
+            return .normal
+        case 0xE2:
+            let displacement = signExtend(try fetch8(&i), from: 1)
+            let counterSize = i.addressSize
+            let counter = (register(1, size: counterSize) &- 1) & Flag.mask(counterSize)
+            setRegister(1, size: counterSize, counter)
+            if counter != 0 { i.ip = relativeTarget(i, displacement) }
+        case 0xE4, 0xE5, 0xEC, 0xED:
+            let width = op & 1 == 0 ? 1 : min(size, 4)
+            let port = op <= 0xE5 ? try fetch8(&i) : gpr[2] & 0xFFFF
+            setRegister(0, size: width, try deviceRead(isPort: true, address: port, size: width))
+        case 0xE6, 0xE7, 0xEE, 0xEF:
+            let width = op & 1 == 0 ? 1 : min(size, 4)
+            let port = op <= 0xE7 ? try fetch8(&i) : gpr[2] & 0xFFFF
+            try deviceWrite(isPort: true, address: port, size: width, register(0, size: width))
+        case 0xE8:
+            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            try push(i.ip, size: stackSize(i))
+            i.ip = relativeTarget(i, displacement)
+        case 0xE9:
+            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            i.ip = relativeTarget(i, displacement)
+        case 0xEA where !is64BitCode:
+            let offset = try fetch(&i, size: size)
+            let selector = UInt16(try fetch(&i, size: 2))
+            try farTransfer(selector: selector, offset: offset)
+            return .normal
+        case 0xEB:
+            let displacement = signExtend(try fetch8(&i), from: 1)
+            i.ip = relativeTarget(i, displacement)
+        case 0xF4:
+            guard cpl == 0 else { throw CPUFault.gp() }
+            rip = i.ip
+            return .halt
+        case 0xF5: rflags ^= Flag.cf
+        case 0xF6, 0xF7:
+            let width = op == 0xF6 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            switch modrm.reg & 7 {
+            case 0, 1: _ = alu(4, try read(operand, size: width, i), try immediate(&i, size: width), size: width)
+            case 2: try write(operand, size: width, ~(try read(operand, size: width, i)) & Flag.mask(width), i)
+            case 3:
+                let value = try read(operand, size: width, i)
+                let (result, flags) = Flag.sub(0, value, borrow: 0, width)
+                try write(operand, size: width, result, i)
+                setArithmeticFlags(flags)
+            case let operation: try multiplyOrDivide(operation, try read(operand, size: width, i), size: width)
+            }
+        case 0xF8: rflags &= ~Flag.cf
+        case 0xF9: rflags |= Flag.cf
+        case 0xFA:
+            guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
+            rflags &= ~Flag.if
+        case 0xFB:
+            guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
+            if !flag(Flag.if) { interruptShadow = true }
+            rflags |= Flag.if
+        case 0xFC: rflags &= ~Flag.df
+        case 0xFD: rflags |= Flag.df
+        case 0xFE, 0xFF:
+            let width = op == 0xFE ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            switch modrm.reg & 7 {
+            case 0, 1:
+                let carry = rflags & Flag.cf
+                let value = try read(operand, size: width, i)
+                let (result, flags) = modrm.reg & 7 == 0 ? Flag.add(value, 1, carry: 0, width) : Flag.sub(value, 1, borrow: 0, width)
+                try write(operand, size: width, result, i)
+                setArithmeticFlags(flags & ~Flag.cf | carry)
+            case 2 where op == 0xFF:
+                let target = try read(operand, size: is64BitCode ? 8 : size, i)
+                try push(i.ip, size: stackSize(i))
+                i.ip = target
+            case 4 where op == 0xFF:
+                i.ip = try read(operand, size: is64BitCode ? 8 : size, i)
+            case 6 where op == 0xFF:
+                try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
+            default:
+                throw CPUFault.ud
+            }
+        default:
+            throw CPUFault.ud
+        }
+        rip = i.ip
+        return .normal
+    }
+
+    func signedMultiply(_ a: UInt64, _ b: UInt64, size: Int) throws -> UInt64 {
+        let x = Int64(bitPattern: signExtend(a, from: size)), y = Int64(bitPattern: signExtend(b, from: size))
+        let (high, low) = x.multipliedFullWidth(by: y)
+        let result = low & Flag.mask(size)
+        let overflow = size == 8 ? high != (Int64(bitPattern: low) < 0 ? -1 : 0) : signExtend(result, from: size) != UInt64(bitPattern: x &* y)
+        setArithmeticFlags(overflow ? Flag.cf | Flag.of : 0, mask: Flag.cf | Flag.of)
+        return result
+    }
+
+    /// MOVS, STOS, LODS with an optional REP prefix; each iteration commits RSI/RDI/RCX so a fault restarts
+    /// exactly where it stopped.
+    private func stringInstruction(_ i: inout Instruction, _ op: Int) throws {
+        let width = op & 1 == 0 ? 1 : i.operandSize
+        let addressMask = Flag.mask(i.addressSize)
+        let step = flag(Flag.df) ? UInt64(0) &- UInt64(width) : UInt64(width)
+        let repeated = i.repeatPrefix != 0
+        while !repeated || register(1, size: i.addressSize) != 0 {
+            let si = gpr[6] & addressMask, di = gpr[7] & addressMask
+            switch op {
+            case 0xA4, 0xA5:
+                let value = try read(i.segment ?? .ds, si, size: width)
+                try write(.es, di, size: width, value)
+                setRegister(6, size: i.addressSize, si &+ step)
+                setRegister(7, size: i.addressSize, di &+ step)
+            case 0xAA, 0xAB:
+                try write(.es, di, size: width, register(0, size: width))
+                setRegister(7, size: i.addressSize, di &+ step)
+            default:
+                setRegister(0, size: width, try read(i.segment ?? .ds, si, size: width))
+                setRegister(6, size: i.addressSize, si &+ step)
+            }
+            guard repeated else { break }
+            setRegister(1, size: i.addressSize, register(1, size: i.addressSize) &- 1)
+        }
+    }
+
+    private func interruptReturn(_ i: Instruction) throws {
+        let width = is64BitCode ? (i.rexW ? 8 : 4) : i.operandSize
+        let newRIP = try pop(size: width)
+        let selector = UInt16(try pop(size: width) & 0xFFFF)
+        let flags = try pop(size: width)
+        if longMode {
+            let newRSP = try pop(size: width)
+            let newSS = UInt16(try pop(size: width) & 0xFFFF)
+            try loadSegment(.cs, selector: selector)
+            if newSS & 0xFFFC != 0 { try loadSegment(.ss, selector: newSS) } else { sregs.ss.selector = newSS }
+            gpr[4] = newRSP
+        } else {
+            try loadSegment(.cs, selector: selector)
+        }
+        rflags = (width == 2 ? (rflags & ~0xFFFF) | flags : flags) | Flag.fixed
+        rip = newRIP
+    }
+}

@@ -1,0 +1,176 @@
+import ApusCore
+
+/// Guest memory as the CPU sees it: linear addresses through the page tables (the guest's stage of the two-stage
+/// map) to guest-physical addresses, then RAM or an MMIO exit (the VMM's stage).
+extension CPUCore {
+    enum Access { case read, write, fetch }
+
+    // MARK: Linear addresses
+
+    /// Segment base + offset; in 64-bit code only FS and GS have a base.
+    @inline(__always)
+    func linear(_ segment: SegmentRegister, _ offset: UInt64) -> UInt64 {
+        if is64BitCode {
+            switch segment {
+            case .fs: return sregs.fs.base &+ offset
+            case .gs: return sregs.gs.base &+ offset
+            default: return offset
+            }
+        }
+        return (self[segment].base &+ offset) & 0xFFFF_FFFF
+    }
+
+    func read(_ segment: SegmentRegister, _ offset: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
+        try readLinear(linear(segment, offset), size: size, access: access)
+    }
+
+    func write(_ segment: SegmentRegister, _ offset: UInt64, size: Int, _ value: UInt64) throws {
+        try writeLinear(linear(segment, offset), size: size, value)
+    }
+
+    func readLinear(_ address: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
+        if (address & 0xFFF) + UInt64(size) > 0x1000 {
+            var value: UInt64 = 0
+            for i in 0..<size {
+                value |= try readLinear(address &+ UInt64(i), size: 1, access: access) << (8 * UInt64(i))
+            }
+            return value
+        }
+        return try readPhysical(try translate(address, access: access), size: size)
+    }
+
+    func writeLinear(_ address: UInt64, size: Int, _ value: UInt64) throws {
+        if (address & 0xFFF) + UInt64(size) > 0x1000 {
+            // Translate every page first so a fault on the second page leaves memory untouched (precise faults).
+            for i in [0, size - 1] { _ = try translate(address &+ UInt64(i), access: .write) }
+            for i in 0..<size {
+                try writeLinear(address &+ UInt64(i), size: 1, (value >> (8 * UInt64(i))) & 0xFF)
+            }
+            return
+        }
+        try writePhysical(try translate(address, access: .write), size: size, value)
+    }
+
+    // MARK: Paging
+
+    /// Walks the guest's 4-level page tables (long mode or PAE with CR0.PG), setting Accessed and Dirty bits and
+    /// raising #PF with the SDM's error code on a violation.
+    func translate(_ address: UInt64, access: Access) throws -> UInt64 {
+        guard sregs.cr0 & ControlRegister.cr0PG != 0 else { return address & (longMode ? .max : 0xFFFF_FFFF) }
+        guard longMode else { throw CPUFault.gp() }   // 32-bit paging is not modelled yet: refuse, precisely
+        let user = cpl == 3
+        let write = access == .write
+        var table = sregs.cr3 & 0x000F_FFFF_FFFF_F000
+        var writable = true, userAllowed = true, executable = true
+        for level in stride(from: 3, through: 0, by: -1) {
+            let index = (address >> (12 + 9 * UInt64(level))) & 0x1FF
+            let entryAddress = table + index * 8
+            var entry = try readPhysical(entryAddress, size: 8)
+            func fault(present: Bool) -> CPUFault {
+                var code: UInt32 = present ? 1 : 0
+                if write { code |= 2 }
+                if user { code |= 4 }
+                if access == .fetch { code |= 0x10 }
+                return CPUFault(vector: .pageFault, errorCode: code, address: address)
+            }
+            guard entry & 1 != 0 else { throw fault(present: false) }
+            writable = writable && entry & 2 != 0
+            userAllowed = userAllowed && entry & 4 != 0
+            if sregs.efer & ControlRegister.eferNXE != 0 && entry & (1 << 63) != 0 { executable = false }
+            let leaf = level == 0 || (level <= 2 && entry & 0x80 != 0)
+            if leaf {
+                if user && !userAllowed { throw fault(present: true) }
+                if write && !writable && (user || sregs.cr0 & ControlRegister.cr0WP != 0) { throw fault(present: true) }
+                if access == .fetch && !executable { throw fault(present: true) }
+            }
+            let updated = entry | 0x20 | (leaf && write ? 0x40 : 0)
+            if updated != entry {
+                entry = updated
+                try writePhysical(entryAddress, size: 8, entry)
+            }
+            if leaf {
+                let pageBits = 12 + 9 * UInt64(level)
+                let frame = entry & 0x000F_FFFF_FFFF_F000 & ~((UInt64(1) << pageBits) - 1)
+                return frame | (address & ((UInt64(1) << pageBits) - 1))
+            }
+            table = entry & 0x000F_FFFF_FFFF_F000
+        }
+        return address
+    }
+
+    // MARK: Physical memory
+
+    @inline(__always)
+    func readPhysical(_ address: UInt64, size: Int) throws -> UInt64 {
+        if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
+            let pointer = region.hostBase + Int(offset)
+            switch size {
+            case 1: return UInt64(pointer.load(as: UInt8.self))
+            case 2: return UInt64(UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self)))
+            case 4: return UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
+            default: return UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+            }
+        }
+        return try deviceRead(isPort: false, address: address, size: size)
+    }
+
+    @inline(__always)
+    func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws {
+        if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
+            let pointer = region.hostBase + Int(offset)
+            switch size {
+            case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+            case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+            case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+            default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+            }
+            return
+        }
+        try deviceWrite(isPort: false, address: address, size: size, value)
+    }
+
+    /// A read the VMM must answer: the value it gave for exactly this access, or an exit asking for it.
+    func deviceRead(isPort: Bool, address: UInt64, size: Int) throws -> UInt64 {
+        if let supplied = suppliedRead, supplied.isPort == isPort, supplied.address == address, supplied.size == size {
+            suppliedRead = nil
+            return supplied.value
+        }
+        awaitedRead = (isPort, address, size)
+        throw ExitRequest.pendingRead
+    }
+
+    /// A write for the VMM, reported when the instruction completes. One per instruction is all x86 needs here.
+    func deviceWrite(isPort: Bool, address: UInt64, size: Int, _ value: UInt64) throws {
+        guard pendingWrite == nil else { throw CPUFault.gp() }
+        pendingWrite = (isPort, address, size, value & Flag.mask(size))
+    }
+}
+
+enum SegmentRegister: Int {
+    case es = 0, cs, ss, ds, fs, gs
+}
+
+extension CPUCore {
+    subscript(segment: SegmentRegister) -> Segment {
+        get {
+            switch segment {
+            case .es: return sregs.es
+            case .cs: return sregs.cs
+            case .ss: return sregs.ss
+            case .ds: return sregs.ds
+            case .fs: return sregs.fs
+            case .gs: return sregs.gs
+            }
+        }
+        set {
+            switch segment {
+            case .es: sregs.es = newValue
+            case .cs: sregs.cs = newValue
+            case .ss: sregs.ss = newValue
+            case .ds: sregs.ds = newValue
+            case .fs: sregs.fs = newValue
+            case .gs: sregs.gs = newValue
+            }
+        }
+    }
+}

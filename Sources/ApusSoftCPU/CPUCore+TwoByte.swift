@@ -1,0 +1,189 @@
+import ApusCore
+
+/// Instructions of the 0F opcode map: system instructions, conditional moves and sets, bit operations.
+extension CPUCore {
+    func executeTwoByte(_ i: inout Instruction, _ opcode: UInt64) throws -> StepResult {
+        let size = i.operandSize
+        let op = Int(opcode)
+        switch op {
+        case 0x01:
+            let (modrm, operand) = try decodeModRM(&i)
+            let kind = modrm.reg & 7
+            if kind == 7 { break }                 // INVLPG: no TLB is kept yet, so nothing to drop
+            guard kind <= 3, cpl == 0 || kind <= 1 else { throw kind <= 3 ? CPUFault.gp() : CPUFault.ud }
+            let (segment, offset) = try effectiveOffset(operand, i)
+            let baseSize = is64BitCode ? 8 : 4
+            if kind >= 2 {
+                let limit = UInt16(try read(segment, offset, size: 2))
+                var base = try read(segment, offset &+ 2, size: baseSize)
+                if size == 2 && !is64BitCode { base &= 0xFF_FFFF }
+                if kind == 2 { sregs.gdt = DescriptorTable(base: base, limit: limit) }
+                else { sregs.idt = DescriptorTable(base: base, limit: limit) }
+            } else {
+                let table = kind == 0 ? sregs.gdt : sregs.idt
+                try write(segment, offset, size: 2, UInt64(table.limit))
+                try write(segment, offset &+ 2, size: baseSize, table.base)
+            }
+        case 0x06:
+            guard cpl == 0 else { throw CPUFault.gp() }
+            sregs.cr0 &= ~ControlRegister.cr0TS
+        case 0x08, 0x09:
+            guard cpl == 0 else { throw CPUFault.gp() }
+        case 0x0B:
+            throw CPUFault.ud
+        case 0x1F:
+            _ = try decodeModRM(&i)                // multi-byte NOP
+        case 0x20, 0x22:
+            guard cpl == 0 else { throw CPUFault.gp() }
+            let (modrm, operand) = try decodeModRM(&i)
+            guard case .register(let index) = operand else { throw CPUFault.ud }
+            let width = is64BitCode ? 8 : 4
+            if op == 0x20 {
+                setRegister(index, size: width, try controlRegister(modrm.reg))
+            } else {
+                try setControlRegister(modrm.reg, register(index, size: width))
+            }
+        case 0x30:
+            guard cpl == 0 else { throw CPUFault.gp() }
+            try writeMSR(UInt32(gpr[1] & 0xFFFF_FFFF), (gpr[2] & 0xFFFF_FFFF) << 32 | gpr[0] & 0xFFFF_FFFF)
+        case 0x31:
+            let tsc = instructions
+            setRegister(0, size: 4, tsc & 0xFFFF_FFFF)
+            setRegister(2, size: 4, tsc >> 32)
+        case 0x32:
+            guard cpl == 0 else { throw CPUFault.gp() }
+            let value = try readMSR(UInt32(gpr[1] & 0xFFFF_FFFF))
+            setRegister(0, size: 4, value & 0xFFFF_FFFF)
+            setRegister(2, size: 4, value >> 32)
+        case 0x40...0x4F:
+            let (modrm, operand) = try decodeModRM(&i)
+            let value = try read(operand, size: size, i)
+            if condition(op & 0xF) { setRegister(modrm.reg, size: size, value) }
+            else if size == 4 { setRegister(modrm.reg, size: 4, register(modrm.reg, size: 4)) }
+        case 0x80...0x8F:
+            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
+        case 0x90...0x9F:
+            let (_, operand) = try decodeModRM(&i)
+            try write(operand, size: 1, condition(op & 0xF) ? 1 : 0, i)
+        case 0xA2:
+            let (a, b, c, d) = model.cpuid(leaf: UInt32(gpr[0] & 0xFFFF_FFFF), subleaf: UInt32(gpr[1] & 0xFFFF_FFFF))
+            setRegister(0, size: 4, UInt64(a)); setRegister(3, size: 4, UInt64(b))
+            setRegister(1, size: 4, UInt64(c)); setRegister(2, size: 4, UInt64(d))
+        case 0xA3, 0xAB, 0xB3, 0xBB, 0xBA:
+            let (modrm, operand) = try decodeModRM(&i)
+            let operation = op == 0xBA ? modrm.reg & 7 : [0xA3: 4, 0xAB: 5, 0xB3: 6, 0xBB: 7][op] ?? 4
+            guard operation >= 4 else { throw CPUFault.ud }
+            let bits = UInt64(size * 8)
+            let bitIndex = op == 0xBA ? try fetch8(&i) : register(modrm.reg, size: size)
+            // A register bit offset may reach beyond the addressed operand in memory (signed, in operand units).
+            var target = operand
+            if case .memory(let segment, let offset, let ripRelative) = operand, op != 0xBA {
+                let unit = Int64(bitPattern: signExtend(bitIndex, from: size)) >> Int64(size == 2 ? 4 : size == 4 ? 5 : 6)
+                target = .memory(segment, offset &+ UInt64(bitPattern: unit &* Int64(size)), ripRelative: ripRelative)
+            }
+            let value = try read(target, size: size, i)
+            let mask = UInt64(1) << (bitIndex % bits)
+            setArithmeticFlags(value & mask != 0 ? Flag.cf : 0, mask: Flag.cf)
+            switch operation {
+            case 5: try write(target, size: size, value | mask, i)
+            case 6: try write(target, size: size, value & ~mask, i)
+            case 7: try write(target, size: size, value ^ mask, i)
+            default: break
+            }
+        case 0xAE:
+            let (modrm, _) = try decodeModRM(&i)
+            guard modrm.mod == 3 else { throw CPUFault.ud }   // LFENCE/MFENCE/SFENCE; FXSAVE and friends later
+        case 0xAF:
+            let (modrm, operand) = try decodeModRM(&i)
+            setRegister(modrm.reg, size: size,
+                        try signedMultiply(register(modrm.reg, size: size), try read(operand, size: size, i), size: size))
+        case 0xB6, 0xB7, 0xBE, 0xBF:
+            let (modrm, operand) = try decodeModRM(&i)
+            let width = op & 1 == 0 ? 1 : 2
+            let value = try read(operand, size: width, i)
+            setRegister(modrm.reg, size: size, op < 0xBE ? value : signExtend(value, from: width) & Flag.mask(size))
+        case 0xBC, 0xBD:
+            let (modrm, operand) = try decodeModRM(&i)
+            let value = try read(operand, size: size, i)
+            if value == 0 {
+                setArithmeticFlags(Flag.zf, mask: Flag.zf)
+            } else {
+                setArithmeticFlags(0, mask: Flag.zf)
+                let index = op == 0xBC ? value.trailingZeroBitCount : 63 - value.leadingZeroBitCount
+                setRegister(modrm.reg, size: size, UInt64(index))
+            }
+        case 0xC8...0xCF:
+            let index = op & 7 | i.rexB
+            let value = register(index, size: size)
+            setRegister(index, size: size, size == 8 ? value.byteSwapped : UInt64(UInt32(truncatingIfNeeded: value).byteSwapped))
+        default:
+            throw CPUFault.ud
+        }
+        rip = i.ip
+        return .normal
+    }
+
+    func controlRegister(_ index: Int) throws -> UInt64 {
+        switch index {
+        case 0: return sregs.cr0
+        case 2: return sregs.cr2
+        case 3: return sregs.cr3
+        case 4: return sregs.cr4
+        case 8: return sregs.cr8
+        default: throw CPUFault.ud
+        }
+    }
+
+    func setControlRegister(_ index: Int, _ value: UInt64) throws {
+        switch index {
+        case 0:
+            sregs.cr0 = value | ControlRegister.cr0ET
+            // Long mode becomes active when paging turns on with EFER.LME set (and inactive when it turns off).
+            if value & ControlRegister.cr0PG != 0 && sregs.efer & ControlRegister.eferLME != 0 {
+                guard sregs.cr4 & ControlRegister.cr4PAE != 0 else { throw CPUFault.gp() }
+                sregs.efer |= ControlRegister.eferLMA
+            } else if value & ControlRegister.cr0PG == 0 {
+                sregs.efer &= ~ControlRegister.eferLMA
+            }
+        case 2: sregs.cr2 = value
+        case 3: sregs.cr3 = value
+        case 4: sregs.cr4 = value
+        case 8: sregs.cr8 = value & 0xF
+        default: throw CPUFault.ud
+        }
+    }
+
+    /// MSRs this CPU implements; any other index raises #GP, which Linux's rdmsr_safe relies on.
+    static let storedMSRs: Set<UInt32> = [
+        MSR.star, MSR.lstar, MSR.cstar, MSR.sfmask, MSR.kernelGSBase, MSR.sysenterCS, MSR.sysenterESP,
+        MSR.sysenterEIP, MSR.pat,
+    ]
+
+    func readMSR(_ index: UInt32) throws -> UInt64 {
+        switch index {
+        case MSR.efer: return sregs.efer
+        case MSR.apicBase: return sregs.apicBase
+        case MSR.fsBase: return sregs.fs.base
+        case MSR.gsBase: return sregs.gs.base
+        case MSR.tsc: return instructions
+        case _ where Self.storedMSRs.contains(index): return msrs[index] ?? (index == MSR.pat ? 0x0007_0406_0007_0406 : 0)
+        default: throw CPUFault.gp()
+        }
+    }
+
+    func writeMSR(_ index: UInt32, _ value: UInt64) throws {
+        switch index {
+        case MSR.efer:
+            let writable = ControlRegister.eferSCE | ControlRegister.eferLME | ControlRegister.eferNXE
+            guard value & ~(writable | ControlRegister.eferLMA) == 0 else { throw CPUFault.gp() }
+            sregs.efer = (value & writable) | (sregs.efer & ControlRegister.eferLMA)
+        case MSR.apicBase: sregs.apicBase = value
+        case MSR.fsBase: sregs.fs.base = value
+        case MSR.gsBase: sregs.gs.base = value
+        case MSR.tsc: instructions = value
+        case _ where Self.storedMSRs.contains(index): msrs[index] = value
+        default: throw CPUFault.gp()
+        }
+    }
+}

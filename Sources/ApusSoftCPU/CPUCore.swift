@@ -1,0 +1,93 @@
+import ApusCore
+
+/// The architectural state of one software vCPU and its view of guest memory.
+///
+/// Registers live behind an UnsafeMutablePointer so the interpreter's hot path never touches Swift arrays'
+/// copy-on-write or bounds checks.
+final class CPUCore {
+    let gpr: UnsafeMutablePointer<UInt64>
+    var rip: UInt64 = 0
+    var rflags: UInt64 = Flag.fixed
+    var sregs = SpecialRegisters()
+    var msrs: [UInt32: UInt64] = [:]
+    var fpu = FPUState()
+    var halted = false
+    let memory: GuestMemory
+    let model: CPUModel
+    /// Instructions retired, for RDTSC and statistics.
+    var instructions: UInt64 = 0
+    /// After STI or MOV SS, interrupts stay blocked for one instruction.
+    var interruptShadow = false
+
+    /// A port or MMIO write the instruction made; reported to the VMM once the instruction completes.
+    var pendingWrite: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
+    /// The read the CPU is waiting on, and the value the VMM supplied for it (consumed by the replayed instruction).
+    var awaitedRead: (isPort: Bool, address: UInt64, size: Int)?
+    var suppliedRead: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
+
+    init(memory: GuestMemory, model: CPUModel) {
+        self.memory = memory
+        self.model = model
+        gpr = .allocate(capacity: 16)
+        gpr.initialize(repeating: 0, count: 16)
+    }
+
+    deinit { gpr.deallocate() }
+
+    // MARK: Modes
+
+    var longMode: Bool { sregs.efer & ControlRegister.eferLMA != 0 }
+    var is64BitCode: Bool { longMode && sregs.cs.l }
+    var protectedMode: Bool { sregs.cr0 & ControlRegister.cr0PE != 0 }
+    /// Current privilege level: CS.DPL in protected mode (the RPL of CS equals it), 0 in real mode.
+    var cpl: UInt8 { protectedMode ? UInt8(sregs.cs.selector & 3) : 0 }
+    /// Default operand and address size of the code segment, in bytes: 2 or 4 (64-bit code defaults to 4).
+    var defaultSize: Int { is64BitCode ? 4 : (protectedMode && sregs.cs.db ? 4 : 2) }
+
+    // MARK: Registers
+
+    @inline(__always)
+    func register(_ index: Int, size: Int, rex: Bool = true) -> UInt64 {
+        if size == 1 && !rex && index >= 4 && index < 8 { return (gpr[index - 4] >> 8) & 0xFF }
+        return gpr[index] & Flag.mask(size)
+    }
+
+    @inline(__always)
+    func setRegister(_ index: Int, size: Int, _ value: UInt64, rex: Bool = true) {
+        switch size {
+        case 1:
+            if !rex && index >= 4 && index < 8 {
+                gpr[index - 4] = (gpr[index - 4] & ~0xFF00) | ((value & 0xFF) << 8)
+            } else {
+                gpr[index] = (gpr[index] & ~0xFF) | (value & 0xFF)
+            }
+        case 2: gpr[index] = (gpr[index] & ~0xFFFF) | (value & 0xFFFF)
+        case 4: gpr[index] = value & 0xFFFF_FFFF      // 32-bit writes zero the upper half, as in 64-bit mode
+        default: gpr[index] = value
+        }
+    }
+
+    @inline(__always)
+    func flag(_ bit: UInt64) -> Bool { rflags & bit != 0 }
+
+    @inline(__always)
+    func setArithmeticFlags(_ flags: UInt64, mask: UInt64 = Flag.arithmetic) {
+        rflags = (rflags & ~mask) | (flags & mask)
+    }
+
+    /// Condition codes 0-15 as Jcc, SETcc and CMOVcc number them.
+    func condition(_ code: Int) -> Bool {
+        let result: Bool
+        switch code >> 1 {
+        case 0: result = flag(Flag.of)
+        case 1: result = flag(Flag.cf)
+        case 2: result = flag(Flag.zf)
+        case 3: result = flag(Flag.cf) || flag(Flag.zf)
+        case 4: result = flag(Flag.sf)
+        case 5: result = flag(Flag.pf)
+        case 6: result = flag(Flag.sf) != flag(Flag.of)
+        default: result = flag(Flag.zf) || flag(Flag.sf) != flag(Flag.of)
+        }
+        return code & 1 == 0 ? result : !result
+    }
+}

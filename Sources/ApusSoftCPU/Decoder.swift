@@ -1,0 +1,162 @@
+/// The decoding state of one instruction: prefixes, sizes and the fetch cursor.
+struct Instruction {
+    var start: UInt64
+    /// Offset of the next byte to fetch, relative to CS (RIP-style).
+    var ip: UInt64
+    var operandSize: Int
+    var addressSize: Int
+    var rex: UInt8 = 0
+    var segment: SegmentRegister?
+    /// 0xF2 (REPNE) or 0xF3 (REP/REPE), or 0.
+    var repeatPrefix: UInt8 = 0
+    var operandSizePrefix = false
+
+    var hasREX: Bool { rex != 0 }
+    var rexW: Bool { rex & 8 != 0 }
+    var rexR: Int { rex & 4 != 0 ? 8 : 0 }
+    var rexX: Int { rex & 2 != 0 ? 8 : 0 }
+    var rexB: Int { rex & 1 != 0 ? 8 : 0 }
+}
+
+/// A decoded ModRM operand: a register number, or a memory offset in a segment.
+enum Operand {
+    case register(Int)
+    /// `ripRelative` offsets are relative to the end of the instruction, known only once it is fully fetched.
+    case memory(SegmentRegister, UInt64, ripRelative: Bool)
+}
+
+struct ModRM {
+    var mod: Int
+    var reg: Int
+    var rm: Int
+}
+
+extension CPUCore {
+    func fetch8(_ i: inout Instruction) throws -> UInt64 {
+        let byte = try read(.cs, i.ip, size: 1, access: .fetch)
+        i.ip = is64BitCode ? i.ip &+ 1 : (i.ip &+ 1) & (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
+        return byte
+    }
+
+    func fetch(_ i: inout Instruction, size: Int) throws -> UInt64 {
+        var value: UInt64 = 0
+        for index in 0..<size { value |= try fetch8(&i) << (8 * UInt64(index)) }
+        return value
+    }
+
+    /// An immediate of `size` bytes (at most 4, sign-extended to 64 bits when the operand is 8 bytes).
+    func immediate(_ i: inout Instruction, size: Int) throws -> UInt64 {
+        let raw = try fetch(&i, size: min(size, 4))
+        return size == 8 ? signExtend(raw, from: 4) : raw
+    }
+
+    /// Reads prefixes and returns the first opcode byte.
+    func decodePrefixes(_ i: inout Instruction) throws -> UInt64 {
+        while true {
+            let byte = try fetch8(&i)
+            switch byte {
+            case 0x66: i.operandSizePrefix = true; i.operandSize = defaultSize == 2 ? 4 : 2
+            case 0x67: i.addressSize = is64BitCode ? 4 : (defaultSize == 2 ? 4 : 2)
+            case 0xF2, 0xF3: i.repeatPrefix = UInt8(byte)
+            case 0xF0: continue   // LOCK: one vCPU executes each instruction atomically already
+            case 0x26: i.segment = .es
+            case 0x2E: i.segment = .cs
+            case 0x36: i.segment = .ss
+            case 0x3E: i.segment = .ds
+            case 0x64: i.segment = .fs
+            case 0x65: i.segment = .gs
+            case 0x40...0x4F where is64BitCode:
+                i.rex = UInt8(byte)
+                let next = try read(.cs, i.ip, size: 1, access: .fetch)
+                // REX counts only when it is the last prefix.
+                if (0x40...0x4F).contains(next) || [0x66, 0x67, 0xF2, 0xF3, 0xF0].contains(next) { continue }
+                if i.rexW { i.operandSize = 8 }
+                return try fetch8(&i)
+            default:
+                return byte
+            }
+            i.rex = 0
+        }
+    }
+
+    func decodeModRM(_ i: inout Instruction) throws -> (ModRM, Operand) {
+        let byte = Int(try fetch8(&i))
+        let modrm = ModRM(mod: byte >> 6, reg: (byte >> 3) & 7 | i.rexR, rm: byte & 7)
+        if modrm.mod == 3 { return (modrm, .register(modrm.rm | i.rexB)) }
+        if i.addressSize == 2 { return (modrm, try decode16(modrm, &i)) }
+        var segment = SegmentRegister.ds
+        var offset: UInt64 = 0
+        var ripRelative = false
+        if modrm.rm == 4 {
+            let sib = Int(try fetch8(&i))
+            let scale = sib >> 6, index = (sib >> 3) & 7 | i.rexX, base = sib & 7
+            if index != 4 { offset = gpr[index] << UInt64(scale) }
+            if base == 5 && modrm.mod == 0 {
+                offset &+= signExtend(try fetch(&i, size: 4), from: 4)
+            } else {
+                offset &+= gpr[base | i.rexB]
+                if base == 4 || base == 5 { segment = .ss }
+            }
+        } else if modrm.rm == 5 && modrm.mod == 0 {
+            offset = signExtend(try fetch(&i, size: 4), from: 4)
+            ripRelative = is64BitCode
+        } else {
+            offset = gpr[modrm.rm | i.rexB]
+            if modrm.rm == 5 { segment = .ss }
+        }
+        if modrm.mod == 1 { offset &+= signExtend(try fetch8(&i), from: 1) }
+        if modrm.mod == 2 { offset &+= signExtend(try fetch(&i, size: 4), from: 4) }
+        if i.addressSize == 4 { offset &= 0xFFFF_FFFF }
+        return (modrm, .memory(i.segment ?? segment, offset, ripRelative: ripRelative))
+    }
+
+    private func decode16(_ modrm: ModRM, _ i: inout Instruction) throws -> Operand {
+        let bx = gpr[3] & 0xFFFF, bp = gpr[5] & 0xFFFF, si = gpr[6] & 0xFFFF, di = gpr[7] & 0xFFFF
+        var offset: UInt64
+        var segment = SegmentRegister.ds
+        switch modrm.rm {
+        case 0: offset = bx &+ si
+        case 1: offset = bx &+ di
+        case 2: offset = bp &+ si; segment = .ss
+        case 3: offset = bp &+ di; segment = .ss
+        case 4: offset = si
+        case 5: offset = di
+        case 6:
+            if modrm.mod == 0 { offset = try fetch(&i, size: 2) } else { offset = bp; segment = .ss }
+        default: offset = bx
+        }
+        if modrm.mod == 1 { offset &+= signExtend(try fetch8(&i), from: 1) }
+        if modrm.mod == 2 { offset &+= try fetch(&i, size: 2) }
+        return .memory(i.segment ?? segment, offset & 0xFFFF, ripRelative: false)
+    }
+
+    // MARK: Operands
+
+    func read(_ operand: Operand, size: Int, _ i: Instruction) throws -> UInt64 {
+        switch operand {
+        case .register(let index): return register(index, size: size, rex: i.hasREX)
+        case .memory(let segment, let offset, let ripRelative):
+            return try read(segment, ripRelative ? offset &+ i.ip : offset, size: size)
+        }
+    }
+
+    func write(_ operand: Operand, size: Int, _ value: UInt64, _ i: Instruction) throws {
+        switch operand {
+        case .register(let index): setRegister(index, size: size, value, rex: i.hasREX)
+        case .memory(let segment, let offset, let ripRelative):
+            try write(segment, ripRelative ? offset &+ i.ip : offset, size: size, value)
+        }
+    }
+
+    /// The offset a memory operand names (LEA, LGDT).
+    func effectiveOffset(_ operand: Operand, _ i: Instruction) throws -> (SegmentRegister, UInt64) {
+        guard case .memory(let segment, let offset, let ripRelative) = operand else { throw CPUFault.ud }
+        return (segment, ripRelative ? offset &+ i.ip : offset)
+    }
+}
+
+@inline(__always)
+func signExtend(_ value: UInt64, from size: Int) -> UInt64 {
+    let shift = UInt64(64 - size * 8)
+    return UInt64(bitPattern: Int64(bitPattern: value << shift) >> Int64(shift))
+}
