@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "ApusDevicesTests", dependencies: ["ApusDevices", "ApusTesting"]),
         .testTarget(name: "ApusBootTests", dependencies: ["ApusBoot", "ApusTesting"]),
         .testTarget(name: "ApusKVMTests", dependencies: ["ApusKVM", "ApusCore"]),
-        .testTarget(name: "ApusSoftCPUTests", dependencies: ["ApusSoftCPU", "ApusCore", "ApusTesting"]),
+        .testTarget(name: "ApusSoftCPUTests", dependencies: ["ApusSoftCPU", "ApusCore", "ApusBoot", "ApusTesting"]),
         // Popek-Goldberg equivalence: the same code on KVM and on the software CPU must end in the same state.
         .testTarget(
             name: "ApusEquivalenceTests",
