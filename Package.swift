@@ -62,6 +62,12 @@ let package = Package(
             path: "bench/Sources/apus-bench-pio",
             swiftSettings: strict),
 
+        .executableTarget(
+            name: "apus-bench-softcpu",
+            dependencies: ["ApusCore", "ApusSoftCPU", "ApusBoot"],
+            path: "bench/Sources/apus-bench-softcpu",
+            swiftSettings: strict),
+
         // Test doubles shared by the test targets (a scripted backend, recording devices).
         .target(name: "ApusTesting", dependencies: ["ApusCore"], swiftSettings: strict),
 

@@ -59,6 +59,14 @@ extension CPUCore {
         guard sregs.cr0 & ControlRegister.cr0PG != 0 else { return address & (longMode ? .max : 0xFFFF_FFFF) }
         guard longMode else { throw CPUFault.gp() }   // 32-bit paging is not modelled yet: refuse, precisely
         let user = cpl == 3
+        let kind = access == .read ? 0 : access == .write ? 1 : 2
+        if let physical = tlb.lookup(address, kind: kind, user: user) { return physical }
+        let physical = try walk(address, access: access, user: user)
+        tlb.insert(address, physical: physical, kind: kind, user: user)
+        return physical
+    }
+
+    private func walk(_ address: UInt64, access: Access, user: Bool) throws -> UInt64 {
         let write = access == .write
         var table = sregs.cr3 & 0x000F_FFFF_FFFF_F000
         var writable = true, userAllowed = true, executable = true

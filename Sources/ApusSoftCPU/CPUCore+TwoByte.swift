@@ -9,7 +9,12 @@ extension CPUCore {
         case 0x01:
             let (modrm, operand) = try decodeModRM(&i)
             let kind = modrm.reg & 7
-            if kind == 7 { break }                 // INVLPG: no TLB is kept yet, so nothing to drop
+            if kind == 7 {                         // INVLPG
+                guard cpl == 0 else { throw CPUFault.gp() }
+                let (segment, offset) = try effectiveOffset(operand, i)
+                tlb.flush(page: linear(segment, offset))
+                break
+            }
             guard kind <= 3, cpl == 0 || kind <= 1 else { throw kind <= 3 ? CPUFault.gp() : CPUFault.ud }
             let (segment, offset) = try effectiveOffset(operand, i)
             let baseSize = is64BitCode ? 8 : 4

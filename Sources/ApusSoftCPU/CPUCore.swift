@@ -8,7 +8,15 @@ final class CPUCore {
     let gpr: UnsafeMutablePointer<UInt64>
     var rip: UInt64 = 0
     var rflags: UInt64 = Flag.fixed
-    var sregs = SpecialRegisters()
+    /// Replacing the special registers wholesale (entry, restore) drops every cached translation.
+    var sregs = SpecialRegisters() {
+        didSet {
+            if oldValue.cr3 != sregs.cr3 || oldValue.cr0 != sregs.cr0 || oldValue.cr4 != sregs.cr4
+                || oldValue.efer != sregs.efer || oldValue.cs.selector & 3 != sregs.cs.selector & 3 {
+                tlb.flush()
+            }
+        }
+    }
     var msrs: [UInt32: UInt64] = [:]
     var fpu = FPUState()
     var halted = false
@@ -18,6 +26,7 @@ final class CPUCore {
     var instructions: UInt64 = 0
     /// After STI or MOV SS, interrupts stay blocked for one instruction.
     var interruptShadow = false
+    let tlb = SoftTLB()
 
     /// A port or MMIO write the instruction made; reported to the VMM once the instruction completes.
     var pendingWrite: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
@@ -32,7 +41,10 @@ final class CPUCore {
         gpr.initialize(repeating: 0, count: 16)
     }
 
-    deinit { gpr.deallocate() }
+    deinit {
+        gpr.deallocate()
+        tlb.deallocate()
+    }
 
     // MARK: Modes
 

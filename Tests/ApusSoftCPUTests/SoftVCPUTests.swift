@@ -95,4 +95,24 @@ import Testing
         #expect(try other.vcpu.captureState() == state)
         #expect(try other.vcpu.msrs([MSR.lstar, 0x1234]) == [MSR.lstar: 0xFFFF_FFFF_8100_0000])
     }
+
+    @Test func changedPageTablesAreSeenAfterAFlush() throws {
+        // mov rax, [0x200008]; hlt; then again from the start after the host remaps 0x200000
+        let code: [UInt8] = [0x48, 0x8B, 0x04, 0x25, 0x08, 0x00, 0x20, 0x00, 0xF4]
+        let machine = try SoftCPUTestMachine(code: code)
+        try machine.memory.write(UInt64(0x1111), at: GuestAddress(0x200008))
+        try machine.memory.write(UInt64(0x2222), at: GuestAddress(0x000008))
+        #expect(try machine.runToHalt() == ["halt"])
+        #expect(try machine.vcpu.registers().rax == 0x1111)
+        // Point the second 2 MiB page (PD entry 1) at physical 0 and reload CR3, as a guest would.
+        try machine.memory.write(UInt64(0x83), at: GuestAddress(0xB008))
+        var special = try machine.vcpu.specialRegisters()
+        special.cr3 = 0x9000 | 0x8   // a different value forces the reload, like a PCID-less MOV CR3
+        try machine.vcpu.setSpecialRegisters(special)
+        var registers = try machine.vcpu.registers()
+        registers.rip = SoftCPUTestMachine.codeBase
+        try machine.vcpu.setRegisters(registers)
+        #expect(try machine.runToHalt() == ["halt"])
+        #expect(try machine.vcpu.registers().rax == 0x2222)
+    }
 }
