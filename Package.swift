@@ -79,8 +79,7 @@ let package = Package(
         // Popek-Goldberg equivalence: the same code on KVM and on the software CPU must end in the same state.
         .testTarget(
             name: "ApusEquivalenceTests",
-            dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU"],
-            resources: [.copy("Expectations")]),
+            dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU", "ApusBoot", "ApusTesting"]),
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),

@@ -1,0 +1,72 @@
+import ApusCore
+import ApusTesting
+
+/// One generated instruction and the flags the SDM leaves undefined for it (which hardware may set either way).
+struct ALUCase {
+    var code: [UInt8]
+    var description: String
+    var undefinedFlags: UInt64
+}
+
+/// Seeded random ALU, shift, rotate and unary instructions on 64- and 32-bit registers, encoded by hand.
+struct ALUCaseGenerator {
+    static let registers = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]   // every GPR but RSP
+    static let aluNames = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"]
+    static let shiftNames = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"]
+    static let af: UInt64 = 0x10, of: UInt64 = 0x800
+
+    var rng: SplitMix64
+
+    mutating func pick<T>(_ choices: [T]) -> T { choices[Int(rng.next() % UInt64(choices.count))] }
+
+    /// REX prefix for a register-direct ModRM with `reg` and `rm`; nil when a 32-bit form needs none.
+    func rex(wide: Bool, reg: Int, rm: Int) -> [UInt8] {
+        let value = UInt8(0x40 | (wide ? 8 : 0) | (reg >= 8 ? 4 : 0) | (rm >= 8 ? 1 : 0))
+        return value == 0x40 ? [] : [value]
+    }
+
+    mutating func next() -> ALUCase {
+        let wide = rng.next() % 2 == 0
+        let destination = pick(Self.registers), source = pick(Self.registers)
+        let modrm = { (reg: Int) in UInt8(0xC0 | (reg & 7) << 3 | (destination & 7)) }
+        switch rng.next() % 5 {
+        case 0:
+            let operation = Int(rng.next() % 8)
+            let logic = [1, 4, 6].contains(operation)
+            return ALUCase(code: rex(wide: wide, reg: source, rm: destination) + [UInt8(operation * 8 + 1), modrm(source)],
+                           description: "\(Self.aluNames[operation]) r\(destination), r\(source) \(wide ? 64 : 32)",
+                           undefinedFlags: logic ? Self.af : 0)
+        case 1:
+            let operation = Int(rng.next() % 8)
+            let immediate = UInt8(truncatingIfNeeded: rng.next())
+            return ALUCase(code: rex(wide: wide, reg: 0, rm: destination) + [0x83, modrm(operation), immediate],
+                           description: "\(Self.aluNames[operation]) r\(destination), \(Int8(bitPattern: immediate))",
+                           undefinedFlags: [1, 4, 6].contains(operation) ? Self.af : 0)
+        case 2:
+            let operation = Int(rng.next() % 8)
+            let count = UInt8(rng.next() % 3 == 0 ? 1 : rng.next() % 70)
+            let masked = Int(count) & (wide ? 63 : 31)
+            var undefined: UInt64 = masked == 1 ? 0 : Self.of
+            if operation >= 4 { undefined |= Self.af }
+            if masked == 0 { undefined = 0 }
+            return ALUCase(code: rex(wide: wide, reg: 0, rm: destination) + [0xC1, modrm(operation), count],
+                           description: "\(Self.shiftNames[operation]) r\(destination), \(count)", undefinedFlags: undefined)
+        case 3:
+            let forms: [(UInt8, Int, String)] = [(0xFF, 0, "inc"), (0xFF, 1, "dec"), (0xF7, 3, "neg"), (0xF7, 2, "not")]
+            let (opcode, extension_, name) = pick(forms)
+            return ALUCase(code: rex(wide: wide, reg: 0, rm: destination) + [opcode, modrm(extension_)],
+                           description: "\(name) r\(destination)", undefinedFlags: 0)
+        default:
+            // IMUL r, r/m: SF ZF AF PF are undefined; CF and OF say whether the product was truncated.
+            let code = rex(wide: wide, reg: destination, rm: source)
+                + [0x0F, 0xAF, UInt8(0xC0 | (destination & 7) << 3 | (source & 7))]
+            return ALUCase(code: code, description: "imul r\(destination), r\(source)", undefinedFlags: 0xD4)
+        }
+    }
+
+    /// Register values that hit the edges (0, all ones, sign boundaries) as often as random ones.
+    mutating func registerValue() -> UInt64 {
+        pick([0, 1, .max, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000,
+              rng.next(), rng.next(), rng.next() & 0xFF, rng.next() & 0xFFFF_FFFF])
+    }
+}
