@@ -13,6 +13,7 @@ extension CPUCore {
                 guard cpl == 0 else { throw CPUFault.gp() }
                 let (segment, offset) = try effectiveOffset(operand, i)
                 tlb.flush(page: linear(segment, offset))
+                fetchPage = .max
                 break
             }
             guard kind <= 3, cpl == 0 || kind <= 1 else { throw kind <= 3 ? CPUFault.gp() : CPUFault.ud }

@@ -13,7 +13,7 @@ final class CPUCore {
         didSet {
             if oldValue.cr3 != sregs.cr3 || oldValue.cr0 != sregs.cr0 || oldValue.cr4 != sregs.cr4
                 || oldValue.efer != sregs.efer || oldValue.cs.selector & 3 != sregs.cs.selector & 3 {
-                tlb.flush()
+                flushTranslations()
             }
         }
     }
@@ -27,6 +27,10 @@ final class CPUCore {
     /// After STI or MOV SS, interrupts stay blocked for one instruction.
     var interruptShadow = false
     let tlb = SoftTLB()
+    /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
+    /// Reset whenever translations may have changed (`flushTranslations`).
+    var fetchPage: UInt64 = .max
+    var fetchHost: UnsafeMutableRawPointer?
 
     /// A port or MMIO write the instruction made; reported to the VMM once the instruction completes.
     var pendingWrite: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
@@ -39,6 +43,11 @@ final class CPUCore {
         self.model = model
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
+    }
+
+    func flushTranslations() {
+        tlb.flush()
+        fetchPage = .max
     }
 
     deinit {

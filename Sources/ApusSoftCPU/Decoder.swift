@@ -1,3 +1,5 @@
+import ApusCore
+
 /// The decoding state of one instruction: prefixes, sizes and the fetch cursor.
 struct Instruction {
     var start: UInt64
@@ -33,9 +35,27 @@ struct ModRM {
 
 extension CPUCore {
     func fetch8(_ i: inout Instruction) throws -> UInt64 {
-        let byte = try read(.cs, i.ip, size: 1, access: .fetch)
+        let address = linear(.cs, i.ip)
+        let byte: UInt64
+        if address >> 12 == fetchPage, let host = fetchHost {
+            byte = UInt64(host.load(fromByteOffset: Int(address & 0xFFF), as: UInt8.self))
+        } else {
+            byte = try read(.cs, i.ip, size: 1, access: .fetch)
+            cacheFetchPage(address)
+        }
         i.ip = is64BitCode ? i.ip &+ 1 : (i.ip &+ 1) & (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
         return byte
+    }
+
+    /// Remembers the host page behind `address` for the next fetches, when it is RAM (code in MMIO is fetched slowly).
+    private func cacheFetchPage(_ address: UInt64) {
+        guard let physical = try? translate(address, access: .fetch),
+              let (region, offset) = memory.region(containing: GuestAddress(physical & ~0xFFF), length: 0x1000) else {
+            fetchPage = .max
+            return
+        }
+        fetchPage = address >> 12
+        fetchHost = region.hostBase + Int(offset)
     }
 
     func fetch(_ i: inout Instruction, size: Int) throws -> UInt64 {
