@@ -29,6 +29,15 @@ extension CPUCore {
     }
 
     func readLinear(_ address: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
+        if (address & 0xFFF) + UInt64(size) <= 0x1000,
+           let host = tlb.host(address, kind: access == .read ? 0 : 2, user: cpl == 3) {
+            switch size {
+            case 1: return UInt64(host.load(as: UInt8.self))
+            case 2: return UInt64(UInt16(littleEndian: host.loadUnaligned(as: UInt16.self)))
+            case 4: return UInt64(UInt32(littleEndian: host.loadUnaligned(as: UInt32.self)))
+            default: return UInt64(littleEndian: host.loadUnaligned(as: UInt64.self))
+            }
+        }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
             var value: UInt64 = 0
             for i in 0..<size {
@@ -40,6 +49,15 @@ extension CPUCore {
     }
 
     func writeLinear(_ address: UInt64, size: Int, _ value: UInt64) throws {
+        if (address & 0xFFF) + UInt64(size) <= 0x1000, let host = tlb.host(address, kind: 1, user: cpl == 3) {
+            switch size {
+            case 1: host.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+            case 2: host.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+            case 4: host.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+            default: host.storeBytes(of: value.littleEndian, as: UInt64.self)
+            }
+            return
+        }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
             // Translate every page first so a fault on the second page leaves memory untouched (precise faults).
             for i in [0, size - 1] { _ = try translate(address &+ UInt64(i), access: .write) }
@@ -56,13 +74,18 @@ extension CPUCore {
     /// Walks the guest's 4-level page tables (long mode or PAE with CR0.PG), setting Accessed and Dirty bits and
     /// raising #PF with the SDM's error code on a violation.
     func translate(_ address: UInt64, access: Access) throws -> UInt64 {
-        guard sregs.cr0 & ControlRegister.cr0PG != 0 else { return address & (longMode ? .max : 0xFFFF_FFFF) }
-        guard longMode else { throw CPUFault.gp() }   // 32-bit paging is not modelled yet: refuse, precisely
         let user = cpl == 3
         let kind = access == .read ? 0 : access == .write ? 1 : 2
         if let physical = tlb.lookup(address, kind: kind, user: user) { return physical }
-        let physical = try walk(address, access: access, user: user)
-        tlb.insert(address, physical: physical, kind: kind, user: user)
+        let physical: UInt64
+        if sregs.cr0 & ControlRegister.cr0PG == 0 {
+            physical = address & (longMode ? .max : 0xFFFF_FFFF)
+        } else {
+            guard longMode else { throw CPUFault.gp() }   // 32-bit paging is not modelled yet: refuse, precisely
+            physical = try walk(address, access: access, user: user)
+        }
+        let page = memory.region(containing: GuestAddress(physical & ~0xFFF), length: 0x1000)
+        tlb.insert(address, physical: physical, host: page.map { $0.0.hostBase + Int($0.1) }, kind: kind, user: user)
         return physical
     }
 

@@ -11,6 +11,7 @@ final class CPUCore {
     /// Replacing the special registers wholesale (entry, restore) drops every cached translation.
     var sregs = SpecialRegisters() {
         didSet {
+            refreshModes()
             if oldValue.cr3 != sregs.cr3 || oldValue.cr0 != sregs.cr0 || oldValue.cr4 != sregs.cr4
                 || oldValue.efer != sregs.efer || oldValue.cs.selector & 3 != sregs.cs.selector & 3 {
                 flushTranslations()
@@ -57,13 +58,20 @@ final class CPUCore {
 
     // MARK: Modes
 
-    var longMode: Bool { sregs.efer & ControlRegister.eferLMA != 0 }
-    var is64BitCode: Bool { longMode && sregs.cs.l }
-    var protectedMode: Bool { sregs.cr0 & ControlRegister.cr0PE != 0 }
+    // Cached from `sregs` (refreshModes), because every fetch and every memory access asks.
+    private(set) var longMode = false
+    private(set) var is64BitCode = false
+    private(set) var protectedMode = false
+    private(set) var defaultSize = 2
+
+    private func refreshModes() {
+        longMode = sregs.efer & ControlRegister.eferLMA != 0
+        is64BitCode = longMode && sregs.cs.l
+        protectedMode = sregs.cr0 & ControlRegister.cr0PE != 0
+        defaultSize = is64BitCode ? 4 : (protectedMode && sregs.cs.db ? 4 : 2)
+    }
     /// Current privilege level: CS.DPL in protected mode (the RPL of CS equals it), 0 in real mode.
     var cpl: UInt8 { protectedMode ? UInt8(sregs.cs.selector & 3) : 0 }
-    /// Default operand and address size of the code segment, in bytes: 2 or 4 (64-bit code defaults to 4).
-    var defaultSize: Int { is64BitCode ? 4 : (protectedMode && sregs.cs.db ? 4 : 2) }
 
     // MARK: Registers
 

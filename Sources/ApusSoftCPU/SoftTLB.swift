@@ -6,17 +6,22 @@ struct SoftTLB {
     /// (linear page number << 1 | user) + 1, 0 when empty; by access kind: read, write, fetch.
     private let tags: UnsafeMutablePointer<UInt64>
     private let frames: UnsafeMutablePointer<UInt64>
+    /// The host address of the page when it is RAM (nil for MMIO), so hits skip the region lookup too.
+    private let hosts: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 
     init() {
         tags = .allocate(capacity: Self.entries * 3)
         tags.initialize(repeating: 0, count: Self.entries * 3)
         frames = .allocate(capacity: Self.entries * 3)
         frames.initialize(repeating: 0, count: Self.entries * 3)
+        hosts = .allocate(capacity: Self.entries * 3)
+        hosts.initialize(repeating: nil, count: Self.entries * 3)
     }
 
     func deallocate() {
         tags.deallocate()
         frames.deallocate()
+        hosts.deallocate()
     }
 
     @inline(__always)
@@ -30,12 +35,22 @@ struct SoftTLB {
         return frames[index] | (linear & 0xFFF)
     }
 
+    /// The host address of `linear` when its page is cached and is RAM.
     @inline(__always)
-    func insert(_ linear: UInt64, physical: UInt64, kind: Int, user: Bool) {
+    func host(_ linear: UInt64, kind: Int, user: Bool) -> UnsafeMutableRawPointer? {
+        let page = linear >> 12
+        let index = slot(page, kind: kind)
+        guard tags[index] == (page << 1 | (user ? 1 : 0)) &+ 1, let base = hosts[index] else { return nil }
+        return base + Int(linear & 0xFFF)
+    }
+
+    @inline(__always)
+    func insert(_ linear: UInt64, physical: UInt64, host: UnsafeMutableRawPointer?, kind: Int, user: Bool) {
         let page = linear >> 12
         let index = slot(page, kind: kind)
         tags[index] = (page << 1 | (user ? 1 : 0)) &+ 1
         frames[index] = physical & ~0xFFF
+        hosts[index] = host
     }
 
     func flush() {
