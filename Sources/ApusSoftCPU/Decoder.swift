@@ -59,6 +59,14 @@ extension CPUCore {
     }
 
     func fetch(_ i: inout Instruction, size: Int) throws -> UInt64 {
+        let address = linear(.cs, i.ip)
+        if is64BitCode, address >> 12 == fetchPage, address & 0xFFF <= 0x1000 - 8, let host = fetchHost {
+            // The immediate lies in the cached code page: one 8-byte load (never past the page) instead of `size`
+            // fetches.
+            let raw = host.loadUnaligned(fromByteOffset: Int(address & 0xFFF), as: UInt64.self)
+            i.ip &+= UInt64(size)
+            return size == 8 ? UInt64(littleEndian: raw) : UInt64(littleEndian: raw) & Flag.mask(size)
+        }
         var value: UInt64 = 0
         for index in 0..<size { value |= try fetch8(&i) << (8 * UInt64(index)) }
         return value
@@ -70,7 +78,8 @@ extension CPUCore {
         return size == 8 ? signExtend(raw, from: 4) : raw
     }
 
-    /// Reads prefixes and returns the first opcode byte.
+    /// Reads prefixes and returns the first opcode byte. A REX prefix counts only when the opcode follows it
+    /// directly; a legacy prefix after it cancels it.
     func decodePrefixes(_ i: inout Instruction) throws -> UInt64 {
         while true {
             let byte = try fetch8(&i)
@@ -78,7 +87,7 @@ extension CPUCore {
             case 0x66: i.operandSizePrefix = true; i.operandSize = defaultSize == 2 ? 4 : 2
             case 0x67: i.addressSize = is64BitCode ? 4 : (defaultSize == 2 ? 4 : 2)
             case 0xF2, 0xF3: i.repeatPrefix = UInt8(byte)
-            case 0xF0: continue   // LOCK: one vCPU executes each instruction atomically already
+            case 0xF0: break   // LOCK: one vCPU executes each instruction atomically already
             case 0x26: i.segment = .es
             case 0x2E: i.segment = .cs
             case 0x36: i.segment = .ss
@@ -87,12 +96,9 @@ extension CPUCore {
             case 0x65: i.segment = .gs
             case 0x40...0x4F where is64BitCode:
                 i.rex = UInt8(byte)
-                let next = try read(.cs, i.ip, size: 1, access: .fetch)
-                // REX counts only when it is the last prefix.
-                if (0x40...0x4F).contains(next) || [0x66, 0x67, 0xF2, 0xF3, 0xF0].contains(next) { continue }
-                if i.rexW { i.operandSize = 8 }
-                return try fetch8(&i)
+                continue
             default:
+                if i.rexW { i.operandSize = 8 }
                 return byte
             }
             i.rex = 0
