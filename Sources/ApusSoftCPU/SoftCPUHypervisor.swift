@@ -18,10 +18,13 @@ public struct SoftCPUHypervisor: Hypervisor {
 
 public enum SoftCPUError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupported(String)
+    case noInterruptController
 
     public var description: String {
         switch self {
         case .unsupported(let what): return "the software CPU does not support \(what) yet"
+        case .noInterruptController:
+            return "the software CPU has no interrupt controller (PIC, IOAPIC, LAPIC) yet, and Linux needs one; use --backend kvm"
         }
     }
 }
@@ -34,7 +37,7 @@ public final class SoftMachine: MachineBackend {
 
     init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
         guard options.interruptController == .none else {
-            throw SoftCPUError.unsupported("an interrupt controller (PIC, IOAPIC, LAPIC), which Linux needs")
+            throw SoftCPUError.noInterruptController
         }
         self.memory = memory
         self.model = model

@@ -41,7 +41,7 @@ import Testing
 
     @Test func anInitrdLargerThanMemoryIsRefusedBeforeReading() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("big-initrd-\(UUID())")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         let handle = try FileHandle(forWritingTo: file)
         try handle.truncate(atOffset: 8 << 20)
         try handle.close()
@@ -61,16 +61,31 @@ import Testing
     }
 
     @Test func guestsReportTheirResultAsTheExitStatus() throws {
-        guard requireKVM("exit statuses") else { return }
-        let hello = try ApusCommand.run(["run", "hello"])
-        #expect(hello.status == 0)
-        #expect(hello.standardOutput == "Hello from an Apus guest!\n")
-        let crash = try ApusCommand.run(["run", "triplefault"])
-        #expect(crash.status == 125)
-        #expect(crash.standardError == "apus: vCPU 0 triple-faulted (shutdown exit): the guest crashed\n")
-        let unmapped = try ApusCommand.run(["run", "unmapped"])
-        #expect(unmapped.status == 125)
-        #expect(unmapped.standardError.contains("unmapped port I/O address 0x1234"))
+        let backends = ["soft"] + (requireKVM("exit statuses on KVM") ? ["kvm"] : [])
+        for backend in backends {
+            let hello = try ApusCommand.run(["run", "hello", "--backend", backend])
+            #expect(hello.status == 0)
+            #expect(hello.standardOutput == "Hello from an Apus guest!\n")
+            let crash = try ApusCommand.run(["run", "triplefault", "--backend", backend])
+            #expect(crash.status == 125)
+            #expect(crash.standardError == "apus: vCPU 0 triple-faulted (shutdown exit): the guest crashed\n")
+            let unmapped = try ApusCommand.run(["run", "unmapped", "--backend", backend])
+            #expect(unmapped.status == 125)
+            #expect(unmapped.standardError.contains("unmapped port I/O address 0x1234"))
+        }
+    }
+
+    @Test func linuxOnTheSoftwareCPUSaysWhatIsMissing() throws {
+        let kernel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("guests/linux/cache/vmlinux").path
+        guard FileManager.default.fileExists(atPath: kernel) else {
+            print("linux on the software CPU: skipping: \(kernel) is missing; run guests/linux/fetch.sh")
+            return
+        }
+        let result = try ApusCommand.run(["run", "--kernel", kernel, "--backend", "soft"])
+        #expect(result.status == 125)
+        #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+        #expect(result.standardError.contains("interrupt controller"), "\(result.standardError)")
     }
 
     @Test func theDemoRunsWithNoArguments() throws {
