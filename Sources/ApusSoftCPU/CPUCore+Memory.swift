@@ -31,12 +31,7 @@ extension CPUCore {
     func readLinear(_ address: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
         if (address & 0xFFF) + UInt64(size) <= 0x1000,
            let host = tlb.host(address, kind: access == .read ? 0 : 2, user: cpl == 3) {
-            switch size {
-            case 1: return UInt64(host.load(as: UInt8.self))
-            case 2: return UInt64(UInt16(littleEndian: host.loadUnaligned(as: UInt16.self)))
-            case 4: return UInt64(UInt32(littleEndian: host.loadUnaligned(as: UInt32.self)))
-            default: return UInt64(littleEndian: host.loadUnaligned(as: UInt64.self))
-            }
+            return loadHost(host, size: size)
         }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
             var value: UInt64 = 0
@@ -50,12 +45,7 @@ extension CPUCore {
 
     func writeLinear(_ address: UInt64, size: Int, _ value: UInt64) throws {
         if (address & 0xFFF) + UInt64(size) <= 0x1000, let host = tlb.host(address, kind: 1, user: cpl == 3) {
-            switch size {
-            case 1: host.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-            case 2: host.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
-            case 4: host.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
-            default: host.storeBytes(of: value.littleEndian, as: UInt64.self)
-            }
+            storeHost(host, size: size, value)
             return
         }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
@@ -134,13 +124,7 @@ extension CPUCore {
     @inline(__always)
     func readPhysical(_ address: UInt64, size: Int) throws -> UInt64 {
         if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
-            let pointer = region.hostBase + Int(offset)
-            switch size {
-            case 1: return UInt64(pointer.load(as: UInt8.self))
-            case 2: return UInt64(UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self)))
-            case 4: return UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
-            default: return UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
-            }
+            return loadHost(region.hostBase + Int(offset), size: size)
         }
         return try deviceRead(isPort: false, address: address, size: size)
     }
@@ -148,16 +132,30 @@ extension CPUCore {
     @inline(__always)
     func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws {
         if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
-            let pointer = region.hostBase + Int(offset)
-            switch size {
-            case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-            case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
-            case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
-            default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
-            }
+            storeHost(region.hostBase + Int(offset), size: size, value)
             return
         }
         try deviceWrite(isPort: false, address: address, size: size, value)
+    }
+
+    @inline(__always)
+    func loadHost(_ pointer: UnsafeMutableRawPointer, size: Int) -> UInt64 {
+        switch size {
+        case 1: return UInt64(pointer.load(as: UInt8.self))
+        case 2: return UInt64(UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self)))
+        case 4: return UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
+        default: return UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+        }
+    }
+
+    @inline(__always)
+    func storeHost(_ pointer: UnsafeMutableRawPointer, size: Int, _ value: UInt64) {
+        switch size {
+        case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+        case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
+        case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
+        default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+        }
     }
 
     /// A read the VMM must answer: the value it gave for exactly this access, or an exit asking for it.
