@@ -79,7 +79,8 @@ let package = Package(
         // Popek-Goldberg equivalence: the same code on KVM and on the software CPU must end in the same state.
         .testTarget(
             name: "ApusEquivalenceTests",
-            dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU", "ApusBoot", "ApusTesting"]),
+            dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU", "ApusBoot", "ApusTesting"],
+            resources: [.copy("Expectations")]),
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),

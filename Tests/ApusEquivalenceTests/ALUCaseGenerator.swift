@@ -64,6 +64,15 @@ struct ALUCaseGenerator {
         }
     }
 
+    /// The next instruction and the register state it starts from (RSP is left to the runner).
+    mutating func nextCase() -> (ALUCase, Registers) {
+        let instruction = next()
+        var registers = Registers()
+        for index in 0..<16 where index != 4 { registers[index] = registerValue() }
+        registers.rflags = 0x2 | (rng.next() & 0x8D5)
+        return (instruction, registers)
+    }
+
     /// Register values that hit the edges (0, all ones, sign boundaries) as often as random ones.
     mutating func registerValue() -> UInt64 {
         pick([0, 1, .max, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000,
