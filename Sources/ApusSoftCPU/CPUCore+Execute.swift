@@ -101,7 +101,6 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             guard let segment = SegmentRegister(rawValue: modrm.reg & 7), segment != .cs else { throw CPUFault.ud }
             try loadSegment(segment, selector: UInt16(try read(operand, size: 2, i)))
-            if segment == .ss { interruptShadow = true }
         case 0x8F:
             let (_, operand) = try decodeModRM(&i)
             let width = stackSize(i)
@@ -223,7 +222,6 @@ extension CPUCore {
             rflags &= ~Flag.if
         case 0xFB:
             guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
-            if !flag(Flag.if) { interruptShadow = true }
             rflags |= Flag.if
         case 0xFC: rflags &= ~Flag.df
         case 0xFD: rflags |= Flag.df

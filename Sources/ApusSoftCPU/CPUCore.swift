@@ -25,8 +25,6 @@ final class CPUCore {
     let model: CPUModel
     /// Instructions retired, for RDTSC and statistics.
     var instructions: UInt64 = 0
-    /// After STI or MOV SS, interrupts stay blocked for one instruction.
-    var interruptShadow = false
     let tlb = SoftTLB()
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
     /// Reset whenever translations may have changed (`flushTranslations`).

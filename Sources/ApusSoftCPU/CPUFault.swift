@@ -14,9 +14,6 @@ struct CPUFault: Error {
     static func gp(_ code: UInt32 = 0) -> CPUFault { CPUFault(vector: .generalProtection, errorCode: code) }
     static let ud = CPUFault(vector: .invalidOpcode, errorCode: nil)
     static let de = CPUFault(vector: .divideError, errorCode: nil)
-
-    /// Exceptions that push an error code in protected and long mode.
-    var pushesErrorCode: Bool { errorCode != nil }
 }
 
 /// Why an instruction stopped before completing without being a guest fault: it needs the VMM.
