@@ -29,7 +29,7 @@ struct ALUCaseGenerator {
         let wide = rng.next() % 2 == 0
         let destination = pick(Self.registers), source = pick(Self.registers)
         let modrm = { (reg: Int) in UInt8(0xC0 | (reg & 7) << 3 | (destination & 7)) }
-        switch rng.next() % 5 {
+        switch rng.next() % 10 {
         case 0:
             let operation = Int(rng.next() % 8)
             let logic = [1, 4, 6].contains(operation)
@@ -56,12 +56,73 @@ struct ALUCaseGenerator {
             let (opcode, extension_, name) = pick(forms)
             return ALUCase(code: rex(wide: wide, reg: 0, rm: destination) + [opcode, modrm(extension_)],
                            description: "\(name) r\(destination)", undefinedFlags: 0)
+        case 5:
+            return conditionCase(wide: wide, destination: destination, source: source)
+        case 6:
+            return bitCase(wide: wide, destination: destination, source: source)
+        case 7:
+            return narrowCase(destination: destination, source: source)
+        case 8:
+            return multiplyDivideCase(wide: wide, destination: destination)
         default:
             // IMUL r, r/m: SF ZF AF PF are undefined; CF and OF say whether the product was truncated.
             let code = rex(wide: wide, reg: destination, rm: source)
                 + [0x0F, 0xAF, UInt8(0xC0 | (destination & 7) << 3 | (source & 7))]
             return ALUCase(code: code, description: "imul r\(destination), r\(source)", undefinedFlags: 0xD4)
         }
+    }
+
+    /// CMP, then SETcc into a byte register and CMOVcc: every condition code against real flags.
+    mutating func conditionCase(wide: Bool, destination: Int, source: Int) -> ALUCase {
+        let condition = UInt8(rng.next() % 16)
+        let byteRegister = pick([0, 1, 2, 3, 8, 9, 10])
+        let compare = rex(wide: wide, reg: source, rm: destination) + [0x39, UInt8(0xC0 | (source & 7) << 3 | (destination & 7))]
+        let set = (byteRegister >= 8 ? [0x41] : []) + [0x0F, 0x90 + condition, UInt8(0xC0 | (byteRegister & 7))]
+        let move = rex(wide: wide, reg: destination, rm: source)
+            + [0x0F, 0x40 + condition, UInt8(0xC0 | (destination & 7) << 3 | (source & 7))]
+        return ALUCase(code: compare + set + move, description: "cmp/set/cmov cc=\(condition)", undefinedFlags: 0)
+    }
+
+    /// BT/BTS/BTR/BTC with an immediate (CF defined, the rest undefined) or BSF/BSR (only ZF defined; the destination
+    /// is left unchanged for a zero source on Intel, which is what KVM on this host runs on).
+    mutating func bitCase(wide: Bool, destination: Int, source: Int) -> ALUCase {
+        if rng.next() % 2 == 0 {
+            let operation = 4 + Int(rng.next() % 4)
+            let bit = UInt8(rng.next() % 64)
+            let code = rex(wide: wide, reg: 0, rm: destination) + [0x0F, 0xBA, UInt8(0xC0 | operation << 3 | (destination & 7)), bit]
+            return ALUCase(code: code, description: "bt-group /\(operation) r\(destination), \(bit)", undefinedFlags: 0x8D4)
+        }
+        let opcode: UInt8 = rng.next() % 2 == 0 ? 0xBC : 0xBD
+        let code = rex(wide: wide, reg: destination, rm: source) + [0x0F, opcode, UInt8(0xC0 | (destination & 7) << 3 | (source & 7))]
+        return ALUCase(code: code, description: "\(opcode == 0xBC ? "bsf" : "bsr") r\(destination), r\(source)",
+                       undefinedFlags: 0x895)
+    }
+
+    /// 8-bit (including AH..BH without REX) and 16-bit ALU forms.
+    mutating func narrowCase(destination: Int, source: Int) -> ALUCase {
+        let operation = Int(rng.next() % 8)
+        let logic: UInt64 = [1, 4, 6].contains(operation) ? Self.af : 0
+        if rng.next() % 2 == 0 {
+            let reg = Int(rng.next() % 8), rm = Int(rng.next() % 8)   // no REX: 4-7 are AH CH DH BH
+            return ALUCase(code: [UInt8(operation * 8), UInt8(0xC0 | reg << 3 | rm)],
+                           description: "\(Self.aluNames[operation]) r8 \(rm), r8 \(reg)", undefinedFlags: logic)
+        }
+        return ALUCase(code: [0x66] + rex(wide: false, reg: source, rm: destination)
+                       + [UInt8(operation * 8 + 1), UInt8(0xC0 | (source & 7) << 3 | (destination & 7))],
+                       description: "\(Self.aluNames[operation]) r16 \(destination), r16 \(source)", undefinedFlags: logic)
+    }
+
+    /// MUL (CF/OF defined) or DIV with RDX cleared and an odd divisor, so it never faults (all flags undefined).
+    mutating func multiplyDivideCase(wide: Bool, destination: Int) -> ALUCase {
+        let divisor = [1, 3, 5, 6, 7, 8, 9][Int(rng.next() % 7)]
+        if rng.next() % 2 == 0 {
+            let code = rex(wide: wide, reg: 0, rm: divisor) + [0xF7, UInt8(0xE0 | (divisor & 7))]
+            return ALUCase(code: code, description: "mul r\(divisor)", undefinedFlags: 0xD4)
+        }
+        let makeOdd = rex(wide: wide, reg: 0, rm: divisor) + [0x83, UInt8(0xC8 | (divisor & 7)), 0x01]   // or r, 1
+        let clear: [UInt8] = [0x31, 0xD2]                                                                 // xor edx, edx
+        let divide = rex(wide: wide, reg: 0, rm: divisor) + [0xF7, UInt8(0xF0 | (divisor & 7))]
+        return ALUCase(code: makeOdd + clear + divide, description: "div r\(divisor)", undefinedFlags: 0x8D5)
     }
 
     /// The next instruction and the register state it starts from (RSP is left to the runner).
