@@ -6,6 +6,8 @@ struct ALUCase {
     var code: [UInt8]
     var description: String
     var undefinedFlags: UInt64
+    /// Whether the instruction reads or writes the runner's data page.
+    var usesData = false
 }
 
 /// Seeded random ALU, shift, rotate and unary instructions on 64- and 32-bit registers, encoded by hand.
@@ -29,7 +31,7 @@ struct ALUCaseGenerator {
         let wide = rng.next() % 2 == 0
         let destination = pick(Self.registers), source = pick(Self.registers)
         let modrm = { (reg: Int) in UInt8(0xC0 | (reg & 7) << 3 | (destination & 7)) }
-        switch rng.next() % 10 {
+        switch rng.next() % 12 {
         case 0:
             let operation = Int(rng.next() % 8)
             let logic = [1, 4, 6].contains(operation)
@@ -64,6 +66,10 @@ struct ALUCaseGenerator {
             return narrowCase(destination: destination, source: source)
         case 8:
             return multiplyDivideCase(wide: wide, destination: destination)
+        case 9:
+            return stringCase()
+        case 10:
+            return stackCase(destination: destination, source: source)
         default:
             // IMUL r, r/m: SF ZF AF PF are undefined; CF and OF say whether the product was truncated.
             let code = rex(wide: wide, reg: destination, rm: source)
@@ -123,6 +129,36 @@ struct ALUCaseGenerator {
         let clear: [UInt8] = [0x31, 0xD2]                                                                 // xor edx, edx
         let divide = rex(wide: wide, reg: 0, rm: divisor) + [0xF7, UInt8(0xF0 | (divisor & 7))]
         return ALUCase(code: makeOdd + clear + divide, description: "div r\(divisor)", undefinedFlags: 0x8D5)
+    }
+
+    /// MOVS, STOS or LODS (with or without REP, either direction, byte to qword) inside the data page.
+    mutating func stringCase() -> ALUCase {
+        func load(_ register: UInt8, _ value: UInt32) -> [UInt8] {
+            [0x48, 0xC7, 0xC0 | register] + withUnsafeBytes(of: value.littleEndian, Array.init)
+        }
+        let backwards = rng.next() % 2 == 0
+        let count = UInt32(rng.next() % 40)
+        let forms: [([UInt8], String)] = [([0xA4], "movsb"), ([0xA5], "movsd"), ([0x48, 0xA5], "movsq"), ([0x66, 0xA5], "movsw"),
+                                          ([0xAA], "stosb"), ([0xAB], "stosd"), ([0x48, 0xAB], "stosq"), ([0xAC], "lodsb"),
+                                          ([0x48, 0xAD], "lodsq")]
+        let (body, name) = pick(forms)
+        let repeated = !name.hasPrefix("lods") && rng.next() % 4 != 0
+        var code = load(6, 0x200400 + UInt32(rng.next() % 64)) + load(7, 0x200900 + UInt32(rng.next() % 64))
+        code += [0xB9] + withUnsafeBytes(of: count.littleEndian, Array.init)
+        if backwards { code += [0xFD] }
+        code += (repeated ? [0xF3] : []) + body
+        return ALUCase(code: code, description: "\(repeated ? "rep " : "")\(name) x\(count)\(backwards ? " std" : "")",
+                       undefinedFlags: 0, usesData: true)
+    }
+
+    /// PUSH, PUSH imm8, POP, and CALL/POP (the return address lands in a register).
+    mutating func stackCase(destination: Int, source: Int) -> ALUCase {
+        func push(_ register: Int) -> [UInt8] { (register >= 8 ? [0x41] : []) + [UInt8(0x50 + register & 7)] }
+        func pop(_ register: Int) -> [UInt8] { (register >= 8 ? [0x41] : []) + [UInt8(0x58 + register & 7)] }
+        let immediate = UInt8(truncatingIfNeeded: rng.next())
+        let code = push(source) + [0x6A, immediate] + pop(destination) + pop(pick(Self.registers))
+            + [0xE8, 0, 0, 0, 0] + pop(pick(Self.registers))
+        return ALUCase(code: code, description: "push/pop/call r\(source) -> r\(destination)", undefinedFlags: 0)
     }
 
     /// The next instruction and the register state it starts from (RSP is left to the runner).

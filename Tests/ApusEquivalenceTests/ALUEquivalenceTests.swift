@@ -28,7 +28,7 @@ import Testing
         var fingerprints: [UInt64] = []
         for number in 0..<Self.cases {
             let (instruction, registers) = generator.nextCase()
-            let expected = try kvm.run(instruction.code, from: registers)
+            let expected = try kvm.run(instruction.code, from: registers, usesData: instruction.usesData)
             // Every generated instruction is valid and fault-free: a reference that did not reach the HLT means
             // the harness, not the CPU, is broken.
             guard case .halted = expected else {
@@ -38,7 +38,7 @@ import Testing
             if recording && number < RecordedExpectations.recordedCases {
                 fingerprints.append(RecordedExpectations.fingerprint(expected, undefined: instruction.undefinedFlags))
             }
-            let actual = try soft.run(instruction.code, from: registers)
+            let actual = try soft.run(instruction.code, from: registers, usesData: instruction.usesData)
             if let difference = Self.difference(expected, actual, undefined: instruction.undefinedFlags) {
                 mismatches.append("case \(number) (seed \(Self.seed)) \(instruction.description) "
                                   + "[\(instruction.code.map { String(format: "%02x", $0) }.joined(separator: " "))]: \(difference)")
@@ -61,7 +61,7 @@ import Testing
         var mismatches: [String] = []
         for (number, fingerprint) in recorded.enumerated() {
             let (instruction, registers) = generator.nextCase()
-            let actual = try soft.run(instruction.code, from: registers)
+            let actual = try soft.run(instruction.code, from: registers, usesData: instruction.usesData)
             if RecordedExpectations.fingerprint(actual, undefined: instruction.undefinedFlags) != fingerprint {
                 mismatches.append("case \(number) (seed \(Self.seed)) \(instruction.description): differs from KVM's recording")
             }
@@ -77,7 +77,7 @@ import Testing
         case (.ended(let a), .ended(let b)): return a == b ? nil : "KVM ended with \(a), soft CPU with \(b)"
         case (.ended(let a), .halted): return "KVM ended with \(a), soft CPU halted"
         case (.halted, .ended(let b)): return "KVM halted, soft CPU ended with \(b)"
-        case (.halted(let kvm), .halted(let soft)):
+        case (.halted(let kvm, let kvmData), .halted(let soft, let softData)):
             var differences: [String] = []
             for index in 0..<16 where kvm[index] != soft[index] {
                 differences.append("r\(index) kvm 0x\(String(kvm[index], radix: 16)) soft 0x\(String(soft[index], radix: 16))")
@@ -86,6 +86,7 @@ import Testing
             if kvm.rflags & mask != soft.rflags & mask {
                 differences.append("flags kvm 0x\(String(kvm.rflags & mask, radix: 16)) soft 0x\(String(soft.rflags & mask, radix: 16))")
             }
+            if kvmData != softData { differences.append("data page differs") }
             if kvm.rip != soft.rip { differences.append("rip kvm 0x\(String(kvm.rip, radix: 16)) soft 0x\(String(soft.rip, radix: 16))") }
             return differences.isEmpty ? nil : differences.joined(separator: ", ")
         }

@@ -3,7 +3,8 @@ import ApusCore
 
 /// How a case ended: at the HLT with these registers, or at another exit.
 enum CaseOutcome {
-    case halted(Registers)
+    /// The registers, and a hash of the data page (string instructions write there).
+    case halted(Registers, dataHash: UInt64)
     case ended(String)
 }
 
@@ -11,6 +12,8 @@ enum CaseOutcome {
 /// One machine and vCPU are reused for every case, as the differential suite runs thousands of them.
 final class DifferentialRunner {
     static let codeBase: UInt64 = 0x100000
+    /// A page string instructions read and write; filled with the same bytes before every case.
+    static let dataPage: UInt64 = 0x200000
     let name: String
     private let memory: GuestMemory
     private let vcpu: any VCPUBackend
@@ -24,9 +27,22 @@ final class DifferentialRunner {
         try vcpu.setSpecialRegisters(entry.1)
     }
 
+    private func dataHash() throws -> UInt64 {
+        let words = try memory.hostPointer(for: GuestAddress(Self.dataPage), length: 4096)
+            .bindMemory(to: UInt64.self, capacity: 512)
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for index in 0..<512 { hash = (hash ^ words[index]) &* 0x100_0000_01B3 }
+        return hash
+    }
+
     /// The registers after `code` and a HLT, or a description of the exit that ended the run instead.
-    func run(_ code: [UInt8], from registers: Registers) throws -> CaseOutcome {
+    static let dataPattern = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+
+    /// `usesData`: the case reads or writes the data page, so it is reset before and hashed after (skipped otherwise,
+    /// which keeps 100,000 cases fast).
+    func run(_ code: [UInt8], from registers: Registers, usesData: Bool = false) throws -> CaseOutcome {
         try memory.write(code + [0xF4], at: GuestAddress(Self.codeBase))
+        if usesData { try memory.write(Self.dataPattern, at: GuestAddress(Self.dataPage)) }
         var start = registers
         start.rip = Self.codeBase
         start.rsp = 0x80000
@@ -34,7 +50,8 @@ final class DifferentialRunner {
         for _ in 0..<4 {
             let exit = try vcpu.run()
             switch exit {
-            case .halt: return .halted(try vcpu.registers())
+            case .halt:
+                return .halted(try vcpu.registers(), dataHash: usesData ? try dataHash() : 0)
             case .interrupted: continue
             default: return .ended(exit.kind)
             }

@@ -17,7 +17,8 @@ enum RecordedExpectations {
         switch outcome {
         case .ended(let kind):
             for byte in kind.utf8 { mix(UInt64(byte)) }
-        case .halted(let registers):
+        case .halted(let registers, let dataHash):
+            mix(dataHash)
             for index in 0..<16 { mix(registers[index]) }
             mix(registers.rip)
             mix(registers.rflags & ALUEquivalenceTests.comparedFlags & ~undefined)
