@@ -23,6 +23,7 @@ extension CPUCore {
     }
 
     /// Instruction pointer after a relative jump, wrapped to the operand size as the SDM requires.
+    @inline(__always)
     func relativeTarget(_ i: Instruction, _ displacement: UInt64) -> UInt64 {
         let target = i.ip &+ displacement
         if is64BitCode { return target }

@@ -103,6 +103,7 @@ final class CPUCore {
     }
 
     /// Condition codes 0-15 as Jcc, SETcc and CMOVcc number them.
+    @inline(__always)
     func condition(_ code: Int) -> Bool {
         let result: Bool
         switch code >> 1 {

@@ -13,11 +13,11 @@ struct Instruction {
     var repeatPrefix: UInt8 = 0
     var operandSizePrefix = false
 
-    var hasREX: Bool { rex != 0 }
-    var rexW: Bool { rex & 8 != 0 }
-    var rexR: Int { rex & 4 != 0 ? 8 : 0 }
-    var rexX: Int { rex & 2 != 0 ? 8 : 0 }
-    var rexB: Int { rex & 1 != 0 ? 8 : 0 }
+    @inline(__always) var hasREX: Bool { rex != 0 }
+    @inline(__always) var rexW: Bool { rex & 8 != 0 }
+    @inline(__always) var rexR: Int { rex & 4 != 0 ? 8 : 0 }
+    @inline(__always) var rexX: Int { rex & 2 != 0 ? 8 : 0 }
+    @inline(__always) var rexB: Int { rex & 1 != 0 ? 8 : 0 }
 }
 
 /// A decoded ModRM operand: a register number, or a memory offset in a segment.
@@ -34,6 +34,7 @@ struct ModRM {
 }
 
 extension CPUCore {
+    @inline(__always)
     func fetch8(_ i: inout Instruction) throws -> UInt64 {
         let address = linear(.cs, i.ip)
         let byte: UInt64
