@@ -129,7 +129,7 @@ extension CPUCore {
             rflags = (rflags & ~0xD5) | (gpr[0] >> 8) & 0xD5 | Flag.fixed
         case 0x9F:
             setRegister(4, size: 1, rflags & 0xD7 | 2, rex: false)
-        case 0xA4, 0xA5, 0xAA, 0xAB, 0xAC, 0xAD:
+        case 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF:
             try stringInstruction(&i, op)
         case 0xA8, 0xA9:
             let width = op == 0xA8 ? 1 : size
@@ -168,12 +168,20 @@ extension CPUCore {
         case 0xCF:
             try interruptReturn(i)
             return .normal
-        case 0xE2:
+        case 0xE0, 0xE1, 0xE2:
+            // LOOPNE, LOOPE, LOOP: decrement the counter (flags untouched), then branch.
             let displacement = signExtend(try fetch8(&i), from: 1)
             let counterSize = i.addressSize
             let counter = (register(1, size: counterSize) &- 1) & Flag.mask(counterSize)
             setRegister(1, size: counterSize, counter)
-            if counter != 0 { i.ip = relativeTarget(i, displacement) }
+            let zeroCondition = op == 0xE2 || (op == 0xE1) == flag(Flag.zf)
+            if counter != 0 && zeroCondition { i.ip = relativeTarget(i, displacement) }
+        case 0xE3:
+            let displacement = signExtend(try fetch8(&i), from: 1)
+            if register(1, size: i.addressSize) == 0 { i.ip = relativeTarget(i, displacement) }
+        case 0xD7:
+            let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & Flag.mask(i.addressSize)
+            setRegister(0, size: 1, try read(i.segment ?? .ds, offset, size: 1))
         case 0xE4, 0xE5, 0xEC, 0xED:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE5 ? try fetch8(&i) : gpr[2] & 0xFFFF
@@ -269,9 +277,20 @@ extension CPUCore {
         let addressMask = Flag.mask(i.addressSize)
         let step = flag(Flag.df) ? UInt64(0) &- UInt64(width) : UInt64(width)
         let repeated = i.repeatPrefix != 0
+        let compares = op == 0xA6 || op == 0xA7 || op == 0xAE || op == 0xAF
         while !repeated || register(1, size: i.addressSize) != 0 {
             let si = gpr[6] & addressMask, di = gpr[7] & addressMask
             switch op {
+            case 0xA6, 0xA7:
+                let source = try read(i.segment ?? .ds, si, size: width)
+                let destination = try read(.es, di, size: width)
+                setArithmeticFlags(Flag.sub(source, destination, borrow: 0, width).1)
+                setRegister(6, size: i.addressSize, si &+ step)
+                setRegister(7, size: i.addressSize, di &+ step)
+            case 0xAE, 0xAF:
+                let destination = try read(.es, di, size: width)
+                setArithmeticFlags(Flag.sub(register(0, size: width), destination, borrow: 0, width).1)
+                setRegister(7, size: i.addressSize, di &+ step)
             case 0xA4, 0xA5:
                 let value = try read(i.segment ?? .ds, si, size: width)
                 try write(.es, di, size: width, value)
@@ -286,6 +305,8 @@ extension CPUCore {
             }
             guard repeated else { break }
             setRegister(1, size: i.addressSize, register(1, size: i.addressSize) &- 1)
+            // REPE stops on a difference, REPNE on a match (CMPS and SCAS only).
+            if compares && flag(Flag.zf) != (i.repeatPrefix == 0xF3) { break }
         }
     }
 

@@ -97,6 +97,54 @@ extension CPUCore {
             case 7: try write(target, size: size, value ^ mask, i)
             default: break
             }
+        case 0xA4, 0xA5, 0xAC, 0xAD:
+            // SHLD / SHRD: shift the destination, filling from the source register.
+            let (modrm, operand) = try decodeModRM(&i)
+            let raw = op & 1 == 0 ? try fetch8(&i) : gpr[1] & 0xFF
+            let count = raw & (size == 8 ? 0x3F : 0x1F)
+            let value = try read(operand, size: size, i)
+            if count != 0 {
+                let bits = UInt64(size * 8), mask = Flag.mask(size)
+                let fill = register(modrm.reg, size: size)
+                let left = op <= 0xA5
+                let result: UInt64
+                let carry: Bool
+                if left {
+                    result = ((value << count) | (fill >> (bits - count))) & mask
+                    carry = (value >> (bits - count)) & 1 != 0
+                } else {
+                    result = ((value >> count) | (fill << (bits - count))) & mask
+                    carry = (value >> (count - 1)) & 1 != 0
+                }
+                let overflow = (result ^ value) & Flag.signBit(size) != 0
+                setArithmeticFlags(Flag.result(result, size) | (carry ? Flag.cf : 0) | (overflow ? Flag.of : 0))
+                try write(operand, size: size, result, i)
+            } else {
+                try write(operand, size: size, value, i)   // a count of 0 still writes (zero-extending 32-bit)
+            }
+        case 0xB0, 0xB1:
+            // CMPXCHG: compare the accumulator with the destination; store the source on a match, else load it.
+            let width = op == 0xB0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let current = try read(operand, size: width, i)
+            setArithmeticFlags(Flag.sub(register(0, size: width), current, borrow: 0, width).1)
+            if flag(Flag.zf) {
+                try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
+            } else {
+                // The destination is written back with its own value even on a mismatch (so a 32-bit register
+                // destination has its upper half cleared), as the SDM's operation section and hardware do.
+                try write(operand, size: width, current, i)
+                setRegister(0, size: width, current)
+            }
+        case 0xC0, 0xC1:
+            // XADD: the destination gets the sum, the source register the old destination.
+            let width = op == 0xC0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let current = try read(operand, size: width, i)
+            let (sum, flags) = Flag.add(current, register(modrm.reg, size: width, rex: i.hasREX), carry: 0, width)
+            setRegister(modrm.reg, size: width, current, rex: i.hasREX)
+            try write(operand, size: width, sum, i)
+            setArithmeticFlags(flags)
         case 0xAE:
             let (modrm, _) = try decodeModRM(&i)
             guard modrm.mod == 3 else { throw CPUFault.ud }   // LFENCE/MFENCE/SFENCE; FXSAVE and friends later

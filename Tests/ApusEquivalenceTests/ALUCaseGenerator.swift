@@ -31,7 +31,7 @@ struct ALUCaseGenerator {
         let wide = rng.next() % 2 == 0
         let destination = pick(Self.registers), source = pick(Self.registers)
         let modrm = { (reg: Int) in UInt8(0xC0 | (reg & 7) << 3 | (destination & 7)) }
-        switch rng.next() % 12 {
+        switch rng.next() % 15 {
         case 0:
             let operation = Int(rng.next() % 8)
             let logic = [1, 4, 6].contains(operation)
@@ -70,6 +70,12 @@ struct ALUCaseGenerator {
             return stringCase()
         case 10:
             return stackCase(destination: destination, source: source)
+        case 11:
+            return exchangeCase(wide: wide, destination: destination, source: source)
+        case 12:
+            return doubleShiftCase(wide: wide, destination: destination, source: source)
+        case 13:
+            return controlCase()
         default:
             // IMUL r, r/m: SF ZF AF PF are undefined; CF and OF say whether the product was truncated.
             let code = rex(wide: wide, reg: destination, rm: source)
@@ -140,15 +146,65 @@ struct ALUCaseGenerator {
         let count = UInt32(rng.next() % 40)
         let forms: [([UInt8], String)] = [([0xA4], "movsb"), ([0xA5], "movsd"), ([0x48, 0xA5], "movsq"), ([0x66, 0xA5], "movsw"),
                                           ([0xAA], "stosb"), ([0xAB], "stosd"), ([0x48, 0xAB], "stosq"), ([0xAC], "lodsb"),
-                                          ([0x48, 0xAD], "lodsq")]
+                                          ([0x48, 0xAD], "lodsq"), ([0xA6], "cmpsb"), ([0xA7], "cmpsd"),
+                                          ([0x48, 0xA7], "cmpsq"), ([0xAE], "scasb"), ([0xAF], "scasd")]
         let (body, name) = pick(forms)
         let repeated = !name.hasPrefix("lods") && rng.next() % 4 != 0
         var code = load(6, 0x200400 + UInt32(rng.next() % 64)) + load(7, 0x200900 + UInt32(rng.next() % 64))
         code += [0xB9] + withUnsafeBytes(of: count.littleEndian, Array.init)
         if backwards { code += [0xFD] }
-        code += (repeated ? [0xF3] : []) + body
+        let compares = name.hasPrefix("cmps") || name.hasPrefix("scas")
+        code += (repeated ? [compares && rng.next() % 2 == 0 ? 0xF2 : 0xF3] : []) + body
         return ALUCase(code: code, description: "\(repeated ? "rep " : "")\(name) x\(count)\(backwards ? " std" : "")",
                        undefinedFlags: 0, usesData: true)
+    }
+
+    /// XADD and CMPXCHG between registers; half the CMPXCHG cases first make the accumulator match.
+    mutating func exchangeCase(wide: Bool, destination: Int, source: Int) -> ALUCase {
+        let modrm = UInt8(0xC0 | (source & 7) << 3 | (destination & 7))
+        if rng.next() % 2 == 0 {
+            return ALUCase(code: rex(wide: wide, reg: source, rm: destination) + [0x0F, 0xC1, modrm],
+                           description: "xadd r\(destination), r\(source)", undefinedFlags: 0)
+        }
+        var code: [UInt8] = []
+        if rng.next() % 2 == 0 {   // mov destination, rax
+            code += rex(wide: true, reg: 0, rm: destination) + [0x89, UInt8(0xC0 | (destination & 7))]
+        }
+        code += rex(wide: wide, reg: source, rm: destination) + [0x0F, 0xB1, modrm]
+        return ALUCase(code: code, description: "cmpxchg r\(destination), r\(source)", undefinedFlags: 0)
+    }
+
+    /// SHLD/SHRD by an immediate or CL. OF is defined only for a count of one; AF never.
+    mutating func doubleShiftCase(wide: Bool, destination: Int, source: Int) -> ALUCase {
+        let opcode: UInt8 = [0xA4, 0xAC][Int(rng.next() % 2)]
+        let count = UInt8(rng.next() % 3 == 0 ? 1 : rng.next() % 64)
+        let masked = Int(count) & (wide ? 63 : 31)
+        let code = rex(wide: wide, reg: source, rm: destination)
+            + [0x0F, opcode, UInt8(0xC0 | (source & 7) << 3 | (destination & 7)), count]
+        let undefined: UInt64 = masked == 0 ? 0 : (masked == 1 ? Self.af : Self.af | Self.of)
+        return ALUCase(code: code, description: "\(opcode == 0xA4 ? "shld" : "shrd") r\(destination), r\(source), \(count)",
+                       undefinedFlags: undefined)
+    }
+
+    /// LOOP, LOOPE, LOOPNE around a small body, JRCXZ, and XLAT from the data page.
+    mutating func controlCase() -> ALUCase {
+        switch rng.next() % 3 {
+        case 0:
+            let loop = UInt8(0xE0 + rng.next() % 3)
+            let count = UInt32(1 + rng.next() % 20)
+            // mov ecx, count; body: inc rax; cmp rax, rbx; loop body
+            let code: [UInt8] = [0xB9] + withUnsafeBytes(of: count.littleEndian, Array.init)
+                + [0x48, 0xFF, 0xC0, 0x48, 0x39, 0xD8, loop, 0xF8]
+            return ALUCase(code: code, description: "loop 0x\(String(loop, radix: 16)) x\(count)", undefinedFlags: 0)
+        case 1:
+            let zero = rng.next() % 2 == 0
+            let code: [UInt8] = (zero ? [0x31, 0xC9] : []) + [0xE3, 0x03, 0x48, 0xFF, 0xC0, 0x48, 0xFF, 0xC3]
+            return ALUCase(code: code, description: "jrcxz\(zero ? " taken" : "")", undefinedFlags: 0)
+        default:
+            let offset = UInt32(rng.next() % 0x800)
+            let code: [UInt8] = [0xBB] + withUnsafeBytes(of: (0x200000 + offset).littleEndian, Array.init) + [0xD7]
+            return ALUCase(code: code, description: "xlat", undefinedFlags: 0, usesData: true)
+        }
     }
 
     /// PUSH, PUSH imm8, POP, and CALL/POP (the return address lands in a register).
