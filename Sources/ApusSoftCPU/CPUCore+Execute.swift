@@ -130,7 +130,8 @@ extension CPUCore {
         case 0x9F:
             setRegister(4, size: 1, rflags & 0xD7 | 2, rex: false)
         case 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF:
-            try stringInstruction(&i, op)
+            // An unfinished REP leaves RIP on the instruction, which resumes where the registers say.
+            guard try stringInstruction(&i, op) else { return .normal }
         case 0xA8, 0xA9:
             let width = op == 0xA8 ? 1 : size
             _ = alu(4, register(0, size: width), try immediate(&i, size: width), size: width)
@@ -270,15 +271,22 @@ extension CPUCore {
         return result
     }
 
-    /// MOVS, STOS, LODS with an optional REP prefix; each iteration commits RSI/RDI/RCX so a fault restarts
-    /// exactly where it stopped.
-    private func stringInstruction(_ i: inout Instruction, _ op: Int) throws {
+    /// Iterations of one REP before the CPU looks up (kicks, other exits), as hardware opens interrupt windows.
+    static let repeatBatch = 65_536
+
+    /// MOVS, STOS, LODS, CMPS, SCAS with an optional REP prefix; each iteration commits RSI/RDI/RCX so a fault
+    /// restarts exactly where it stopped. Returns false when a repeated instruction stopped early: after a device
+    /// access (each one is its own exit) or after a batch of iterations.
+    private func stringInstruction(_ i: inout Instruction, _ op: Int) throws -> Bool {
         let width = op & 1 == 0 ? 1 : i.operandSize
         let addressMask = Flag.mask(i.addressSize)
         let step = flag(Flag.df) ? UInt64(0) &- UInt64(width) : UInt64(width)
         let repeated = i.repeatPrefix != 0
         let compares = op == 0xA6 || op == 0xA7 || op == 0xAE || op == 0xAF
+        var iterations = 0
         while !repeated || register(1, size: i.addressSize) != 0 {
+            if repeated && (iterations == Self.repeatBatch || pendingWrite != nil) { return false }
+            iterations += 1
             let si = gpr[6] & addressMask, di = gpr[7] & addressMask
             switch op {
             case 0xA6, 0xA7:
@@ -308,6 +316,7 @@ extension CPUCore {
             // REPE stops on a difference, REPNE on a match (CMPS and SCAS only).
             if compares && flag(Flag.zf) != (i.repeatPrefix == 0xF3) { break }
         }
+        return true
     }
 
     private func interruptReturn(_ i: Instruction) throws {
