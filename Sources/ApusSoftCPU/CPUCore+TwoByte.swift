@@ -7,6 +7,15 @@ extension CPUCore {
         let op = Int(opcode)
         switch op {
         case 0x01:
+            if try read(.cs, i.ip, size: 1, access: .fetch) == 0xF8 {   // SWAPGS
+                _ = try fetch8(&i)
+                guard is64BitCode else { throw CPUFault.ud }
+                guard cpl == 0 else { throw CPUFault.gp() }
+                let kernelBase = msrs[MSR.kernelGSBase] ?? 0
+                msrs[MSR.kernelGSBase] = sregs.gs.base
+                sregs.gs.base = kernelBase
+                break
+            }
             let (modrm, operand) = try decodeModRM(&i)
             let kind = modrm.reg & 7
             if kind == 7 {                         // INVLPG
@@ -30,6 +39,12 @@ extension CPUCore {
                 try write(segment, offset, size: 2, UInt64(table.limit))
                 try write(segment, offset &+ 2, size: baseSize, table.base)
             }
+        case 0x05:
+            try systemCall(&i)
+            return .normal
+        case 0x07:
+            try systemReturn(i)
+            return .normal
         case 0x06:
             guard cpl == 0 else { throw CPUFault.gp() }
             sregs.cr0 &= ~ControlRegister.cr0TS
@@ -176,6 +191,33 @@ extension CPUCore {
         }
         rip = i.ip
         return .normal
+    }
+
+    /// SYSCALL (SDM Vol. 2B): RCX <- RIP, R11 <- RFLAGS, CS/SS from STAR[47:32], RIP <- LSTAR, RFLAGS &= ~SFMASK.
+    func systemCall(_ i: inout Instruction) throws {
+        guard is64BitCode, sregs.efer & ControlRegister.eferSCE != 0 else { throw CPUFault.ud }
+        let star = msrs[MSR.star] ?? 0
+        let selector = UInt16((star >> 32) & 0xFFFC)
+        gpr[1] = i.ip
+        gpr[11] = rflags
+        sregs.cs = Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector, type: 0xB, dpl: 0, db: false, l: true, g: true)
+        sregs.ss = Segment(base: 0, limit: 0xFFFF_FFFF, selector: selector &+ 8, type: 0x3, dpl: 0, db: true, g: true)
+        rflags = (rflags & ~(msrs[MSR.sfmask] ?? 0)) & ~0x10000 | Flag.fixed
+        rip = msrs[MSR.lstar] ?? 0
+    }
+
+    /// SYSRET to 64-bit user code: RIP <- RCX, RFLAGS <- R11, CS/SS from STAR[63:48] (+16 / +8), CPL 3.
+    func systemReturn(_ i: Instruction) throws {
+        guard longMode, sregs.efer & ControlRegister.eferSCE != 0 else { throw CPUFault.ud }
+        guard cpl == 0 else { throw CPUFault.gp() }
+        let base = UInt16(((msrs[MSR.star] ?? 0) >> 48) & 0xFFFF)
+        let toLongMode = i.rexW
+        guard !toLongMode || gpr[1] >> 47 == 0 || gpr[1] >> 47 == 0x1_FFFF else { throw CPUFault.gp() }
+        sregs.cs = Segment(base: 0, limit: 0xFFFF_FFFF, selector: (toLongMode ? base &+ 16 : base) | 3, type: 0xB, dpl: 3,
+                           db: !toLongMode, l: toLongMode, g: true)
+        sregs.ss = Segment(base: 0, limit: 0xFFFF_FFFF, selector: (base &+ 8) | 3, type: 0x3, dpl: 3, db: true, g: true)
+        rflags = (gpr[11] & 0x3C_7FD7) | Flag.fixed
+        rip = toLongMode ? gpr[1] : gpr[1] & 0xFFFF_FFFF
     }
 
     func controlRegister(_ index: Int) throws -> UInt64 {
