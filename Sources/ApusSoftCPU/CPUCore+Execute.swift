@@ -105,7 +105,9 @@ extension CPUCore {
             let (_, operand) = try decodeModRM(&i)
             let width = stackSize(i)
             try write(operand, size: width, try pop(size: width), i)
-        case 0x90: break
+        case 0x90, 0x9B: break   // NOP; FWAIT (no unmasked x87 exceptions can be pending)
+        case 0xD8...0xDF:
+            try x87(&i, op)
         case 0x91...0x97:
             let index = op & 7 | i.rexB
             let value = register(index, size: size)

@@ -161,8 +161,9 @@ extension CPUCore {
             try write(operand, size: width, sum, i)
             setArithmeticFlags(flags)
         case 0xAE:
-            let (modrm, _) = try decodeModRM(&i)
-            guard modrm.mod == 3 else { throw CPUFault.ud }   // LFENCE/MFENCE/SFENCE; FXSAVE and friends later
+            let (modrm, operand) = try decodeModRM(&i)
+            if modrm.mod == 3 { break }                        // LFENCE, MFENCE, SFENCE: one vCPU, in order
+            try floatingPointState(modrm.reg & 7, operand, i)
         case 0xAF:
             let (modrm, operand) = try decodeModRM(&i)
             setRegister(modrm.reg, size: size,
