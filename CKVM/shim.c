@@ -54,6 +54,8 @@ int ckvm_get_fpu(int fd, struct kvm_fpu *fpu) { return ioctl(fd, KVM_GET_FPU, fp
 int ckvm_set_fpu(int fd, const struct kvm_fpu *fpu) { return ioctl(fd, KVM_SET_FPU, fpu); }
 int ckvm_get_xsave(int fd, struct kvm_xsave *xsave) { return ioctl(fd, KVM_GET_XSAVE, xsave); }
 int ckvm_set_xsave(int fd, const struct kvm_xsave *xsave) { return ioctl(fd, KVM_SET_XSAVE, xsave); }
+int ckvm_get_xsave2(int fd, void *xsave) { return ioctl(fd, KVM_GET_XSAVE2, xsave); }
+int ckvm_set_xsave_sized(int fd, const void *xsave) { return ioctl(fd, KVM_SET_XSAVE, xsave); }
 int ckvm_get_xcrs(int fd, struct kvm_xcrs *xcrs) { return ioctl(fd, KVM_GET_XCRS, xcrs); }
 int ckvm_set_xcrs(int fd, const struct kvm_xcrs *xcrs) { return ioctl(fd, KVM_SET_XCRS, xcrs); }
 int ckvm_get_lapic(int fd, struct kvm_lapic_state *lapic) { return ioctl(fd, KVM_GET_LAPIC, lapic); }
@@ -86,7 +88,8 @@ struct kvm_msr_list *ckvm_msr_list_alloc(uint32_t capacity) {
 uint32_t ckvm_msr_list_index(const struct kvm_msr_list *list, uint32_t index) { return list->indices[index]; }
 void ckvm_free(void *pointer) { free(pointer); }
 
-int ckvm_kick_signal(void) { return SIGRTMIN + 1; }
+int ckvm_sigrtmin(void) { return SIGRTMIN; }
+int ckvm_kick_signal(void) { return ckvm_sigrtmin() + 1; }
 
 static void ckvm_ignore_kick(int signal) { (void)signal; }
 

@@ -42,6 +42,10 @@ int ckvm_get_fpu(int vcpu_fd, struct kvm_fpu *fpu);
 int ckvm_set_fpu(int vcpu_fd, const struct kvm_fpu *fpu);
 int ckvm_get_xsave(int vcpu_fd, struct kvm_xsave *xsave);
 int ckvm_set_xsave(int vcpu_fd, const struct kvm_xsave *xsave);
+// KVM_GET_XSAVE2: like KVM_GET_XSAVE into a buffer of KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes (>= 4096).
+int ckvm_get_xsave2(int vcpu_fd, void *xsave);
+// KVM_SET_XSAVE with a buffer of that same size.
+int ckvm_set_xsave_sized(int vcpu_fd, const void *xsave);
 int ckvm_get_xcrs(int vcpu_fd, struct kvm_xcrs *xcrs);
 int ckvm_set_xcrs(int vcpu_fd, const struct kvm_xcrs *xcrs);
 int ckvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *lapic);
@@ -74,7 +78,17 @@ static inline uint64_t ckvm_run_internal_data(const struct kvm_run *run, uint32_
 }
 static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *run) { return run->exit_reason; }
 
+// ---- flag values whose macros are built from enums or shifts Swift does not import ----
+static const uint32_t CKVM_MEM_LOG_DIRTY_PAGES = KVM_MEM_LOG_DIRTY_PAGES;
+static const uint32_t CKVM_IRQFD_FLAG_DEASSIGN = KVM_IRQFD_FLAG_DEASSIGN;
+static const uint32_t CKVM_IOEVENTFD_FLAG_DATAMATCH = KVM_IOEVENTFD_FLAG_DATAMATCH;
+static const uint32_t CKVM_IOEVENTFD_FLAG_PIO = KVM_IOEVENTFD_FLAG_PIO;
+static const uint32_t CKVM_IOEVENTFD_FLAG_DEASSIGN = KVM_IOEVENTFD_FLAG_DEASSIGN;
+
 // ---- signals used to kick a vCPU out of KVM_RUN ----
+// SIGRTMIN is a libc function call in C, so Swift cannot see it as a constant.
+int ckvm_sigrtmin(void);
+// The real-time signal Apus uses for kicks (SIGRTMIN + 1: glibc's NPTL reserves the ones below SIGRTMIN).
 int ckvm_kick_signal(void);
 // Installs a handler that does nothing, without SA_RESTART, so a blocked KVM_RUN returns EINTR.
 int ckvm_install_kick_handler(void);

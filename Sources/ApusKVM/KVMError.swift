@@ -9,6 +9,10 @@ public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
     case open(path: String, errno: Int32)
     case unsupported(String)
     case mmap(errno: Int32)
+    /// A caller asked for something that does not exist (a memory slot number, for instance).
+    case badArgument(String)
+    /// The real-time signal that kicks vCPUs out of KVM_RUN could not be installed or unblocked.
+    case kickSignal(errno: Int32)
 
     public var description: String {
         switch self {
@@ -20,6 +24,10 @@ public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
             return "this host's KVM does not support \(what)"
         case .mmap(let code):
             return "cannot map the vCPU's kvm_run area: \(String(cString: strerror(code))) (errno \(code))"
+        case .badArgument(let what):
+            return what
+        case .kickSignal(let code):
+            return "cannot set up the vCPU kick signal: \(String(cString: strerror(code))) (errno \(code))"
         }
     }
 }

@@ -34,6 +34,14 @@ final class KVMKicker: VCPUKicker, @unchecked Sendable {
 }
 
 enum KickSignal {
-    /// Installed once per process, before the first vCPU exists.
-    static let installed: Bool = ckvm_install_kick_handler() == 0
+    /// Installs the do-nothing handler once per process, before the first vCPU exists: nil on success, else errno.
+    static let installFailure: Int32? = ckvm_install_kick_handler() == 0 ? nil : errno
+
+    /// Prepares the calling thread (the vCPU's) to be kicked.
+    static func prepareCurrentThread() throws {
+        if let code = installFailure { throw KVMError.kickSignal(errno: code) }
+        // pthread_sigmask returns the error number instead of setting errno.
+        let code = ckvm_unblock_kick_signal()
+        if code != 0 { throw KVMError.kickSignal(errno: code) }
+    }
 }

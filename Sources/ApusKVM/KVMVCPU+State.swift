@@ -52,17 +52,6 @@ extension KVMVCPU {
         _ = try checked("KVM_SET_SREGS") { ckvm_set_sregs(fd, &raw) }
     }
 
-    public func fpu() throws -> FPUState {
-        var raw = kvm_fpu()
-        _ = try checked("KVM_GET_FPU") { ckvm_get_fpu(fd, &raw) }
-        return FXSAVELayout.fxsave(from: raw)
-    }
-
-    public func setFPU(_ state: FPUState) throws {
-        var raw = FXSAVELayout.kvmFPU(from: state)
-        _ = try checked("KVM_SET_FPU") { ckvm_set_fpu(fd, &raw) }
-    }
-
     /// Reads each MSR on its own, so one the host refuses is left out instead of failing the rest.
     public func msrs(_ indices: [UInt32]) throws -> [UInt32: UInt64] {
         guard let buffer = ckvm_msrs_alloc(1) else { throw KVMError.ioctl(name: "KVM_GET_MSRS", errno: ENOMEM) }

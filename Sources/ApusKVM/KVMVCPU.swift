@@ -6,8 +6,9 @@ import Glibc
 
 /// One KVM vCPU (the vCPU file descriptor and its shared `kvm_run` page).
 ///
-/// Create it on the OS thread that will run it: the kick signal is aimed at the creating thread (and unblocked there),
-/// and KVM prefers every vCPU ioctl to come from one thread.
+/// Create it on the OS thread that will run it: the initializer records that thread for kicks (and unblocks the kick
+/// signal there), and KVM expects every ioctl on a vCPU fd to come from one thread. The guest sees the host's
+/// supported CPUID, edited only in `KVMMachine.filter`.
 public final class KVMVCPU: VCPUBackend {
     public let index: Int
     let fd: Int32
@@ -15,12 +16,10 @@ public final class KVMVCPU: VCPUBackend {
     private let runSize: Int
     private let kvmKicker: KVMKicker
     // Keeps the VM fd open as long as a vCPU uses it.
-    private let machine: KVMMachine
+    let machine: KVMMachine
 
     init(machine: KVMMachine, index: Int) throws {
-        guard KickSignal.installed, ckvm_unblock_kick_signal() == 0 else {
-            throw KVMError.unsupported("installing the vCPU kick signal handler")
-        }
+        try KickSignal.prepareCurrentThread()
         self.machine = machine
         self.index = index
         let fd = try checked("KVM_CREATE_VCPU") { ckvm_create_vcpu(machine.fd, UInt(index)) }
@@ -52,9 +51,12 @@ public final class KVMVCPU: VCPUBackend {
 
     public var kicker: any VCPUKicker { kvmKicker }
 
+    /// The hot path: one KVM_RUN and a switch over kvm_run, with no allocation and no locks (a String is built only
+    /// for exits that end the run with an error).
     public func run() throws -> VCPUExit {
         if ckvm_run(fd) < 0 {
             let code = errno
+            // EINTR: a kick's signal arrived during KVM_RUN, or immediate_exit was already set when it was entered.
             guard code == EINTR || code == EAGAIN else { throw KVMError.ioctl(name: "KVM_RUN", errno: code) }
             ckvm_run_set_immediate_exit(runArea, 0)
             return .interrupted
@@ -78,6 +80,7 @@ public final class KVMVCPU: VCPUBackend {
         case KVM_EXIT_SHUTDOWN:
             return .shutdown
         case KVM_EXIT_INTR:
+            ckvm_run_set_immediate_exit(runArea, 0)
             return .interrupted
         case KVM_EXIT_SYSTEM_EVENT:
             switch Int32(bitPattern: runArea.pointee.system_event.type) {

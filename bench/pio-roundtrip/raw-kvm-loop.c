@@ -26,26 +26,34 @@ int main(int argc, char **argv) {
     if (kvm < 0) die("/dev/kvm");
     int vm = ioctl(kvm, KVM_CREATE_VM, 0);
     if (vm < 0) die("KVM_CREATE_VM");
-    ioctl(vm, KVM_SET_TSS_ADDR, 0xFFFBD000);
+    // The same VM setup as KVMMachine: TSS and identity-map pages just below 4 GiB.
+    if (ioctl(vm, KVM_SET_TSS_ADDR, 0xFFFBD000) < 0) die("KVM_SET_TSS_ADDR");
+    uint64_t identity_map = 0xFFFBC000;
+    if (ioctl(vm, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0) die("KVM_SET_IDENTITY_MAP_ADDR");
     size_t size = 2 << 20;
     uint8_t *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (memory == MAP_FAILED) die("mmap guest memory");
     struct kvm_userspace_memory_region region = {.slot = 0, .guest_phys_addr = 0, .memory_size = size,
                                                   .userspace_addr = (uint64_t)memory};
     if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) die("KVM_SET_USER_MEMORY_REGION");
     FILE *image = fopen(argv[1], "rb");
     if (!image) die(argv[1]);
-    fread(memory + 0x8000, 1, 0x78000, image);
+    if (fread(memory + 0x8000, 1, 0x78000, image) == 0) { fprintf(stderr, "%s: empty image\n", argv[1]); return 1; }
     fclose(image);
     int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     if (vcpu < 0) die("KVM_CREATE_VCPU");
     struct kvm_sregs sregs;
-    ioctl(vcpu, KVM_GET_SREGS, &sregs);
-    sregs.cs.base = 0; sregs.cs.selector = 0; sregs.ds.base = 0; sregs.ds.selector = 0;
-    ioctl(vcpu, KVM_SET_SREGS, &sregs);
+    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0) die("KVM_GET_SREGS");
+    sregs.cs.base = 0; sregs.cs.selector = 0;
+    sregs.ds.base = 0; sregs.ds.selector = 0;
+    sregs.ss.base = 0; sregs.ss.selector = 0;
+    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0) die("KVM_SET_SREGS");
     struct kvm_regs regs = {.rip = 0x8000, .rflags = 2};
-    ioctl(vcpu, KVM_SET_REGS, &regs);
+    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0) die("KVM_SET_REGS");
     int run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (run_size <= 0) die("KVM_GET_VCPU_MMAP_SIZE");
     struct kvm_run *run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+    if (run == MAP_FAILED) die("mmap kvm_run");
     for (int i = 0; i < 1000; i++) ioctl(vcpu, KVM_RUN, 0);  // warm up, as the Swift side does
     double start = now_ns();
     for (long i = 0; i < exits; i++) {
