@@ -20,7 +20,8 @@ public final class ScriptedVCPU: VCPUBackend {
     public let index: Int
     private var steps: [Step]
     private var buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 8)
-    private var lastRead: (step: Step, size: Int)?
+    /// Size of the read the VMM is completing, reported with the next run().
+    private var pendingReadSize: Int?
     /// The bytes the VMM supplied for each completed read, in order.
     public private(set) var completedReads: [[UInt8]] = []
     public private(set) var state = CPUState()
@@ -34,9 +35,9 @@ public final class ScriptedVCPU: VCPUBackend {
     deinit { buffer.deallocate() }
 
     public func run() throws -> VCPUExit {
-        if let read = lastRead {
-            completedReads.append(Array(buffer[0..<read.size]))
-            lastRead = nil
+        if let size = pendingReadSize {
+            completedReads.append(Array(buffer[0..<size]))
+            pendingReadSize = nil
         }
         if scriptKicker.consume() { return .interrupted }
         guard !steps.isEmpty else { return .halt }
@@ -47,7 +48,7 @@ public final class ScriptedVCPU: VCPUBackend {
             return .portIO(PortIOExit(port: port, size: bytes.count, direction: .write,
                                       data: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])))
         case .portRead(let port, let size):
-            lastRead = (step, size)
+            pendingReadSize = size
             return .portIO(PortIOExit(port: port, size: size, direction: .read,
                                       data: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size])))
         case .mmioWrite(let address, let bytes):
@@ -55,7 +56,7 @@ public final class ScriptedVCPU: VCPUBackend {
             return .mmio(MMIOExit(address: GuestAddress(address), size: bytes.count, direction: .write,
                                   data: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])))
         case .mmioRead(let address, let size):
-            lastRead = (step, size)
+            pendingReadSize = size
             return .mmio(MMIOExit(address: GuestAddress(address), size: size, direction: .read,
                                   data: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size])))
         case .halt: return .halt
