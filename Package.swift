@@ -13,11 +13,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "apus", targets: ["apus"]),
+        .executable(name: "apusd", targets: ["apusd"]),
         .library(name: "ApusVMM", targets: ["ApusVMM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The kernel interface only: typed ioctl wrappers and flexible-array helpers.
@@ -46,10 +50,35 @@ let package = Package(
         .plugin(name: "GuestBuildPlugin", capability: .buildTool(), dependencies: ["apus-guest-build"]),
         .target(name: "ApusGuests", swiftSettings: strict, plugins: ["GuestBuildPlugin"]),
 
+        // The daemon's wire format: definitions, states, events, errors. Foundation only, shared by daemon and client.
+        .target(name: "ApusAPI", swiftSettings: strict),
+        // Many VMs with a typed lifecycle, persisted in a state directory, served over HTTP on a Unix socket.
+        .target(
+            name: "ApusDaemon",
+            dependencies: [
+                "ApusAPI", "ApusVMM", "ApusGuests",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // A small blocking HTTP/1.1 client over the daemon's Unix socket, for the CLI and the tests.
+        .target(name: "ApusClient", dependencies: ["ApusAPI"], swiftSettings: strict),
+        .executableTarget(
+            name: "apusd",
+            dependencies: [
+                "ApusDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+
         .executableTarget(
             name: "apus",
             dependencies: [
-                "ApusVMM", "ApusGuests",
+                "ApusVMM", "ApusGuests", "ApusAPI", "ApusClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -84,5 +113,8 @@ let package = Package(
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
+        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusClient", "ApusVMM"]),
+        // Drives a real `apusd` process over its socket, with the client and the `apus` binary.
+        .testTarget(name: "ApusDaemonE2ETests", dependencies: ["ApusAPI", "ApusClient"]),
     ]
 )

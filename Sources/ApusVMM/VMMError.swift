@@ -4,13 +4,14 @@ public enum VMMError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     case bootFailed(String)
     case invalidState(String)
+    case unsupported(String)
 
     public var description: String {
         switch self {
         case .backendUnavailable(let backend, let reason): return "the \(backend) backend cannot run here: \(reason)"
         case .invalidConfiguration(let message): return "invalid machine configuration: \(message)"
         case .bootFailed(let message): return "cannot boot: \(message)"
-        case .invalidState(let message): return message
+        case .invalidState(let message), .unsupported(let message): return message
         }
     }
 }

@@ -9,7 +9,9 @@ struct Apus: ParsableCommand {
             With no subcommand, `apus` runs the built-in demo guest (the same as `apus run`).
             Exit status of `apus run`: the guest's result code (0 on a clean halt or power-off), 125 when Apus itself
             could not run the machine or the guest crashed, 130 when interrupted.
+            `apus vm ...` drives VMs held by the apusd daemon (see `apus vm --help`); it exits 1 with a one-line
+            message when the daemon refuses or cannot be reached.
             """,
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, VMCommand.self],
         defaultSubcommand: RunCommand.self)
 }

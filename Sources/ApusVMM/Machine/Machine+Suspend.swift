@@ -7,6 +7,12 @@ extension Machine {
     /// memory — into `directory`, crash-safely (see `SnapshotDirectory`). The machine must be paused; it stays paused,
     /// and the caller usually stops it afterwards to release its resources.
     public func suspend(to directory: URL) throws {
+        // The in-kernel interrupt controller (LAPIC, IOAPIC, PIC) is not captured yet; a restore without it would
+        // lose pending interrupts and timers, so refuse rather than save a state that cannot resume faithfully.
+        guard platform.interruptController == .none else {
+            throw VMMError.unsupported(
+                "suspending a machine with an interrupt controller (a Linux guest) is not supported yet: its LAPIC and IOAPIC state would be lost")
+        }
         let states = try control.performOnParkedVCPUs { vcpu in try vcpu.captureState() }
         var devices: [String: SavedDevice] = [:]
         for slot in parts.devices {
@@ -19,6 +25,19 @@ extension Machine {
             throw VMMError.invalidState("only \(snapshot.vcpus.count) of \(platform.vcpuCount) vCPUs could be captured")
         }
         try SnapshotDirectory.write(snapshot, memory: parts.memory, to: directory.path)
+    }
+
+    /// Checks that `directory` holds a complete machine state this build can read, without loading its memory.
+    public static func checkSavedState(at directory: URL) throws {
+        let snapshot = try SnapshotDirectory.read(from: directory.path)
+        for file in snapshot.memory {
+            let path = directory.path + "/" + file.file
+            guard !file.file.contains("/"),
+                  let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64,
+                  size == file.size else {
+                throw SnapshotError.corrupt("memory file \(file.file) is missing or has the wrong size")
+            }
+        }
     }
 
     /// Rebuilds a machine from a directory written by `suspend(to:)`. It starts paused: call `start()` then

@@ -87,7 +87,8 @@ public final class Machine: Sendable {
         parts.console.with(Serial16550.self) { $0.receive(bytes) } ?? 0
     }
 
-    /// Exits per kind, summed over vCPUs; complete once the run has ended.
+    /// Exits per kind, summed over vCPUs: at most `ExitStatistics.publishInterval` exits behind while the machine
+    /// runs, exact once it is paused or has ended.
     public var exitCounts: [String: Int] {
         statistics.reduce(into: [:]) { total, stats in
             total.merge(stats.snapshot.byKind) { $0 + $1 }

@@ -1,12 +1,12 @@
-import Foundation
+public import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Crash-safe file writes: data goes to a temporary name, is fsynced, renamed over the final name, and the directory
 /// is fsynced, so a reader sees the old file or the new one, never half of one — even after `kill -9` or power loss.
-enum DurableFile {
-    static func replace(_ path: String, with data: Data) throws {
+public enum DurableFile {
+    public static func replace(_ path: String, with data: Data) throws {
         let temporary = path + ".tmp-\(getpid())"
         try write(temporary) { fd in
             try data.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
@@ -33,7 +33,7 @@ enum DurableFile {
         try syncDirectory(of: path)
     }
 
-    static func syncDirectory(of path: String) throws {
+    public static func syncDirectory(of path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let fd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SnapshotError.io(path: directory, operation: "open", errno: errno) }

@@ -1,9 +1,10 @@
 import ApusCore
 import Synchronization
 
-/// Counts of each exit kind for one vCPU. Plain integers: only the vCPU's own thread writes them, and the owner reads
-/// them after the thread has finished.
+/// Counts of each exit kind for one vCPU. Plain integers: only the vCPU's own thread writes them; it publishes a copy
+/// every `publishInterval` exits, whenever it is asked to pause or stop, and when it finishes.
 struct ExitStatistics: Sendable {
+    static let publishInterval = 1024
     var portIO = 0
     var mmio = 0
     var interrupted = 0

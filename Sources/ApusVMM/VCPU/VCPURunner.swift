@@ -49,11 +49,21 @@ struct VCPURunner: Sendable {
     /// Returns true when the vCPU halted for good, false when it was told to stop.
     private func loop(_ vcpu: any VCPUBackend) throws -> Bool {
         var counts = ExitStatistics()
+        var unpublished = 0
         defer { statistics.publish(counts) }
         while true {
-            if control.attention.load(ordering: .acquiring), control.checkpoint(index: index, vcpu: vcpu) == .stop { return false }
+            if control.attention.load(ordering: .acquiring) {
+                statistics.publish(counts)
+                if control.checkpoint(index: index, vcpu: vcpu) == .stop { return false }
+            }
             let exit = try vcpu.run()
             counts.count(exit)
+            // Published in batches so the owner (the daemon's metrics) sees live counts without a lock per exit.
+            unpublished &+= 1
+            if unpublished == ExitStatistics.publishInterval {
+                statistics.publish(counts)
+                unpublished = 0
+            }
             switch exit {
             case .portIO(let access):
                 try dispatcher.dispatch(access)

@@ -1,0 +1,35 @@
+import ApusAPI
+import Hummingbird
+import Logging
+
+/// Turns every error a route throws into the API's JSON error body, so clients parse one format only; anything
+/// unexpected becomes a 500 with its description and is logged, and the daemon keeps serving.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = DaemonRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as DaemonError {
+            return try Self.response(for: error)
+        } catch let error as any HTTPResponseError {
+            let status = Int(error.status.code)
+            let daemonError: DaemonError = switch status {
+            case 413: .payloadTooLarge(limit: ApusVersion.maximumRequestBodyBytes)
+            case 404: .notFound("no such resource: \(request.method) \(request.uri.path)")
+            case 400..<500: .badRequest("\(error)")
+            default: .internal("\(error)")
+            }
+            return try Self.response(for: daemonError, statusOverride: status)
+        } catch {
+            context.logger.error("unexpected error on \(request.method) \(request.uri.path): \(error)")
+            return try Self.response(for: .internal("\(error)"))
+        }
+    }
+
+    static func response(for error: DaemonError, statusOverride: Int? = nil) throws -> Response {
+        var body = error.body
+        if let statusOverride { body.error.status = statusOverride }
+        return try JSONResponse.make(body, status: HTTPResponse.Status(code: statusOverride ?? error.status))
+    }
+}

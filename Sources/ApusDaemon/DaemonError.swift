@@ -1,0 +1,77 @@
+public import ApusAPI
+import Foundation
+
+/// What the daemon answers when an operation cannot be done; each maps to one HTTP status and a clear message.
+public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
+    case badRequest(String)
+    case notFound(String)
+    /// The operation is not allowed in the VM's current state.
+    case conflict(operation: VMOperation, state: VMState, name: String)
+    /// Another operation on the same VM is still running.
+    case busy(name: String, operation: VMOperation)
+    case nameTaken(String)
+    /// Console input needs a running guest.
+    case notRunning(name: String, state: VMState)
+    /// The request is well formed but cannot be carried out (a missing kernel, an unusable backend, a boot error).
+    case unprocessable(String)
+    case insufficientStorage(String)
+    case payloadTooLarge(limit: Int)
+    case `internal`(String)
+    /// Start-up only: another daemon holds the state directory or socket.
+    case conflictingDaemon(String)
+
+    public var status: Int {
+        switch self {
+        case .badRequest: return 400
+        case .notFound: return 404
+        case .conflict, .busy, .nameTaken, .notRunning: return 409
+        case .payloadTooLarge: return 413
+        case .unprocessable: return 422
+        case .internal, .conflictingDaemon: return 500
+        case .insufficientStorage: return 507
+        }
+    }
+
+    public var code: String {
+        switch self {
+        case .badRequest: return "bad-request"
+        case .notFound: return "not-found"
+        case .conflict, .notRunning: return "invalid-state"
+        case .busy: return "busy"
+        case .nameTaken: return "name-taken"
+        case .payloadTooLarge: return "payload-too-large"
+        case .unprocessable: return "unprocessable"
+        case .insufficientStorage: return "insufficient-storage"
+        case .internal, .conflictingDaemon: return "internal"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .badRequest(let message), .notFound(let message), .unprocessable(let message),
+             .insufficientStorage(let message), .internal(let message), .conflictingDaemon(let message):
+            return message
+        case .conflict(let operation, let state, let name):
+            let allowed = state.allowedOperations.map(\.rawValue).joined(separator: ", ")
+            return "cannot \(operation.rawValue) VM '\(name)' while it is \(state.rawValue) (allowed: \(allowed))"
+        case .busy(let name, let operation):
+            return "VM '\(name)' is busy with '\(operation.rawValue)'; try again when it finishes"
+        case .nameTaken(let name): return "a VM named '\(name)' already exists"
+        case .notRunning(let name, let state):
+            return "VM '\(name)' is \(state.rawValue); console input needs it active"
+        case .payloadTooLarge(let limit): return "the request body is larger than \(limit) bytes"
+        }
+    }
+
+    var body: APIErrorBody {
+        var detail = APIErrorBody.Detail(status: status, code: code, message: description)
+        switch self {
+        case .conflict(_, let state, _), .notRunning(_, let state):
+            detail.state = state
+            detail.allowedOperations = state.allowedOperations
+        default:
+            break
+        }
+        return APIErrorBody(error: detail)
+    }
+}

@@ -1,0 +1,289 @@
+import ApusAPI
+import ApusVMM
+import Foundation
+import Logging
+import Synchronization
+
+/// One defined VM and, while it runs, its machine. Operations run one at a time on the VM's own serial queue (they
+/// block: pausing waits for vCPUs to park, suspending writes memory to disk), so an HTTP handler awaits them without
+/// holding a Swift concurrency thread, and reads of the VM's state never wait behind them.
+final class VMController: Sendable {
+    let id: String
+    let console = ConsoleHub()
+    private let store: StateDirectory
+    private let events: EventLog
+    private let logger: Logger
+    private let queue: DispatchQueue
+    private let shared: Mutex<Shared>
+
+    private struct Shared {
+        var record: VMRecord
+        var run: Run?
+        var busy: VMOperation?
+        var nextGeneration: UInt64 = 1
+    }
+
+    /// The machine of the current run; `generation` tells a run's end apart from the end of an earlier run.
+    private struct Run {
+        let machine: Machine
+        let generation: UInt64
+    }
+
+    init(record: VMRecord, store: StateDirectory, events: EventLog, logger: Logger) {
+        self.id = record.id
+        self.store = store
+        self.events = events
+        self.logger = logger
+        self.queue = DispatchQueue(label: "apus.vm.\(record.id)")
+        self.shared = Mutex(Shared(record: record))
+    }
+
+    var name: String { shared.withLock { $0.record.definition.name } }
+    var state: VMState { shared.withLock { $0.record.state } }
+    var definition: VMDefinition { shared.withLock { $0.record.definition } }
+
+    var info: VMInfo {
+        shared.withLock { shared in
+            VMInfo(id: id, definition: shared.record.definition, state: shared.record.state,
+                   reason: shared.record.reason, since: shared.record.since,
+                   runningBackend: shared.run?.machine.backendName, exits: shared.run?.machine.exitCounts)
+        }
+    }
+
+    /// Feeds console input to the running guest; returns how many bytes its UART accepted (its FIFO holds 16).
+    func sendConsoleInput(_ bytes: [UInt8]) throws -> Int {
+        let (machine, state) = shared.withLock { ($0.run?.machine, $0.record.state) }
+        guard let machine, state == .active else { throw DaemonError.notRunning(name: name, state: state) }
+        return machine.sendConsoleInput(bytes)
+    }
+
+    /// Exit counts of the current run, for metrics.
+    var exitCounts: [String: Int]? { shared.withLock { $0.run?.machine.exitCounts } }
+
+    // MARK: Operations
+
+    /// Carries out a lifecycle operation; throws `.conflict` when the state does not allow it and `.busy` while
+    /// another operation on this VM is in progress. `replacement` is the new definition for `.update`.
+    func perform(_ operation: VMOperation, replacement: VMDefinition? = nil) async throws -> VMInfo {
+        try shared.withLock { shared in
+            if let busy = shared.busy { throw DaemonError.busy(name: shared.record.definition.name, operation: busy) }
+            guard shared.record.state.allows(operation) else {
+                throw DaemonError.conflict(operation: operation, state: shared.record.state,
+                                           name: shared.record.definition.name)
+            }
+            shared.busy = operation
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                let result = Result { () throws -> VMInfo in
+                    defer { self.shared.withLock { $0.busy = nil } }
+                    // The state may have moved while the operation waited (the guest powered off, say).
+                    let state = self.state
+                    guard state.allows(operation) else {
+                        throw DaemonError.conflict(operation: operation, state: state, name: self.name)
+                    }
+                    try self.carryOut(operation, from: state, replacement: replacement)
+                    return self.info
+                }
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    private func carryOut(_ operation: VMOperation, from state: VMState, replacement: VMDefinition?) throws {
+        switch operation {
+        case .start:
+            try startMachine(reason: nil, event: .started)
+        case .pause:
+            try currentMachine().pause()
+            try transition(to: .paused, reason: nil, event: .paused)
+        case .resume where state == .suspended:
+            try restoreMachine()
+        case .resume:
+            try currentMachine().resume()
+            try transition(to: .active, reason: nil, event: .resumed)
+        case .suspend:
+            try suspendMachine(reason: nil)
+        case .stop where state == .suspended:
+            store.removeSavedState(of: id)
+            try transition(to: .inactive, reason: "saved state discarded by stop", event: .stopped)
+        case .stop:
+            endRun()
+            try transition(to: .inactive, reason: "stopped by the host", event: .stopped)
+        case .reboot:
+            endRun()
+            try startMachine(reason: "rebooted by the host", event: .rebooted)
+        case .update:
+            guard let replacement else { throw DaemonError.badRequest("update needs a definition") }
+            try commit { $0.definition = replacement }
+            events.record(vm: id, name: replacement.name, kind: .updated, state: .inactive, reason: nil)
+        case .undefine:
+            try store.remove(id)
+            console.detachAll()
+            events.record(vm: id, name: name, kind: .undefined, state: nil, reason: nil)
+        }
+    }
+
+    /// Writes the record with `change` applied; memory only changes once the disk has it.
+    private func commit(_ change: (inout VMRecord) -> Void) throws {
+        var record = shared.withLock { $0.record }
+        change(&record)
+        try store.save(record)
+        shared.withLock { $0.record = record }
+    }
+
+    private func transition(to state: VMState, reason: String?, event: LifecycleEvent.Kind) throws {
+        try commit { record in
+            record.state = state
+            record.reason = reason
+            record.since = Date()
+        }
+        events.record(vm: id, name: name, kind: event, state: state, reason: reason)
+        logger.info("VM \(name) is \(state.rawValue)\(reason.map { ": \($0)" } ?? "")", metadata: ["vm": "\(id)"])
+    }
+
+    private func currentMachine() throws -> Machine {
+        guard let machine = shared.withLock({ $0.run?.machine }) else {
+            throw DaemonError.internal("VM '\(name)' has no running machine")
+        }
+        return machine
+    }
+
+    // MARK: Runs
+
+    private func startMachine(reason: String?, event: LifecycleEvent.Kind) throws {
+        let configuration = try BootPreparation.configuration(for: definition)
+        let machine: Machine
+        do {
+            machine = try Machine(configuration: configuration, output: console)
+            try machine.start()
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError.unprocessable("cannot start VM '\(name)': \(error)")
+        }
+        adopt(machine)
+        do {
+            try transition(to: .active, reason: reason, event: event)
+        } catch {
+            endRun()
+            throw error
+        }
+    }
+
+    private func restoreMachine() throws {
+        let directory = URL(fileURLWithPath: store.savedStateDirectory(of: id))
+        let machine: Machine
+        do {
+            machine = try Machine.restore(from: directory, output: console,
+                                          backend: try BootPreparation.backend(of: definition))
+            try machine.start()
+            try machine.resume()
+        } catch let error as DaemonError {
+            throw error
+        } catch {
+            throw DaemonError.unprocessable("cannot resume VM '\(name)' from its saved state: \(error)")
+        }
+        adopt(machine)
+        do {
+            try transition(to: .active, reason: nil, event: .restored)
+        } catch {
+            endRun()
+            throw error
+        }
+        // Only now, with the record saying "active", is the saved state stale; a crash before this line leaves the
+        // VM suspended with its state intact.
+        store.removeSavedState(of: id)
+    }
+
+    /// Pauses (if needed), writes the machine to disk, records "suspended", then releases the machine. On failure
+    /// the partial files are removed and the VM carries on as it was.
+    func suspendMachine(reason: String?) throws {
+        let machine = try currentMachine()
+        let wasRunning = !machine.isPaused
+        if wasRunning { try machine.pause() }
+        let directory = store.savedStateDirectory(of: id)
+        do {
+            try machine.suspend(to: URL(fileURLWithPath: directory))
+            try transition(to: .suspended, reason: reason, event: .suspended)
+        } catch {
+            store.removeSavedState(of: id)
+            if wasRunning { try? machine.resume() }
+            if let error = error as? DaemonError { throw error }
+            if let error = error as? SnapshotError { throw StateDirectory.storageError(error, writing: "VM '\(name)'") }
+            if let error = error as? VMMError, case .unsupported(let message) = error { throw DaemonError.unprocessable(message) }
+            throw DaemonError.internal("cannot suspend VM '\(name)': \(error)")
+        }
+        endRun()
+    }
+
+    private func adopt(_ machine: Machine) {
+        let generation = shared.withLock { shared in
+            let generation = shared.nextGeneration
+            shared.nextGeneration += 1
+            shared.run = Run(machine: machine, generation: generation)
+            return generation
+        }
+        // Waits on its own thread: `waitForOutcome` blocks until every vCPU thread has left.
+        let thread = Thread { [self] in
+            let outcome = machine.waitForOutcome()
+            queue.async { self.runEnded(outcome, generation: generation) }
+        }
+        thread.name = "apus-watch-\(name)"
+        thread.start()
+    }
+
+    /// Ends the current run (if any) on the host's initiative; its end is then not reported as the guest's.
+    private func endRun() {
+        guard let machine = shared.withLock({ shared -> Machine? in
+            defer { shared.run = nil }
+            return shared.run?.machine
+        }) else { return }
+        machine.stop()
+        _ = machine.waitForOutcome()
+    }
+
+    /// The guest ended its run by itself: power-off, reset, or a crash.
+    private func runEnded(_ outcome: MachineOutcome, generation: UInt64) {
+        let isCurrent = shared.withLock { shared -> Bool in
+            guard shared.run?.generation == generation else { return false }
+            shared.run = nil
+            return true
+        }
+        guard isCurrent else { return }
+        do {
+            switch outcome {
+            case .systemEvent(.reset):
+                try startMachine(reason: "the guest rebooted", event: .rebooted)
+            case .exited, .halted, .systemEvent(.shutdown), .stopped:
+                try transition(to: .inactive, reason: "\(outcome)", event: .poweredOff)
+            case .tripleFault, .systemEvent(.crash), .failed:
+                try transition(to: .inactive, reason: "crashed: \(outcome)", event: .crashed)
+            }
+        } catch {
+            logger.error("VM \(name): cannot record the end of its run (\(outcome)): \(error)")
+        }
+    }
+
+    /// At daemon shutdown: suspend a running VM so nothing is lost (or stop it when told to, or when suspending fails).
+    func shutDown(suspending: Bool) async {
+        let state = self.state
+        guard state == .active || state == .paused else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                defer { continuation.resume() }
+                if suspending {
+                    do {
+                        try self.suspendMachine(reason: "suspended because apusd stopped")
+                        return
+                    } catch {
+                        self.logger.error("VM \(self.name): suspend at shutdown failed, stopping it instead: \(error)")
+                    }
+                }
+                self.endRun()
+                try? self.transition(to: .inactive, reason: "stopped because apusd stopped", event: .stopped)
+            }
+        }
+        console.detachAll()
+    }
+}

@@ -1,0 +1,15 @@
+import ApusAPI
+import Foundation
+
+/// What the state directory keeps of one VM: its definition and its last lifecycle state, in one JSON file written
+/// atomically, so the two can never disagree after a crash.
+struct VMRecord: Codable, Sendable, Equatable {
+    static let formatVersion = 1
+
+    var formatVersion = VMRecord.formatVersion
+    var id: String
+    var definition: VMDefinition
+    var state: VMState
+    var reason: String?
+    var since: Date
+}

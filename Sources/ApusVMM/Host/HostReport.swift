@@ -1,0 +1,23 @@
+import ApusKVM
+
+/// What this host offers for running machines: which backend "auto" picks, and what KVM can do here.
+public struct HostReport: Sendable {
+    public var kvmUsable: Bool
+    /// Why KVM cannot be used, when it cannot.
+    public var kvmUnusableReason: String?
+    public var kvmAPIVersion: Int?
+    public var kvmCapabilities: [String: Int]
+    /// "kvm" or "soft": what `BackendChoice.auto` resolves to now.
+    public var defaultBackend: String
+
+    public static func probe(kvmDevicePath: String = "/dev/kvm") -> HostReport {
+        let kvm = KVMHypervisor(devicePath: kvmDevicePath)
+        let availability = kvm.availability()
+        let report = availability.isUsable ? kvm.capabilityReport() : nil
+        var reason: String?
+        if case .unusable(let why) = availability { reason = why }
+        return HostReport(kvmUsable: availability.isUsable, kvmUnusableReason: reason,
+                          kvmAPIVersion: report?.apiVersion, kvmCapabilities: report?.capabilities ?? [:],
+                          defaultBackend: availability.isUsable ? "kvm" : "soft")
+    }
+}
