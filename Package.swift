@@ -113,8 +113,8 @@ let package = Package(
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
-        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusClient", "ApusVMM"]),
+        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusTesting"]),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.
-        .testTarget(name: "ApusDaemonE2ETests", dependencies: ["ApusAPI", "ApusClient"]),
+        .testTarget(name: "ApusDaemonE2ETests", dependencies: ["ApusAPI", "ApusClient", "ApusTesting"]),
     ]
 )
