@@ -46,7 +46,8 @@ public final class Daemon {
         self.router = router
     }
 
-    /// The HTTP server, and the fleet of VMs, which is shut down after the server: running VMs are suspended (or
+    /// The HTTP server (on the socket systemd passed, when socket-activated, else bound at the configured path), and
+    /// the fleet of VMs, which is shut down after the server: running VMs are suspended (or
     /// stopped) once no request can reach them any more.
     public var services: [any Service] {
         let socketPath = configuration.socketPath
@@ -54,6 +55,10 @@ public final class Daemon {
         // Everything the daemon creates is private by default; the socket is then opened up to 0660 (the owner and
         // its group, e.g. "apus", may drive VMs) once it exists. It is never more open than that, even briefly.
         umask(0o077)
+        let fleet = FleetService(registry: registry, suspend: configuration.suspendOnShutdown, logger: logger)
+        if let descriptor = ActivatedSocketServer.inheritedDescriptor() {
+            return [fleet, ActivatedSocketServer(descriptor: descriptor, responder: router.buildResponder(), logger: logger)]
+        }
         let application = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "apusd"),
@@ -62,7 +67,7 @@ public final class Daemon {
                 logger.info("apusd listening on \(socketPath)")
             },
             logger: logger)
-        return [FleetService(registry: registry, suspend: configuration.suspendOnShutdown, logger: logger), application]
+        return [fleet, application]
     }
 
     /// Creates the socket's directory if needed and refuses to replace anything at the socket path that is not a
