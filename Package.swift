@@ -97,6 +97,12 @@ let package = Package(
             path: "bench/Sources/apus-bench-softcpu",
             swiftSettings: strict),
 
+        .executableTarget(
+            name: "apus-bench-daemon",
+            dependencies: ["ApusAPI", "ApusClient"],
+            path: "bench/Sources/apus-bench-daemon",
+            swiftSettings: strict),
+
         // Test doubles shared by the test targets (a scripted backend, recording devices).
         .target(name: "ApusTesting", dependencies: ["ApusCore"], swiftSettings: strict),
 

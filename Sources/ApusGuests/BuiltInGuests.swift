@@ -28,6 +28,8 @@ public enum BuiltInGuests {
               output: "mmio: hello through a memory-mapped UART\n"),
         guest("arith", "20 checks of integer arithmetic and flags", output: "arith: 20 checks passed\n"),
         guest("counter", "counts on the console forever (for pause, suspend and resume)", output: ""),
+        guest("memfill", "dirties 248 MiB of RAM, then spins (the suspend benchmark; needs 256 MiB)",
+              output: "memfill: 248 MiB dirtied\n"),
         guest("piobench", "one port write per loop, forever (the PIO benchmark)", output: ""),
         guest("triplefault", "crashes with a triple fault on purpose", output: ""),
         guest("unmapped", "writes to a port with no device on purpose", output: ""),

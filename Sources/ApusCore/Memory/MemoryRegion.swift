@@ -26,17 +26,27 @@ public final class MemoryRegion: @unchecked Sendable {
         guard start.adding(size) != nil else {
             throw GuestMemoryError.invalidRegion(range, reason: "wraps around the address space")
         }
-        let mapped = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        // One inaccessible guard page follows the guest's RAM: a host-side overrun faults instead of touching a
+        // neighbour, and no two guests' mappings merge into one VMA (so /proc/PID/smaps shows each guest's RAM).
+        let mapped = mmap(nil, Int(size) + Self.guardSize, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let mapped, mapped != MAP_FAILED else {
             throw GuestMemoryError.allocationFailed(size: size, errno: errno)
+        }
+        guard mprotect(mapped + Int(size), Self.guardSize, PROT_NONE) == 0 else {
+            let code = errno
+            munmap(mapped, Int(size) + Self.guardSize)
+            throw GuestMemoryError.allocationFailed(size: size, errno: code)
         }
         self.range = range
         self.hostBase = mapped
         self.dirty = DirtyBitmap(pageCount: Int(size / DirtyBitmap.pageSize))
     }
 
+    static let guardSize = Int(DirtyBitmap.pageSize)
+
     deinit {
-        munmap(hostBase, Int(range.size))
+        munmap(hostBase, Int(range.size) + Self.guardSize)
     }
 
     /// Offset of `address` inside this region if `[address, address + length)` lies entirely within it.

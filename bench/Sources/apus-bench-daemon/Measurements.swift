@@ -1,0 +1,103 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Percentiles of a set of durations in microseconds.
+struct Latencies {
+    var samples: [Double] = []
+
+    mutating func time<T>(_ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = try body()
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
+        return result
+    }
+
+    func percentile(_ fraction: Double) -> Double {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
+    }
+
+    var summary: String {
+        String(format: "p50 %8.1f µs  p99 %8.1f µs  (%d samples)", percentile(0.5), percentile(0.99), samples.count)
+    }
+}
+
+/// Memory a process holds: VmRSS from /proc, and the part of it that is guest RAM (the anonymous mappings of exactly
+/// a guest's memory size), so the daemon's own overhead can be told apart.
+enum ProcessMemory {
+    static func residentKiB(_ pid: Int32) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    static func residentKiB(_ pid: Int32, inMappingsOfSize sizeKiB: Int) -> Int {
+        let smaps = (try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)) ?? ""
+        var total = 0
+        var inGuestMapping = false
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.first?.contains("-") == true, fields.first?.contains(":") == false {
+                let bounds = fields[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+                inGuestMapping = bounds.count == 2 && Int((bounds[1] - bounds[0]) / 1024) == sizeKiB
+            } else if inGuestMapping, fields.first == "Rss:", fields.count >= 2 {
+                total += Int(fields[1]) ?? 0
+            }
+        }
+        return total
+    }
+}
+
+/// The floor under any API call: connect to a Unix socket, send a request-sized message, read a reply, in this
+/// process, against a trivial server thread.
+enum SocketFloor {
+    static func measure(rounds: Int, directory: String) throws -> Latencies {
+        let path = directory + "/floor.sock"
+        unlink(path)
+        let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(server, 64) == 0 else { throw BenchError("cannot listen on \(path)") }
+        let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".utf8)
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            for _ in 0..<rounds {
+                let client = accept(server, nil, nil)
+                guard client >= 0 else { return }
+                _ = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, 4096, 0) }
+                _ = reply.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
+                close(client)
+            }
+        }
+        thread.start()
+        var latencies = Latencies()
+        let request = Array("GET /v1/vms/x HTTP/1.1\r\nHost: apusd\r\nConnection: close\r\n\r\n".utf8)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<rounds {
+            latencies.time {
+                let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+                _ = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                }
+                _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                while buffer.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, 4096, 0) }) > 0 {}
+                close(fd)
+            }
+        }
+        close(server)
+        unlink(path)
+        return latencies
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
