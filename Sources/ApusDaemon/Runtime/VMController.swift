@@ -96,12 +96,12 @@ final class VMController: Sendable {
             try startMachine(reason: nil, event: .started)
         case .pause:
             try currentMachine().pause()
-            try transition(to: .paused, reason: nil, event: .paused)
+            try transition(to: .paused, reason: nil, event: .paused, durable: false)
         case .resume where state == .suspended:
             try restoreMachine()
         case .resume:
             try currentMachine().resume()
-            try transition(to: .active, reason: nil, event: .resumed)
+            try transition(to: .active, reason: nil, event: .resumed, durable: false)
         case .suspend:
             try suspendMachine(reason: nil)
         case .stop where state == .suspended:
@@ -125,15 +125,15 @@ final class VMController: Sendable {
     }
 
     /// Writes the record with `change` applied; memory only changes once the disk has it.
-    private func commit(_ change: (inout VMRecord) -> Void) throws {
+    private func commit(durable: Bool = true, _ change: (inout VMRecord) -> Void) throws {
         var record = shared.withLock { $0.record }
         change(&record)
-        try store.save(record)
+        try store.save(record, durable: durable)
         shared.withLock { $0.record = record }
     }
 
-    private func transition(to state: VMState, reason: String?, event: LifecycleEvent.Kind) throws {
-        try commit { record in
+    private func transition(to state: VMState, reason: String?, event: LifecycleEvent.Kind, durable: Bool = true) throws {
+        try commit(durable: durable) { record in
             record.state = state
             record.reason = reason
             record.since = Date()

@@ -33,7 +33,8 @@ struct StateDirectory: Sendable {
     func savedStateDirectory(of id: String) -> String { directory(of: id) + "/suspended" }
     private func recordPath(of id: String) -> String { directory(of: id) + "/vm.json" }
 
-    func save(_ record: VMRecord) throws {
+    /// `durable: false` for pause and resume: recovery treats active and paused alike, so those need no fsync.
+    func save(_ record: VMRecord, durable: Bool = true) throws {
         let directory = directory(of: record.id)
         do {
             if !FileManager.default.fileExists(atPath: directory) {
@@ -44,7 +45,7 @@ struct StateDirectory: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.dateEncodingStrategy = .iso8601
-            try DurableFile.replace(recordPath(of: record.id), with: try encoder.encode(record))
+            try DurableFile.replace(recordPath(of: record.id), with: try encoder.encode(record), durable: durable)
         } catch let error as SnapshotError {
             throw Self.storageError(error, writing: "VM '\(record.definition.name)'")
         } catch {

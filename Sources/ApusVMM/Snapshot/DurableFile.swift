@@ -6,31 +6,33 @@ import Glibc
 /// Crash-safe file writes: data goes to a temporary name, is fsynced, renamed over the final name, and the directory
 /// is fsynced, so a reader sees the old file or the new one, never half of one — even after `kill -9` or power loss.
 public enum DurableFile {
-    public static func replace(_ path: String, with data: Data) throws {
+    /// Replaces `path` with `data` atomically. `durable: false` skips the fsyncs: a reader still sees the old file or
+    /// the new one, but after a power loss it may be the old one (for changes that crash recovery does not rely on).
+    public static func replace(_ path: String, with data: Data, durable: Bool = true) throws {
         let temporary = path + ".tmp-\(getpid())"
-        try write(temporary) { fd in
+        try write(temporary, sync: durable) { fd in
             try data.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
         }
-        try commit(temporary, to: path)
+        try commit(temporary, to: path, sync: durable)
     }
 
     /// Creates `path` afresh, lets `body` fill it, then fsyncs and closes it.
-    static func write(_ path: String, _ body: (Int32) throws -> Void) throws {
+    static func write(_ path: String, sync: Bool = true, _ body: (Int32) throws -> Void) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SnapshotError.io(path: path, operation: "create", errno: errno) }
         defer { close(fd) }
         try body(fd)
-        guard fsync(fd) == 0 else { throw SnapshotError.io(path: path, operation: "flush", errno: errno) }
+        guard !sync || fsync(fd) == 0 else { throw SnapshotError.io(path: path, operation: "flush", errno: errno) }
     }
 
     /// Renames `temporary` to `path` and makes the rename itself durable.
-    static func commit(_ temporary: String, to path: String) throws {
+    static func commit(_ temporary: String, to path: String, sync: Bool = true) throws {
         guard rename(temporary, path) == 0 else {
             let code = errno
             unlink(temporary)
             throw SnapshotError.io(path: path, operation: "replace", errno: code)
         }
-        try syncDirectory(of: path)
+        if sync { try syncDirectory(of: path) }
     }
 
     public static func syncDirectory(of path: String) throws {

@@ -28,14 +28,21 @@ struct Latencies {
 /// Memory a process holds: VmRSS from /proc, and the part of it that is guest RAM (the anonymous mappings of exactly
 /// a guest's memory size), so the daemon's own overhead can be told apart.
 enum ProcessMemory {
+    /// procfs files report a size of 0, so read them to the end rather than by their size.
+    private static func procFile(_ path: String) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+    }
+
     static func residentKiB(_ pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        let status = procFile("/proc/\(pid)/status")
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
     static func residentKiB(_ pid: Int32, inMappingsOfSize sizeKiB: Int) -> Int {
-        let smaps = (try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)) ?? ""
+        let smaps = procFile("/proc/\(pid)/smaps")
         var total = 0
         var inGuestMapping = false
         for line in smaps.split(separator: "\n") {

@@ -46,6 +46,29 @@ usleep(500_000)
 let idleKiB = ProcessMemory.residentKiB(daemon.processIdentifier)
 print(String(format: "daemon RSS idle:                 %7.1f MiB", Double(idleKiB) / 1024))
 
+// Memory per additional VM, measured first on a fresh daemon (later work would leave freed heap in its RSS): N
+// paused counter guests (threads and memory resident), minus their guest RAM.
+usleep(300_000)
+let before = ProcessMemory.residentKiB(daemon.processIdentifier)
+let guestBeforeKiB = ProcessMemory.residentKiB(daemon.processIdentifier, inMappingsOfSize: VMDefinition.defaultMemoryMiB * 1024)
+for index in 0..<extraVMs {
+    _ = try client.define(VMDefinition(name: "vm\(index)", boot: .guest("counter")))
+    _ = try client.perform(.start, on: "vm\(index)")
+    _ = try client.perform(.pause, on: "vm\(index)")
+}
+usleep(300_000)
+let after = ProcessMemory.residentKiB(daemon.processIdentifier)
+let guestKiB = ProcessMemory.residentKiB(daemon.processIdentifier, inMappingsOfSize: VMDefinition.defaultMemoryMiB * 1024)
+let perVM = Double((after - guestKiB) - (before - guestBeforeKiB)) / Double(extraVMs) / 1024
+print(String(format: "daemon RSS with %2d more VMs:     %7.1f MiB (+%.1f MiB, of which guest RAM %.1f MiB)",
+             extraVMs, Double(after) / 1024, Double(after - before) / 1024, Double(guestKiB - guestBeforeKiB) / 1024))
+print(String(format: "per additional VM beyond guest RAM: %.2f MiB (goal <= 3 MiB; Firecracker states <= 5 MiB per VM process)", perVM))
+for index in 0..<extraVMs {
+    _ = try client.perform(.stop, on: "vm\(index)")
+    _ = try client.undefine("vm\(index)")
+}
+
+
 // API latency: a fresh connection per request, as curl makes it.
 _ = try client.define(VMDefinition(name: "probe", boot: .guest("counter")))
 var get = Latencies()
@@ -93,19 +116,3 @@ print(String(format: "write+fsync 256 MiB (reference): %8.1f ms;  ratio suspend/
              rawWrite.percentile(0.5) / 1000, suspend.percentile(0.5) / rawWrite.percentile(0.5)))
 _ = try client.perform(.stop, on: "big")
 
-// Memory per additional VM: N paused counter guests (threads and memory resident), minus their guest RAM.
-usleep(300_000)
-let before = ProcessMemory.residentKiB(daemon.processIdentifier)
-let guestBeforeKiB = ProcessMemory.residentKiB(daemon.processIdentifier, inMappingsOfSize: VMDefinition.defaultMemoryMiB * 1024)
-for index in 0..<extraVMs {
-    _ = try client.define(VMDefinition(name: "vm\(index)", boot: .guest("counter")))
-    _ = try client.perform(.start, on: "vm\(index)")
-    _ = try client.perform(.pause, on: "vm\(index)")
-}
-usleep(300_000)
-let after = ProcessMemory.residentKiB(daemon.processIdentifier)
-let guestKiB = ProcessMemory.residentKiB(daemon.processIdentifier, inMappingsOfSize: VMDefinition.defaultMemoryMiB * 1024)
-let perVM = Double((after - guestKiB) - (before - guestBeforeKiB)) / Double(extraVMs) / 1024
-print(String(format: "daemon RSS with %2d more VMs:     %7.1f MiB (+%.1f MiB, of which guest RAM %.1f MiB)",
-             extraVMs, Double(after) / 1024, Double(after - before) / 1024, Double(guestKiB - guestBeforeKiB) / 1024))
-print(String(format: "per additional VM beyond guest RAM: %.2f MiB (goal <= 3 MiB; Firecracker states <= 5 MiB per VM process)", perVM))
