@@ -13,6 +13,8 @@ public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
     case badArgument(String)
     /// The real-time signal that kicks vCPUs out of KVM_RUN could not be installed or unblocked.
     case kickSignal(errno: Int32)
+    /// A saved machine state lacks a KVM struct or has one of another size.
+    case badSavedState(String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,8 @@ public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
             return what
         case .kickSignal(let code):
             return "cannot set up the vCPU kick signal: \(String(cString: strerror(code))) (errno \(code))"
+        case .badSavedState(let what):
+            return "the saved KVM state is unusable: \(what)"
         }
     }
 }

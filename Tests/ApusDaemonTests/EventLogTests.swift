@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct EventLogTests {
     @Test func sequencesGrowAndReplayResumesAfterTheLastSeen() async {
-        let log = EventLog()
+        let log = EventLog(firstSequence: 1)
         for index in 0..<5 { log.record(vm: "id", name: "vm\(index)", kind: .defined, state: .inactive, reason: nil) }
         #expect(log.lastSequence == 5)
         let subscription = log.subscribe(after: 3)
@@ -17,8 +17,16 @@ import Testing
         #expect(seen == [4, 5, 6])
     }
 
+    @Test func aRestartedDaemonNumbersAfterTheLastRun() {
+        let earlier = EventLog()
+        earlier.record(vm: "id", name: "n", kind: .defined, state: .inactive, reason: nil)
+        let later = EventLog(firstSequence: EventLog.sequenceStartingNow() + 1)
+        later.record(vm: "id", name: "n", kind: .started, state: .active, reason: nil)
+        #expect(later.lastSequence > earlier.lastSequence)
+    }
+
     @Test func keepsOnlyTheMostRecentEvents() async {
-        let log = EventLog()
+        let log = EventLog(firstSequence: 1)
         for _ in 0..<(EventLog.capacity + 10) { log.record(vm: "id", name: "n", kind: .paused, state: .paused, reason: nil) }
         let subscription = log.subscribe(after: 0)
         log.finishAll()

@@ -40,7 +40,7 @@ import Testing
         let kept = record("kept")
         try store.save(kept)
         let temporary = store.directory(of: kept.id) + "/vm.json.tmp-4242"
-        FileManager.default.createFile(atPath: temporary, contents: Data("half".utf8))
+        _ = FileManager.default.createFile(atPath: temporary, contents: Data("half".utf8))
         try FileManager.default.createDirectory(atPath: store.vmsDirectory + "/.deleted-x-1", withIntermediateDirectories: true)
         store.sweepLeftovers()
         #expect(!FileManager.default.fileExists(atPath: temporary))

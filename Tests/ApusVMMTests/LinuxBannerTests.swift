@@ -6,7 +6,7 @@ import Testing
 
 /// The Debian cloud kernel (fetched by guests/linux/fetch.sh) must print its banner over our UART under KVM.
 /// This machine's nested KVM emulates kernel code slowly and cannot finish the boot (shared/notes/host-kvm.md), so the
-/// test stops the machine once the early boot lines have appeared.
+/// test suspends the machine once the early boot lines have appeared, restores it, and checks the kernel goes on.
 @Suite struct LinuxBannerTests {
     static let cache = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -33,10 +33,35 @@ import Testing
         while Date() < deadline && !output.text.contains("Command line:") {
             Thread.sleep(forTimeInterval: 0.2)
         }
-        machine.stop()
-        let outcome = machine.waitForOutcome()
         let text = output.text
-        #expect(text.contains("Linux version 6."), "no banner; outcome \(outcome); output: \(text.suffix(2000))")
+        #expect(text.contains("Linux version 6."), "no banner; output: \(text.suffix(2000))")
         #expect(text.contains("Command line:"), "no early boot lines; output: \(text.suffix(2000))")
+        guard text.contains("Command line:") else {
+            machine.stop()
+            _ = machine.waitForOutcome()
+            return
+        }
+
+        // Suspend the booting kernel (with its in-kernel PICs, IOAPIC and LAPIC), restore it into a new machine, and
+        // it must carry on booting rather than start over.
+        try machine.pause()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("apus-linux-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try machine.suspend(to: directory)
+        machine.stop()
+        _ = machine.waitForOutcome()
+        let restoredOutput = CapturingSerialOutput()
+        let restored = try Machine.restore(from: directory, output: restoredOutput)
+        try restored.start()
+        try restored.resume()
+        let restoreDeadline = Date().addingTimeInterval(240)
+        while Date() < restoreDeadline && restoredOutput.text.split(whereSeparator: \.isNewline).count < 3 {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        restored.stop()
+        let outcome = restored.waitForOutcome()
+        let after = restoredOutput.text
+        #expect(after.split(whereSeparator: \.isNewline).count >= 3, "no output after restore; outcome \(outcome): \(after.suffix(1000))")
+        #expect(!after.contains("Linux version"), "the restored kernel booted again: \(after.prefix(1000))")
     }
 }

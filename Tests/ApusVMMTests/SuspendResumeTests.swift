@@ -39,7 +39,8 @@ import Testing
             try restored.resume()
             waitForLines(after, atLeast: 5)
             restored.stop()
-            _ = restored.waitForOutcome()
+            let outcome = restored.waitForOutcome()
+            #expect(outcome == .stopped, "\(backend): the restored machine ended by itself: \(outcome)")
 
             let numbers = (before.text + after.text).split(separator: "\n").dropLast().map { Int($0) }
             #expect(numbers.count >= 9)

@@ -9,6 +9,17 @@ public protocol MachineBackend: AnyObject, Sendable {
 
     /// The input of the interrupt controller at global system interrupt `gsi` (ISA IRQs 0-15 keep their numbers).
     func interruptLine(_ gsi: UInt32) -> any InterruptLine
+
+    /// Machine-wide state the backend keeps itself (KVM: the in-kernel PIC and IOAPIC, the guest clock), by name,
+    /// for suspend and migration. Call it with every vCPU parked.
+    func captureMachineState() throws -> [String: [UInt8]]
+    /// Puts back what `captureMachineState` returned, before any vCPU runs.
+    func restoreMachineState(_ state: [String: [UInt8]]) throws
+}
+
+extension MachineBackend {
+    public func captureMachineState() throws -> [String: [UInt8]] { [:] }
+    public func restoreMachineState(_ state: [String: [UInt8]]) throws {}
 }
 
 /// Creates machines on one kind of backend. `isUsable` says whether it can run here, and if not, why.

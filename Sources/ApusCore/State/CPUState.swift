@@ -9,16 +9,36 @@ public struct CPUState: Equatable, Sendable, Codable {
     public var pendingInterrupt: UInt8?
     /// Whether the vCPU was halted waiting for an interrupt.
     public var halted: Bool
+    /// Interrupt state only the backend can interpret, by name (KVM: the LAPIC page, pending exceptions and
+    /// interrupts, the multiprocessing state). Restored only on the backend that captured it.
+    public var backendState: [String: [UInt8]]
 
     public init(registers: Registers = Registers(), specialRegisters: SpecialRegisters = SpecialRegisters(),
                 fpu: FPUState = FPUState(), msrs: [UInt32: UInt64] = [:], pendingInterrupt: UInt8? = nil,
-                halted: Bool = false) {
+                halted: Bool = false, backendState: [String: [UInt8]] = [:]) {
         self.registers = registers
         self.specialRegisters = specialRegisters
         self.fpu = fpu
         self.msrs = msrs
         self.pendingInterrupt = pendingInterrupt
         self.halted = halted
+        self.backendState = backendState
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case registers, specialRegisters, fpu, msrs, pendingInterrupt, halted, backendState
+    }
+
+    /// States saved before `backendState` existed decode with none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        registers = try container.decode(Registers.self, forKey: .registers)
+        specialRegisters = try container.decode(SpecialRegisters.self, forKey: .specialRegisters)
+        fpu = try container.decode(FPUState.self, forKey: .fpu)
+        msrs = try container.decode([UInt32: UInt64].self, forKey: .msrs)
+        pendingInterrupt = try container.decodeIfPresent(UInt8.self, forKey: .pendingInterrupt)
+        halted = try container.decode(Bool.self, forKey: .halted)
+        backendState = try container.decodeIfPresent([String: [UInt8]].self, forKey: .backendState) ?? [:]
     }
 }
 

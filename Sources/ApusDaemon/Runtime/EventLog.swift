@@ -4,17 +4,28 @@ import Synchronization
 
 /// The lifecycle event stream: numbered events, the last `capacity` kept for clients that reconnect, and live
 /// delivery to every subscriber.
+///
+/// Sequence numbers keep growing across daemon restarts: a run starts numbering at the current time in microseconds,
+/// so a client that reconnects to a restarted daemon with the last number it saw gets every event of the new run.
 final class EventLog: Sendable {
     static let capacity = 4096
 
+    init(firstSequence: UInt64 = EventLog.sequenceStartingNow()) {
+        state = Mutex(State(nextSequence: max(firstSequence, 1)))
+    }
+
+    static func sequenceStartingNow() -> UInt64 {
+        UInt64(max(0, Date().timeIntervalSince1970 * 1_000_000))
+    }
+
     private struct State {
-        var nextSequence: UInt64 = 1
+        var nextSequence: UInt64
         var recent: [LifecycleEvent] = []
         var subscribers: [UInt64: AsyncStream<LifecycleEvent>.Continuation] = [:]
         var nextSubscriber: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     @discardableResult
     func record(vm: String, name: String, kind: LifecycleEvent.Kind, state vmState: VMState?, reason: String?) -> LifecycleEvent {

@@ -7,12 +7,6 @@ extension Machine {
     /// memory — into `directory`, crash-safely (see `SnapshotDirectory`). The machine must be paused; it stays paused,
     /// and the caller usually stops it afterwards to release its resources.
     public func suspend(to directory: URL) throws {
-        // The in-kernel interrupt controller (LAPIC, IOAPIC, PIC) is not captured yet; a restore without it would
-        // lose pending interrupts and timers, so refuse rather than save a state that cannot resume faithfully.
-        guard platform.interruptController == .none else {
-            throw VMMError.unsupported(
-                "suspending a machine with an interrupt controller (a Linux guest) is not supported yet: its LAPIC and IOAPIC state would be lost")
-        }
         let states = try control.performOnParkedVCPUs { vcpu in try vcpu.captureState() }
         var devices: [String: SavedDevice] = [:]
         for slot in parts.devices {
@@ -20,7 +14,9 @@ extension Machine {
         }
         let snapshot = MachineSnapshot(platform: platform,
                                        vcpus: (0..<states.count).compactMap { states[$0] },
-                                       devices: devices, memory: [])
+                                       devices: devices, memory: [],
+                                       machineState: try parts.backend.captureMachineState(),
+                                       backend: backendName)
         guard snapshot.vcpus.count == platform.vcpuCount else {
             throw VMMError.invalidState("only \(snapshot.vcpus.count) of \(platform.vcpuCount) vCPUs could be captured")
         }
@@ -52,6 +48,9 @@ extension Machine {
         let (parts, _) = try MachineParts.build(platform: platform, hypervisor: hypervisor, output: output,
                                                 control: control) { memory in
             try SnapshotDirectory.loadMemory(snapshot, into: memory, from: directory.path)
+        }
+        if snapshot.backend == hypervisor.name {
+            try parts.backend.restoreMachineState(snapshot.machineState)
         }
         for slot in parts.devices {
             guard let saved = snapshot.devices[slot.name] else {

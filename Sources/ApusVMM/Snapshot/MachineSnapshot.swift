@@ -17,4 +17,34 @@ struct MachineSnapshot: Codable, Sendable {
     /// By device slot name.
     var devices: [String: SavedDevice]
     var memory: [MemoryFile]
+    /// What the backend keeps machine-wide (KVM: PICs, IOAPIC, clock), restored only on the same backend.
+    var machineState: [String: [UInt8]]
+    /// The backend that captured `machineState` and the vCPUs' backend state ("kvm" or "soft").
+    var backend: String?
+
+    init(platform: MachinePlatform, vcpus: [CPUState], devices: [String: SavedDevice], memory: [MemoryFile],
+         machineState: [String: [UInt8]], backend: String?) {
+        self.platform = platform
+        self.vcpus = vcpus
+        self.devices = devices
+        self.memory = memory
+        self.machineState = machineState
+        self.backend = backend
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion, platform, vcpus, devices, memory, machineState, backend
+    }
+
+    /// Manifests written before the backend's own state was saved decode with none.
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try container.decode(Int.self, forKey: .formatVersion)
+        platform = try container.decode(MachinePlatform.self, forKey: .platform)
+        vcpus = try container.decode([CPUState].self, forKey: .vcpus)
+        devices = try container.decode([String: SavedDevice].self, forKey: .devices)
+        memory = try container.decode([MemoryFile].self, forKey: .memory)
+        machineState = try container.decodeIfPresent([String: [UInt8]].self, forKey: .machineState) ?? [:]
+        backend = try container.decodeIfPresent(String.self, forKey: .backend)
+    }
 }

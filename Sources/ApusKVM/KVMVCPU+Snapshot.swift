@@ -1,0 +1,77 @@
+public import ApusCore
+import CKVM
+
+/// A vCPU's complete state for suspend and migration: the architectural registers (as on every backend) plus what
+/// only KVM holds — pending exceptions, interrupts and NMIs, the interrupt shadow, the multiprocessing state, and
+/// with an in-kernel irqchip the LAPIC's register page.
+extension KVMVCPU {
+    static let eventsKey = "kvm.vcpu_events"
+    static let mpStateKey = "kvm.mp_state"
+    static let lapicKey = "kvm.lapic"
+    static let tscDeadline: UInt32 = 0x6E0
+
+    /// MSRs a Linux guest on KVM depends on beyond the architectural ones every backend saves: the paravirtual
+    /// clock, PV EOI, async page faults and steal time (without them a restored kernel's clock stands still and its
+    /// interrupts stay unacknowledged), plus TSC_ADJUST, MISC_ENABLE and the TSC deadline timer. Ones this host's KVM
+    /// does not have are left out by `msrs(_:)`.
+    /// In restore order: the async-PF vector before the enable that refers to it.
+    static let kvmMSRs: [UInt32] = [
+        0x11, 0x12,                                     // MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME
+        0x4B56_4D00, 0x4B56_4D01,                       // their _NEW versions
+        asyncPFInterrupt,                               // ASYNC_PF_INT
+        0x4B56_4D02, 0x4B56_4D03, 0x4B56_4D04,          // ASYNC_PF_EN, STEAL_TIME, PV_EOI_EN
+        0x3B, 0x1A0,                                    // TSC_ADJUST, MISC_ENABLE
+    ]
+    static let asyncPFInterrupt: UInt32 = 0x4B56_4D06
+
+    public func captureState() throws -> CPUState {
+        var state = CPUState(registers: try registers(), specialRegisters: try specialRegisters(), fpu: try fpu(),
+                             msrs: try msrs(MSR.saved + Self.kvmMSRs + [Self.tscDeadline]))
+        var events = kvm_vcpu_events()
+        _ = try checked("KVM_GET_VCPU_EVENTS") { ckvm_get_vcpu_events(fd, &events) }
+        state.backendState[Self.eventsKey] = KVMStateBlob.bytes(of: events)
+        var mpState = kvm_mp_state()
+        _ = try checked("KVM_GET_MP_STATE") { ckvm_get_mp_state(fd, &mpState) }
+        state.backendState[Self.mpStateKey] = KVMStateBlob.bytes(of: mpState)
+        state.halted = mpState.mp_state == UInt32(KVM_MP_STATE_HALTED)
+        if machine.options.interruptController == .full {
+            var lapic = kvm_lapic_state()
+            _ = try checked("KVM_GET_LAPIC") { ckvm_get_lapic(fd, &lapic) }
+            state.backendState[Self.lapicKey] = KVMStateBlob.bytes(of: lapic)
+        }
+        return state
+    }
+
+    /// In the order KVM needs: special registers (APIC base among them) before the LAPIC page, the LAPIC before the
+    /// events that may reference it, the multiprocessing state last. A state captured on another backend has no
+    /// KVM part, and the vCPU starts with none pending.
+    public func restoreState(_ state: CPUState) throws {
+        try setSpecialRegisters(state.specialRegisters)
+        try setRegisters(state.registers)
+        try setFPU(state.fpu)
+        try setMSRs(state.msrs.filter { MSR.saved.contains($0.key) })
+        for index in Self.kvmMSRs {
+            guard let value = state.msrs[index] else { continue }
+            // KVM refuses vector 0 for async-PF interrupts; 0 only means the guest never set one.
+            if index == Self.asyncPFInterrupt && value == 0 { continue }
+            try setMSRs([index: value])
+        }
+        guard !state.backendState.isEmpty else { return }
+        if machine.options.interruptController == .full {
+            var lapic = kvm_lapic_state()
+            try KVMStateBlob.load(kvm_lapic_state.self, from: state.backendState[Self.lapicKey], name: "LAPIC page",
+                                  into: &lapic)
+            _ = try checked("KVM_SET_LAPIC") { ckvm_set_lapic(fd, &lapic) }
+        }
+        // The deadline timer arms only once the LAPIC is in TSC-deadline mode.
+        if let deadline = state.msrs[Self.tscDeadline] { try setMSRs([Self.tscDeadline: deadline]) }
+        var events = kvm_vcpu_events()
+        try KVMStateBlob.load(kvm_vcpu_events.self, from: state.backendState[Self.eventsKey], name: "vCPU events",
+                              into: &events)
+        _ = try checked("KVM_SET_VCPU_EVENTS") { ckvm_set_vcpu_events(fd, &events) }
+        var mpState = kvm_mp_state()
+        try KVMStateBlob.load(kvm_mp_state.self, from: state.backendState[Self.mpStateKey], name: "MP state",
+                              into: &mpState)
+        _ = try checked("KVM_SET_MP_STATE") { ckvm_set_mp_state(fd, &mpState) }
+    }
+}
