@@ -40,6 +40,31 @@ import Testing
         _ = try daemon.client.define(VMDefinition(name: "x", boot: .guest("hello")))
         #expect(throws: ClientError.self) { try daemon.client.define(VMDefinition(name: "x", boot: .guest("hello"))) }
         #expect(try daemon.client.list().count == 1)
+
+        // A second start answers 409 with the state.
+        _ = try daemon.client.define(VMDefinition(name: "runner", boot: .guest("counter")))
+        _ = try daemon.client.perform(.start, on: "runner")
+        let second = try http.send("POST", "/v1/vms/runner/start")
+        #expect(second.status == 409)
+        #expect(String(decoding: second.body, as: UTF8.self).contains("\"state\":\"active\""))
+
+        // An image that disappears between define and start: 422 naming the file, and the VM stays inactive.
+        let image = directory + "/guest.elf"
+        try Data("a guest image".utf8).write(to: URL(fileURLWithPath: image))
+        _ = try daemon.client.define(VMDefinition(name: "vanishing", boot: .image(path: image)))
+        try FileManager.default.removeItem(atPath: image)
+        let start = try http.send("POST", "/v1/vms/vanishing/start")
+        #expect(start.status == 422)
+        #expect(String(decoding: start.body, as: UTF8.self).contains("No such file or directory"))
+        #expect(try daemon.client.show("vanishing").state == .inactive)
+
+        // Metrics count VMs per state and exits per VM and kind.
+        try DaemonProcess.wait(for: "exits to be counted") {
+            let metrics = String(decoding: try http.send("GET", "/metrics").body, as: UTF8.self)
+            return metrics.contains("apus_vm_exits_total{vm=\"runner\",kind=\"pio\"}")
+                && metrics.contains("apus_vms{state=\"active\"} 1")
+                && metrics.contains("apus_api_request_duration_seconds_count")
+        }
         #expect(daemon.terminate() == 0)
     }
 
