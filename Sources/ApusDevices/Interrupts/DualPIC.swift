@@ -8,7 +8,7 @@ import Synchronization
 /// It is reached from the vCPU thread (port I/O, acknowledge) and from device threads (interrupt lines), so its state
 /// sits behind its own lock; `onRequest` runs outside that lock whenever the INT output rises, to wake a
 /// halted or running vCPU.
-public final class DualPIC: StatefulDevice, @unchecked Sendable {
+public final class DualPIC: StatefulDevice, ExternalInterruptController, @unchecked Sendable {
     // @unchecked: `state` is a Mutex and `onRequest` is set once before the machine runs.
     public struct State: Codable, Sendable, Equatable {
         public var master = PIC8259()

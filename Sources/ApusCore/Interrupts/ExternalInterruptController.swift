@@ -1,0 +1,8 @@
+/// The CPU side of an interrupt controller that sits outside the CPU (the PC's 8259A pair): the INTR input and the
+/// interrupt-acknowledge cycle. A backend without an in-kernel controller (the software CPU) is connected to one.
+public protocol ExternalInterruptController: AnyObject, Sendable {
+    /// Whether INTR is high: an unmasked request waits to be delivered.
+    var pendingInterrupt: Bool { get }
+    /// The acknowledge cycle: the vector to deliver, or nil if the request went away.
+    func acknowledge() -> UInt8?
+}
