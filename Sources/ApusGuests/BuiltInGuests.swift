@@ -9,6 +9,8 @@ public struct BuiltInGuest: Sendable {
     public let expectedOutput: String
     /// The result code it writes to the debug-exit port (guests that never exit keep 0 here; see `summary`).
     public let expectedResult: UInt32
+    /// It programs the 8259A pair and the 8254, so its machine needs the interrupt-controller platform.
+    public let needsInterruptController: Bool
 }
 
 /// The guests assembled from guests/ at build time (Plugins/GuestBuildPlugin).
@@ -28,6 +30,8 @@ public enum BuiltInGuests {
               output: "mmio: hello through a memory-mapped UART\n"),
         guest("arith", "20 checks of integer arithmetic and flags", output: "arith: 20 checks passed\n"),
         guest("counter", "counts on the console forever (for pause, suspend and resume)", output: ""),
+        guest("timer", "takes 10 timer interrupts from the 8254 through the 8259A while halted",
+              output: "timer: 10 interrupts taken\n", interrupts: true),
         guest("memfill", "dirties 248 MiB of RAM, then spins (the suspend benchmark; needs 256 MiB)",
               output: "memfill: 248 MiB dirtied\n"),
         guest("piobench", "one port write per loop, forever (the PIO benchmark)", output: ""),
@@ -43,11 +47,12 @@ public enum BuiltInGuests {
         all[0]
     }
 
-    private static func guest(_ name: String, _ summary: String, output: String) -> BuiltInGuest {
+    private static func guest(_ name: String, _ summary: String, output: String, interrupts: Bool = false) -> BuiltInGuest {
         // The plugin builds every guests/*.S; a missing entry means the package itself is broken.
         let encoded = GuestImages.base64[name] ?? ""
         let image = encoded.isEmpty ? [] : [UInt8](base64Decoded: encoded)
-        return BuiltInGuest(name: name, summary: summary, image: image, expectedOutput: output, expectedResult: 0)
+        return BuiltInGuest(name: name, summary: summary, image: image, expectedOutput: output, expectedResult: 0,
+                            needsInterruptController: interrupts)
     }
 
     static let demoOutput = """

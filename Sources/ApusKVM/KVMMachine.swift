@@ -71,7 +71,9 @@ public final class KVMMachine: MachineBackend {
     /// Creates vCPU `index` on the calling thread, which must be the thread that calls its `run()`: kicks are
     /// signals aimed at that thread.
     public func makeVCPU(index: Int) throws -> any VCPUBackend {
-        try KVMVCPU(machine: self, index: index)
+        let vcpu = try KVMVCPU(machine: self, index: index)
+        if options.interruptController == .full { try vcpu.configureVirtualWire() }
+        return vcpu
     }
 
     /// The guest's kvmclock, to carry it across suspend and migration (KVM_GET_CLOCK).

@@ -15,9 +15,21 @@ public protocol MachineBackend: AnyObject, Sendable {
     func captureMachineState() throws -> [String: [UInt8]]
     /// Puts back what `captureMachineState` returned, before any vCPU runs.
     func restoreMachineState(_ state: [String: [UInt8]]) throws
+
+    /// Whether the VMM must supply the interrupt controller of a machine that has one (true for a backend without
+    /// an in-kernel irqchip); it then calls `connect` before asking for any `interruptLine`.
+    var needsExternalInterruptController: Bool { get }
+    /// Connects the VMM's interrupt controller: its lines become this machine's `interruptLine`s and its INTR the
+    /// vCPUs' external interrupt input.
+    func connect(_ controller: any ExternalInterruptController)
+    /// The controller's INTR rose: wake a vCPU halted waiting for an interrupt.
+    func externalInterruptRaised()
 }
 
 extension MachineBackend {
+    public var needsExternalInterruptController: Bool { false }
+    public func connect(_ controller: any ExternalInterruptController) {}
+    public func externalInterruptRaised() {}
     public func captureMachineState() throws -> [String: [UInt8]] { [:] }
     public func restoreMachineState(_ state: [String: [UInt8]]) throws {}
 }

@@ -30,10 +30,15 @@ public final class PIT8254: StatefulDevice, @unchecked Sendable {
     private let live = Mutex(Live())
     private let clock: any DeviceClock
     private let irq0: any InterruptLine
+    private let onReprogram: @Sendable () -> Void
 
-    public init(irq0: any InterruptLine, clock: any DeviceClock = MonotonicClock()) {
+    /// `onReprogram` runs (outside the lock) whenever channel 0 gets a new count, so a timer thread sleeping until the
+    /// old deadline can recompute it.
+    public init(irq0: any InterruptLine, clock: any DeviceClock = MonotonicClock(),
+                onReprogram: @escaping @Sendable () -> Void = {}) {
         self.irq0 = irq0
         self.clock = clock
+        self.onReprogram = onReprogram
         // Channel 2's gate starts low (port 0x61 bit 0 clear), as on a PC after reset.
         live.withLock { $0.channels[2].gate = false }
     }
@@ -80,6 +85,7 @@ public final class PIT8254: StatefulDevice, @unchecked Sendable {
                 live.channels[select].control(byte, at: now)
             }
         }
+        if offset == 0 { onReprogram() }
     }
 
     // MARK: Port 0x61

@@ -13,14 +13,20 @@ public struct MachineConfiguration: Sendable {
     /// What a guest's access to an address without a device does; `nil` picks the boot source's default
     /// (fail for our own guests, ignore for Linux, which probes absent legacy ports).
     public var unmappedAccess: UnmappedAccessPolicy?
+    /// Whether the machine has the PC's interrupt controllers and timers (PIC, PIT, CMOS clock; in-kernel LAPIC and
+    /// IOAPIC on KVM); `nil` picks the boot source's default (yes for Linux, no for our own guests, whose final HLT
+    /// then ends the run).
+    public var interruptController: InterruptControllerMode?
 
     public init(memoryMiB: Int = MachineConfiguration.defaultMemoryMiB, vcpuCount: Int = 1,
-                backend: BackendChoice = .auto, boot: BootSource, unmappedAccess: UnmappedAccessPolicy? = nil) {
+                backend: BackendChoice = .auto, boot: BootSource, unmappedAccess: UnmappedAccessPolicy? = nil,
+                interruptController: InterruptControllerMode? = nil) {
         self.memoryMiB = memoryMiB
         self.vcpuCount = vcpuCount
         self.backend = backend
         self.boot = boot
         self.unmappedAccess = unmappedAccess
+        self.interruptController = interruptController
     }
 
     /// Rejects values no machine can be built from, with a message naming the field.
@@ -40,7 +46,8 @@ public struct MachineConfiguration: Sendable {
         return .fail
     }
 
-    var interruptController: InterruptControllerMode {
+    var effectiveInterruptController: InterruptControllerMode {
+        if let interruptController { return interruptController }
         if case .linux = boot { return .full }
         return .none
     }

@@ -13,6 +13,6 @@ public struct MachinePlatform: Sendable, Codable, Equatable {
 extension MachineConfiguration {
     var platform: MachinePlatform {
         MachinePlatform(memoryMiB: memoryMiB, vcpuCount: vcpuCount, backend: backend,
-                        unmappedAccess: effectiveUnmappedAccess, interruptController: interruptController)
+                        unmappedAccess: effectiveUnmappedAccess, interruptController: effectiveInterruptController)
     }
 }

@@ -63,6 +63,7 @@ public final class Machine: Sendable {
             VCPURunner(index: index, backend: parts.backend, dispatcher: parts.dispatcher, control: control,
                        entry: entry, statistics: statistics[index]).spawn()
         }
+        parts.timer?.start()
     }
 
     /// Stops every vCPU between two exits; returns once all are parked. Memory stays resident.

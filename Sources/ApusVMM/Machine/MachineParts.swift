@@ -13,6 +13,8 @@ struct MachineParts: Sendable {
     let console: DeviceSlot
     /// Every device whose state a suspend saves, by slot name.
     let devices: [DeviceSlot]
+    /// Drives the 8254's IRQ 0 on machines with the interrupt-controller platform.
+    let timer: PlatformTimer?
 
     /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
     /// each at the address, port range and IRQ line the allocator hands out.
@@ -28,6 +30,12 @@ struct MachineParts: Sendable {
         var resources = ResourceAllocator()
         var ports = IOBus(name: "port I/O")
         var mmio = IOBus(name: "MMIO")
+        var platformDevices: [DeviceSlot] = []
+        var timer: PlatformTimer?
+        if platform.interruptController == .full {
+            (ports, platformDevices, timer) = try addInterruptPlatform(to: ports, backend: backend, resources: &resources,
+                                                                       control: control)
+        }
 
         let com1 = DeviceSlot(
             name: "com1",
@@ -52,7 +60,39 @@ struct MachineParts: Sendable {
         let parts = MachineParts(
             platform: platform, memory: memory, backend: backend,
             dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
-            console: com1, devices: [com1, debugExit, postCode, mmioUART])
+            console: com1, devices: [com1, debugExit, postCode, mmioUART] + platformDevices, timer: timer)
         return (parts, entry)
+    }
+
+    /// The PC's interrupt controllers and timers: the 8259A pair (only when the backend has no in-kernel one), the
+    /// 8254 with port 0x61, and the CMOS clock; the fixed legacy IRQs are reserved first.
+    private static func addInterruptPlatform(to ports: IOBus, backend: any MachineBackend,
+                                             resources: inout ResourceAllocator,
+                                             control: RunControl) throws -> (IOBus, [DeviceSlot], PlatformTimer) {
+        var ports = ports
+        var slots: [DeviceSlot] = []
+        for irq in [PlatformLayout.pitIRQ, PlatformLayout.cascadeIRQ, PlatformLayout.rtcIRQ] {
+            _ = try resources.reserveIRQ(irq)
+        }
+        if backend.needsExternalInterruptController {
+            let pic = DualPIC { [weak backend] in backend?.externalInterruptRaised() }
+            backend.connect(pic)
+            let master = DeviceSlot(name: "pic", device: pic)
+            ports = try ports.inserting(master, at: try resources.reservePorts(PlatformLayout.picMasterPort, count: 2))
+            ports = try ports.inserting(DeviceSlot(name: "pic-slave-ports", device: pic.slavePorts),
+                                        at: try resources.reservePorts(PlatformLayout.picSlavePort, count: 2))
+            slots.append(master)
+        }
+        let timer = PlatformTimer()
+        let pit = PIT8254(irq0: backend.interruptLine(PlatformLayout.pitIRQ)) { timer.poke() }
+        timer.attach(pit)
+        control.atEndOfRun { timer.stop() }
+        let pitSlot = DeviceSlot(name: "pit", device: pit)
+        ports = try ports.inserting(pitSlot, at: try resources.reservePorts(PlatformLayout.pitPort, count: 4))
+        ports = try ports.inserting(DeviceSlot(name: "port-61", device: pit.systemControlPort),
+                                    at: try resources.reservePorts(PlatformLayout.systemControlPortB, count: 1))
+        let cmos = DeviceSlot(name: "cmos", device: CMOSClock())
+        ports = try ports.inserting(cmos, at: try resources.reservePorts(PlatformLayout.cmosPort, count: 2))
+        return (ports, slots + [pitSlot, cmos], timer)
     }
 }

@@ -7,4 +7,14 @@ enum PlatformLayout {
     static let postCodePort: UInt16 = 0x80
     /// The MMIO UART takes the first allocation of the MMIO window, which is 0xD000_0000.
     static let mmioUARTSize: UInt64 = 8
+
+    // The interrupt-controller platform (MachinePlatform.interruptController == .full).
+    static let picMasterPort: UInt16 = 0x20
+    static let picSlavePort: UInt16 = 0xA0
+    static let pitPort: UInt16 = 0x40
+    static let systemControlPortB: UInt16 = 0x61
+    static let cmosPort: UInt16 = 0x70
+    static let pitIRQ: UInt32 = 0
+    static let cascadeIRQ: UInt32 = 2
+    static let rtcIRQ: UInt32 = 8
 }

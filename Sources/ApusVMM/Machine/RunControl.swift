@@ -21,6 +21,8 @@ final class RunControl: @unchecked Sendable {
     private var outcome: MachineOutcome?
     /// Work a parked vCPU thread must do on its own thread (state capture), by vCPU index.
     private var tasks: [Int: [ParkedTask]] = [:]
+    /// Run once the last vCPU thread has left (stopping the platform timer, for one).
+    private var endOfRunHooks: [@Sendable () -> Void] = []
 
     /// Work for a parked vCPU; it runs on the vCPU's own thread because KVM wants vCPU ioctls there.
     final class ParkedTask: @unchecked Sendable {
@@ -97,11 +99,20 @@ final class RunControl: @unchecked Sendable {
 
     /// A vCPU thread left its loop (halted, stopped or failed).
     func vcpuExited(halted: Bool) {
-        condition.withLock {
+        let hooks = condition.withLock { () -> [@Sendable () -> Void] in
             running -= 1
             if running == 0 && outcome == nil { outcome = halted ? .halted : .stopped }
             condition.broadcast()
+            guard running == 0 else { return [] }
+            defer { endOfRunHooks.removeAll() }
+            return endOfRunHooks
         }
+        for hook in hooks { hook() }
+    }
+
+    /// Runs `hook` when the last vCPU thread leaves.
+    func atEndOfRun(_ hook: @escaping @Sendable () -> Void) {
+        condition.withLock { endOfRunHooks.append(hook) }
     }
 
     /// Parks every running vCPU; returns once all of them are parked (or gone).

@@ -6,12 +6,18 @@ enum SavedDevice: Codable, Sendable, Equatable {
     case serial(Serial16550.State)
     case debugExit(DebugExitDevice.State)
     case postCode(PostCodePort.State)
+    case pic(DualPIC.State)
+    case pit(PIT8254.State)
+    case cmos(CMOSClock.State)
 
     static func save(_ device: any BusDevice) -> SavedDevice? {
         switch device {
         case let uart as Serial16550: return .serial(uart.saveState())
         case let exit as DebugExitDevice: return .debugExit(exit.saveState())
         case let post as PostCodePort: return .postCode(post.saveState())
+        case let pic as DualPIC: return .pic(pic.saveState())
+        case let pit as PIT8254: return .pit(pit.saveState())
+        case let cmos as CMOSClock: return .cmos(cmos.saveState())
         default: return nil
         }
     }
@@ -21,6 +27,9 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case (.serial(let state), let uart as Serial16550): try uart.restoreState(state)
         case (.debugExit(let state), let exit as DebugExitDevice): try exit.restoreState(state)
         case (.postCode(let state), let post as PostCodePort): try post.restoreState(state)
+        case (.pic(let state), let pic as DualPIC): try pic.restoreState(state)
+        case (.pit(let state), let pit as PIT8254): try pit.restoreState(state)
+        case (.cmos(let state), let cmos as CMOSClock): try cmos.restoreState(state)
         default: throw SnapshotError.corrupt("saved state for device \(name) is for another kind of device")
         }
     }
