@@ -8,8 +8,8 @@ extension CPUCore {
     func step() throws -> StepResult {
         let size = defaultSize
         var i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
-        let opcode = try decodePrefixes(&i)
-        let result = opcode == 0x0F ? try executeTwoByte(&i, try fetch8(&i)) : try executeOneByte(&i, opcode)
+        let opcode = try decodeOpcode(&i)
+        let result = opcode >= 0x100 ? try executeTwoByte(&i, opcode & 0xFF) : try executeOneByte(&i, opcode)
         instructions &+= 1
         return result
     }
@@ -322,6 +322,7 @@ extension CPUCore {
     }
 
     private func interruptReturn(_ i: Instruction) throws {
+        decoded.flushAll()   // serializing
         let width = is64BitCode ? (i.rexW ? 8 : 4) : i.operandSize
         let newRIP = try pop(size: width)
         let selector = UInt16(try pop(size: width) & 0xFFFF)

@@ -44,7 +44,8 @@ extension CPUCore {
     }
 
     func writeLinear(_ address: UInt64, size: Int, _ value: UInt64) throws {
-        if (address & 0xFFF) + UInt64(size) <= 0x1000, let host = tlb.host(address, kind: 1, user: cpl == 3) {
+        if (address & 0xFFF) + UInt64(size) <= 0x1000, let (host, page) = tlb.writeHost(address, user: cpl == 3) {
+            decoded.codeWritten(page: page)
             storeHost(host, size: size, value)
             return
         }
@@ -74,8 +75,7 @@ extension CPUCore {
             guard longMode else { throw CPUFault.gp() }   // 32-bit paging is not modelled yet: refuse, precisely
             physical = try walk(address, access: access, user: user)
         }
-        let page = memory.region(containing: GuestAddress(physical & ~0xFFF), length: 0x1000)
-        tlb.insert(address, physical: physical, host: page.map { $0.0.hostBase + Int($0.1) }, kind: kind, user: user)
+        tlb.insert(address, physical: physical, ram: ram.locate(physical & ~0xFFF, length: 0x1000), kind: kind, user: user)
         return physical
     }
 
@@ -123,16 +123,17 @@ extension CPUCore {
 
     @inline(__always)
     func readPhysical(_ address: UInt64, size: Int) throws -> UInt64 {
-        if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
-            return loadHost(region.hostBase + Int(offset), size: size)
+        if let (host, _) = ram.locate(address, length: size) {
+            return loadHost(host, size: size)
         }
         return try deviceRead(isPort: false, address: address, size: size)
     }
 
     @inline(__always)
     func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws {
-        if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
-            storeHost(region.hostBase + Int(offset), size: size, value)
+        if let (host, page) = ram.locate(address, length: size) {
+            decoded.codeWritten(page: page)
+            storeHost(host, size: size, value)
             return
         }
         try deviceWrite(isPort: false, address: address, size: size, value)

@@ -26,10 +26,16 @@ final class CPUCore {
     /// Instructions retired, for RDTSC and statistics.
     var instructions: UInt64 = 0
     let tlb = SoftTLB()
+    /// Guest RAM's bounds as plain pointers, and the decoded instructions of its pages.
+    let ram: PhysicalRAM
+    let decoded: DecodeCache
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
     /// Reset whenever translations may have changed (`flushTranslations`).
     var fetchPage: UInt64 = .max
     var fetchHost: UnsafeMutableRawPointer?
+    /// The guest-physical address and RAM page number (PhysicalRAM) of `fetchPage`, for the decode cache.
+    var fetchPhysical: UInt64 = 0
+    var fetchRAMPage = 0
 
     /// A port or MMIO write the instruction made; reported to the VMM once the instruction completes.
     var pendingWrite: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
@@ -40,6 +46,8 @@ final class CPUCore {
     init(memory: GuestMemory, model: CPUModel) {
         self.memory = memory
         self.model = model
+        ram = PhysicalRAM(memory)
+        decoded = DecodeCache(pageCount: ram.pageCount)
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
     }
@@ -52,6 +60,8 @@ final class CPUCore {
     deinit {
         gpr.deallocate()
         tlb.deallocate()
+        ram.deallocate()
+        decoded.deallocate()
     }
 
     // MARK: Modes

@@ -12,6 +12,13 @@ struct Instruction {
     /// 0xF2 (REPNE) or 0xF3 (REP/REPE), or 0.
     var repeatPrefix: UInt8 = 0
     var operandSizePrefix = false
+    /// Bytes fetched so far.
+    var cursor = 0
+    /// When `inline`, the instruction's first 16 bytes (from the decode cache, or copied when it was decoded), which
+    /// fetches read instead of memory.
+    var inline = false
+    var low: UInt64 = 0
+    var high: UInt64 = 0
 
     @inline(__always) var hasREX: Bool { rex != 0 }
     @inline(__always) var rexW: Bool { rex & 8 != 0 }
@@ -34,8 +41,34 @@ struct ModRM {
 }
 
 extension CPUCore {
+    /// The next instruction pointer after `count` more bytes (IP and EIP wrap at their width).
+    @inline(__always)
+    func advanced(_ ip: UInt64, by count: Int) -> UInt64 {
+        is64BitCode ? ip &+ UInt64(count) : (ip &+ UInt64(count)) & (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
+    }
+
+    /// `size` bytes at `offset` of an inline instruction (offset + size <= 16).
+    @inline(__always)
+    private func inlineBytes(_ i: Instruction, at offset: Int, size: Int) -> UInt64 {
+        let value: UInt64
+        if offset == 0 {
+            value = i.low
+        } else if offset < 8 {
+            value = (i.low &>> UInt64(8 * offset)) | (i.high &<< UInt64(64 - 8 * offset))
+        } else {
+            value = i.high &>> UInt64(8 * (offset - 8))
+        }
+        return size == 8 ? value : value & ((1 &<< UInt64(8 * size)) &- 1)
+    }
+
     @inline(__always)
     func fetch8(_ i: inout Instruction) throws -> UInt64 {
+        if i.inline && i.cursor < 16 {
+            let byte = inlineBytes(i, at: i.cursor, size: 1)
+            i.cursor &+= 1
+            i.ip = advanced(i.ip, by: 1)
+            return byte
+        }
         let address = linear(.cs, i.ip)
         let byte: UInt64
         if address >> 12 == fetchPage, let host = fetchHost {
@@ -44,28 +77,38 @@ extension CPUCore {
             byte = try read(.cs, i.ip, size: 1, access: .fetch)
             cacheFetchPage(address)
         }
-        i.ip = is64BitCode ? i.ip &+ 1 : (i.ip &+ 1) & (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
+        i.cursor &+= 1
+        i.ip = advanced(i.ip, by: 1)
         return byte
     }
 
     /// Remembers the host page behind `address` for the next fetches, when it is RAM (code in MMIO is fetched slowly).
-    private func cacheFetchPage(_ address: UInt64) {
+    func cacheFetchPage(_ address: UInt64) {
         guard let physical = try? translate(address, access: .fetch),
-              let (region, offset) = memory.region(containing: GuestAddress(physical & ~0xFFF), length: 0x1000) else {
+              let (host, page) = ram.locate(physical & ~0xFFF, length: 0x1000) else {
             fetchPage = .max
             return
         }
         fetchPage = address >> 12
-        fetchHost = region.hostBase + Int(offset)
+        fetchHost = host
+        fetchPhysical = physical & ~0xFFF
+        fetchRAMPage = page
     }
 
     func fetch(_ i: inout Instruction, size: Int) throws -> UInt64 {
+        if i.inline && i.cursor + size <= 16 {
+            let value = inlineBytes(i, at: i.cursor, size: size)
+            i.cursor &+= size
+            i.ip = advanced(i.ip, by: size)
+            return value
+        }
         let address = linear(.cs, i.ip)
         if is64BitCode, address >> 12 == fetchPage, address & 0xFFF <= 0x1000 - 8, let host = fetchHost {
             // The immediate lies in the cached code page: one 8-byte load (never past the page) instead of `size`
             // fetches.
             let raw = host.loadUnaligned(fromByteOffset: Int(address & 0xFFF), as: UInt64.self)
             i.ip &+= UInt64(size)
+            i.cursor &+= size
             return size == 8 ? UInt64(littleEndian: raw) : UInt64(littleEndian: raw) & Flag.mask(size)
         }
         var value: UInt64 = 0
@@ -159,6 +202,7 @@ extension CPUCore {
 
     // MARK: Operands
 
+    @inline(__always)
     func read(_ operand: Operand, size: Int, _ i: Instruction) throws -> UInt64 {
         switch operand {
         case .register(let index): return register(index, size: size, rex: i.hasREX)
@@ -167,6 +211,7 @@ extension CPUCore {
         }
     }
 
+    @inline(__always)
     func write(_ operand: Operand, size: Int, _ value: UInt64, _ i: Instruction) throws {
         switch operand {
         case .register(let index): setRegister(index, size: size, value, rex: i.hasREX)
@@ -176,6 +221,7 @@ extension CPUCore {
     }
 
     /// The offset a memory operand names (LEA, LGDT).
+    @inline(__always)
     func effectiveOffset(_ operand: Operand, _ i: Instruction) throws -> (SegmentRegister, UInt64) {
         guard case .memory(let segment, let offset, let ripRelative) = operand else { throw CPUFault.ud }
         return (segment, ripRelative ? offset &+ i.ip : offset)
