@@ -21,6 +21,7 @@ extension CPUCore {
         if fits && address >> 12 != fetchPage { cacheFetchPage(address) }   // a fault here is raised by the fetch below
         if fits && address >> 12 == fetchPage && fetchHost != nil,
            let entry = decoded.lookup(fetchPhysical | (address & 0xFFF), page: fetchRAMPage, mode: decodingMode) {
+            i.entry = entry
             return resume(&i, entry.pointee)
         }
         var opcode = try decodePrefixes(&i)
@@ -42,7 +43,8 @@ extension CPUCore {
             entry.segment = i.segment.map { UInt8($0.rawValue + 1) } ?? 0
             entry.repeatPrefix = i.repeatPrefix
             entry.operandSizePrefix = i.operandSizePrefix
-            decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage, mode: decodingMode)
+            i.entry = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
+                                     mode: decodingMode)
         }
         return opcode
     }

@@ -29,6 +29,11 @@ struct DecodeCache {
         var segment: UInt8 = 0
         var repeatPrefix: UInt8 = 0
         var operandSizePrefix = false
+        /// The ModRM operand's form once decodeModRM has decoded it: it starts at byte formAt - 1 (formAt 0: none yet)
+        /// and ends at formEnd.
+        var formAt: UInt8 = 0
+        var formEnd: UInt8 = 0
+        var form = AddressForm(modrm: 0)
     }
 
     static let entries = 8192
@@ -70,13 +75,15 @@ struct DecodeCache {
 
     /// Stores `entry` for the instruction at `physical` on RAM page `page` and marks the page as holding code.
     @inline(__always)
-    func insert(_ entry: Entry, physical: UInt64, page: Int, mode: UInt64) {
+    @discardableResult
+    func insert(_ entry: Entry, physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry> {
         pageStates[page] |= 1
         let target = slot(physical)
         target.pointee = entry
         target.pointee.tag = physical << 4 | mode
         target.pointee.stamp = pageStates[page]
         target.pointee.epoch = epochStorage.pointee
+        return target
     }
 
     /// A store to RAM page `page`: drops every entry decoded from it (one compare when the page holds no code).

@@ -19,6 +19,8 @@ struct Instruction {
     var inline = false
     var low: UInt64 = 0
     var high: UInt64 = 0
+    /// The decode-cache entry of this instruction, where decodeModRM keeps the operand's form.
+    var entry: UnsafeMutablePointer<DecodeCache.Entry>?
 
     @inline(__always) var hasREX: Bool { rex != 0 }
     @inline(__always) var rexW: Bool { rex & 8 != 0 }
@@ -32,6 +34,21 @@ enum Operand {
     case register(Int)
     /// `ripRelative` offsets are relative to the end of the instruction, known only once it is fully fetched.
     case memory(SegmentRegister, UInt64, ripRelative: Bool)
+}
+
+/// A 32- or 64-bit ModRM operand as the bytes define it, before registers are read: what the decode cache keeps.
+struct AddressForm {
+    var modrm: UInt8
+    /// Register numbers (with REX), -1 when absent.
+    var base: Int8 = -1
+    var index: Int8 = -1
+    var scale: UInt8 = 0
+    /// SS is the default segment (RBP or RSP as base).
+    var stackSegment = false
+    var ripRelative = false
+    var displacement: UInt64 = 0
+
+    init(modrm: UInt8) { self.modrm = modrm }
 }
 
 struct ModRM {
@@ -149,35 +166,73 @@ extension CPUCore {
         }
     }
 
+    /// ModRM, SIB and displacement. With a decode-cache entry, the first decode of the instruction stores the
+    /// operand's form there (registers, scale, displacement), and later runs compute the address from it directly.
     func decodeModRM(_ i: inout Instruction) throws -> (ModRM, Operand) {
-        let byte = Int(try fetch8(&i))
+        if let entry = i.entry, entry.pointee.formAt == UInt8(truncatingIfNeeded: i.cursor &+ 1) {
+            let form = entry.pointee.form
+            let end = Int(entry.pointee.formEnd)
+            i.ip = advanced(i.ip, by: end &- i.cursor)
+            i.cursor = end
+            return evaluate(form, &i)
+        }
+        let start = i.cursor
+        let byte = UInt8(truncatingIfNeeded: try fetch8(&i))
+        var form = AddressForm(modrm: byte)
+        if byte >> 6 != 3 {
+            if i.addressSize == 2 {
+                let modrm = ModRM(mod: Int(byte >> 6), reg: Int((byte >> 3) & 7) | i.rexR, rm: Int(byte & 7))
+                return (modrm, try decode16(modrm, &i))   // 16-bit forms are decoded each time
+            }
+            try decodeAddress(&form, &i)
+        }
+        if let entry = i.entry, start < 0xFF, i.cursor <= 16 {
+            entry.pointee.form = form
+            entry.pointee.formAt = UInt8(start + 1)
+            entry.pointee.formEnd = UInt8(i.cursor)
+        }
+        return evaluate(form, &i)
+    }
+
+    /// The operand a 32- or 64-bit addressing form names with the registers as they are now.
+    @inline(__always)
+    private func evaluate(_ form: AddressForm, _ i: inout Instruction) -> (ModRM, Operand) {
+        let byte = Int(form.modrm)
         let modrm = ModRM(mod: byte >> 6, reg: (byte >> 3) & 7 | i.rexR, rm: byte & 7)
         if modrm.mod == 3 { return (modrm, .register(modrm.rm | i.rexB)) }
-        if i.addressSize == 2 { return (modrm, try decode16(modrm, &i)) }
-        var segment = SegmentRegister.ds
-        var offset: UInt64 = 0
-        var ripRelative = false
-        if modrm.rm == 4 {
+        var offset = form.displacement
+        if form.base >= 0 { offset &+= gpr[Int(form.base)] }
+        if form.index >= 0 { offset &+= gpr[Int(form.index)] &<< UInt64(form.scale) }
+        if i.addressSize == 4 { offset &= 0xFFFF_FFFF }
+        let segment = i.segment ?? (form.stackSegment ? .ss : .ds)
+        return (modrm, .memory(segment, offset, ripRelative: form.ripRelative))
+    }
+
+    /// Fills in the registers, scale and displacement of a 32- or 64-bit memory form (ModRM.mod != 3).
+    private func decodeAddress(_ form: inout AddressForm, _ i: inout Instruction) throws {
+        let mod = form.modrm >> 6, rm = Int(form.modrm & 7)
+        if rm == 4 {
             let sib = Int(try fetch8(&i))
             let scale = sib >> 6, index = (sib >> 3) & 7 | i.rexX, base = sib & 7
-            if index != 4 { offset = gpr[index] << UInt64(scale) }
-            if base == 5 && modrm.mod == 0 {
-                offset &+= signExtend(try fetch(&i, size: 4), from: 4)
-            } else {
-                offset &+= gpr[base | i.rexB]
-                if base == 4 || base == 5 { segment = .ss }
+            if index != 4 {
+                form.index = Int8(index)
+                form.scale = UInt8(scale)
             }
-        } else if modrm.rm == 5 && modrm.mod == 0 {
-            offset = signExtend(try fetch(&i, size: 4), from: 4)
-            ripRelative = is64BitCode
+            if base == 5 && mod == 0 {
+                form.displacement = signExtend(try fetch(&i, size: 4), from: 4)
+            } else {
+                form.base = Int8(base | i.rexB)
+                form.stackSegment = base == 4 || base == 5
+            }
+        } else if rm == 5 && mod == 0 {
+            form.displacement = signExtend(try fetch(&i, size: 4), from: 4)
+            form.ripRelative = is64BitCode
         } else {
-            offset = gpr[modrm.rm | i.rexB]
-            if modrm.rm == 5 { segment = .ss }
+            form.base = Int8(rm | i.rexB)
+            form.stackSegment = rm == 5
         }
-        if modrm.mod == 1 { offset &+= signExtend(try fetch8(&i), from: 1) }
-        if modrm.mod == 2 { offset &+= signExtend(try fetch(&i, size: 4), from: 4) }
-        if i.addressSize == 4 { offset &= 0xFFFF_FFFF }
-        return (modrm, .memory(i.segment ?? segment, offset, ripRelative: ripRelative))
+        if mod == 1 { form.displacement &+= signExtend(try fetch8(&i), from: 1) }
+        if mod == 2 { form.displacement &+= signExtend(try fetch(&i, size: 4), from: 4) }
     }
 
     private func decode16(_ modrm: ModRM, _ i: inout Instruction) throws -> Operand {
