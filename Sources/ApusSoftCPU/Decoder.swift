@@ -168,14 +168,18 @@ extension CPUCore {
 
     /// ModRM, SIB and displacement. With a decode-cache entry, the first decode of the instruction stores the
     /// operand's form there (registers, scale, displacement), and later runs compute the address from it directly.
+    @inline(__always)
     func decodeModRM(_ i: inout Instruction) throws -> (ModRM, Operand) {
         if let entry = i.entry, entry.pointee.formAt == UInt8(truncatingIfNeeded: i.cursor &+ 1) {
-            let form = entry.pointee.form
             let end = Int(entry.pointee.formEnd)
             i.ip = advanced(i.ip, by: end &- i.cursor)
             i.cursor = end
-            return evaluate(form, &i)
+            return evaluate(entry.pointee.form, &i)
         }
+        return try decodeModRMFromBytes(&i)
+    }
+
+    private func decodeModRMFromBytes(_ i: inout Instruction) throws -> (ModRM, Operand) {
         let start = i.cursor
         let byte = UInt8(truncatingIfNeeded: try fetch8(&i))
         var form = AddressForm(modrm: byte)
