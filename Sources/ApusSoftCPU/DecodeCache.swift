@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Decoded instructions, keyed by guest-physical address, so a loop's prefixes and opcode are decoded once.
 ///
 /// An entry holds the instruction's first 16 bytes and its prefix state; the interpreter then fetches ModRM,
@@ -43,19 +49,26 @@ struct DecodeCache {
     private let pageCount: Int
     private let epochStorage: UnsafeMutablePointer<UInt64>
 
+    /// The tables come from calloc: all-zero bytes are a valid empty state (a zero tag matches no instruction, as the
+    /// mode is never 0), and the kernel backs untouched zero pages lazily, so an idle VM's RSS does not grow.
     init(pageCount: Int) {
         self.pageCount = pageCount
-        slots = .allocate(capacity: Self.entries)
-        slots.initialize(repeating: Entry(), count: Self.entries)
-        pageStates = .allocate(capacity: max(pageCount, 1))
-        pageStates.initialize(repeating: 0, count: max(pageCount, 1))
+        slots = Self.zeroed(Entry.self, count: Self.entries)
+        pageStates = Self.zeroed(UInt64.self, count: max(pageCount, 1))
         epochStorage = .allocate(capacity: 1)
         epochStorage.initialize(to: 1)
     }
 
+    private static func zeroed<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        // calloc fails only when the host is out of memory while the VM is built (sizes follow the VM's RAM, never
+        // the guest's actions); that ends the process, as a failed Swift allocation does.
+        guard let raw = calloc(count, MemoryLayout<T>.stride) else { preconditionFailure("out of memory") }
+        return raw.bindMemory(to: T.self, capacity: count)
+    }
+
     func deallocate() {
-        slots.deallocate()
-        pageStates.deallocate()
+        free(slots)
+        free(pageStates)
         epochStorage.deallocate()
     }
 
