@@ -41,11 +41,7 @@ extension CPUCore {
             }
         case 0x40...0x4F:   // INC/DEC r (REX bytes in 64-bit mode never reach here)
             let index = op & 7
-            let carry = rflags & Flag.cf
-            let (value, flags) = op < 0x48 ? Flag.add(register(index, size: size), 1, carry: 0, size)
-                                           : Flag.sub(register(index, size: size), 1, borrow: 0, size)
-            setRegister(index, size: size, value)
-            setArithmeticFlags(flags & ~Flag.cf | carry)
+            setRegister(index, size: size, incrementOrDecrement(register(index, size: size), increment: op < 0x48, size: size))
         case 0x50...0x57:
             try push(gpr[op & 7 | i.rexB], size: stackSize(i))
         case 0x58...0x5F:
@@ -241,11 +237,10 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
             case 0, 1:
-                let carry = rflags & Flag.cf
                 let value = try read(operand, size: width, i)
-                let (result, flags) = modrm.reg & 7 == 0 ? Flag.add(value, 1, carry: 0, width) : Flag.sub(value, 1, borrow: 0, width)
-                try write(operand, size: width, result, i)
-                setArithmeticFlags(flags & ~Flag.cf | carry)
+                let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
+                try write(operand, size: width, result, i)   // flags only once the store has not faulted
+                _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
             case 2 where op == 0xFF:
                 let target = try read(operand, size: is64BitCode ? 8 : size, i)
                 try push(i.ip, size: stackSize(i))

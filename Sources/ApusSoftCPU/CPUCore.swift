@@ -7,7 +7,9 @@ import ApusCore
 final class CPUCore {
     let gpr: UnsafeMutablePointer<UInt64>
     var rip: UInt64 = 0
-    var rflags: UInt64 = Flag.fixed
+    /// RFLAGS as last settled; `rflags` (LazyFlags.swift) adds the pending arithmetic flags of `lazy`.
+    var flagBits: UInt64 = Flag.fixed
+    var lazy = LazyFlags()
     /// Replacing the special registers wholesale (entry, restore) drops every cached translation.
     var sregs = SpecialRegisters() {
         didSet {
@@ -115,6 +117,9 @@ final class CPUCore {
     /// Condition codes 0-15 as Jcc, SETcc and CMOVcc number them.
     @inline(__always)
     func condition(_ code: Int) -> Bool {
+        if code >> 1 == 2 && lazy.kind != .none {   // E/NE (ZF) straight from the pending result
+            return (lazy.result == 0) == (code & 1 == 0)
+        }
         let result: Bool
         switch code >> 1 {
         case 0: result = flag(Flag.of)

@@ -1,9 +1,10 @@
 // apus-bench-softcpu: guest MIPS of the software CPU on two guests (guests/bench-compute.S, guests/bench-paging.S),
 // side by side with QEMU's TCG running the very same image bytes in the same run. bench/softcpu/run.sh prints it.
 //
-// Both sides are timed from start to the debug-exit write, once with ITERATIONS and once with zero iterations; the
-// difference is the loop alone, so QEMU's start-up (process, firmware, Multiboot loading) and the guests' own set-up
-// cancel out of both figures and of their ratio.
+// Both sides are timed in CPU time (user + system: the vCPU thread for Apus, the whole qemu process for QEMU), so
+// other load on a shared machine disturbs the figures little, once with ITERATIONS and once with zero iterations;
+// the difference is the loop alone, so QEMU's start-up (process, firmware, Multiboot loading) and the guests' own
+// set-up cancel out of both figures and of their ratio.
 import ApusBoot
 import ApusCore
 import ApusGuests
@@ -24,6 +25,9 @@ let guests = [
     BenchGuest(name: "bench-paging", instructionsPerIteration: 7, summary: "4 KiB pages, TLB misses"),
 ]
 
+/// bench-compute counts in ECX: the count must fit in 32 bits.
+let maximumIterations: UInt64 = 4_000_000_000
+
 struct Options {
     var iterations: UInt64 = 5_000_000
     var qemu: String?
@@ -36,13 +40,14 @@ struct Options {
                 guard let value = iterator.next() else { throw Self.usage }
                 qemu = value
             default:
-                guard let value = UInt64(argument), value > 0 else { throw Self.usage }
+                guard let value = UInt64(argument), value > 0, value <= maximumIterations else { throw Self.usage }
                 iterations = value
             }
         }
     }
 
-    static let usage = Failure(description: "usage: apus-bench-softcpu [ITERATIONS] [--qemu PATH-TO-qemu-system-x86_64]")
+    static let usage = Failure(description:
+        "usage: apus-bench-softcpu [ITERATIONS (1...\(maximumIterations))] [--qemu PATH-TO-qemu-system-x86_64]")
 }
 
 /// The built-in image with its iteration count (the quadword after the marker "ApusIter") replaced.
@@ -57,22 +62,36 @@ func image(_ name: String, iterations: UInt64) throws -> [UInt8] {
     return bytes
 }
 
-func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+/// CPU seconds this thread has used.
+func threadCPUTime() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
 
-/// Seconds the software CPU takes from entry to the guest's debug-exit write (COM1 is answered "ready", output dropped).
+/// CPU seconds (user + system) of the children waited for so far.
+func childrenCPUTime() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// CPU seconds the software CPU takes from entry to the guest's debug-exit write (COM1 answers "ready"; output is
+/// dropped).
 func runOnSoftCPU(_ bytes: [UInt8]) throws -> Double {
     let memory = try GuestMemory(size: 64 << 20)
     let plan = try GuestImageLoader.load(bytes, into: memory)
     let vcpu = try SoftCPUHypervisor().makeMachine(memory: memory, options: MachineOptions()).makeVCPU(index: 0)
     try vcpu.setSpecialRegisters(plan.specialRegisters)
     try vcpu.setRegisters(plan.registers)
-    let start = now()
+    let start = threadCPUTime()
     while true {
         let exit = try vcpu.run()
         switch exit {
         case .portIO(let access) where access.port == 0xF4 && access.direction == .write:
             guard access.data[0] == 0 else { throw Failure(description: "the guest reported failure \(access.data[0])") }
-            return Double(now() - start) / 1e9
+            return threadCPUTime() - start
         case .portIO(let access) where access.direction == .read:
             for index in 0..<access.data.count { access.data[index] = 0x20 }   // LSR: transmitter empty
         case .portIO:
@@ -83,7 +102,7 @@ func runOnSoftCPU(_ bytes: [UInt8]) throws -> Double {
     }
 }
 
-/// Seconds a whole `qemu-system-x86_64 -accel tcg` run of the image takes, process start to exit.
+/// CPU seconds a whole `qemu-system-x86_64 -accel tcg` run of the image takes, process start to exit.
 func runOnQEMU(_ bytes: [UInt8], qemu: String) throws -> Double {
     let file = FileManager.default.temporaryDirectory.appendingPathComponent("apus-bench-\(getpid()).elf")
     try Data(bytes).write(to: file)
@@ -96,11 +115,11 @@ func runOnQEMU(_ bytes: [UInt8], qemu: String) throws -> Double {
     process.standardOutput = FileHandle.nullDevice
     let errors = Pipe()
     process.standardError = errors
-    let start = now()
+    let start = childrenCPUTime()
     try process.run()
     let message = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let seconds = Double(now() - start) / 1e9
+    let seconds = childrenCPUTime() - start
     // isa-debug-exit turns the value written (0 = pass) into the exit status (value << 1) | 1.
     guard process.terminationStatus == 1 else {
         throw Failure(description: "QEMU exited with \(process.terminationStatus): \(String(decoding: message, as: UTF8.self))")
@@ -115,7 +134,7 @@ func mips(_ guest: BenchGuest, iterations: UInt64, run: ([UInt8]) throws -> Doub
     var count = iterations
     while true {
         let loop = try run(try image(guest.name, iterations: count)) - baseline
-        if loop >= 1 || count >= 1_000_000_000 {
+        if loop >= 1 || count * 10 > maximumIterations {
             return (Double(count) * guest.instructionsPerIteration / max(loop, 1e-9) / 1e6, count)
         }
         count *= 10
