@@ -1,9 +1,5 @@
 /// Starting an instruction from the decode cache (DecodeCache), or decoding it from memory and caching it.
 extension CPUCore {
-    /// The decode cache's mode key: decoding depends on the code size only (64-bit, or the default operand size).
-    @inline(__always)
-    var decodingMode: UInt64 { is64BitCode ? 8 : UInt64(defaultSize) }
-
     /// Whether the 16 bytes at `linearAddress` (offset `ip` in CS) can stand in for fetches: inside one page, and in
     /// 16- and 32-bit code not wrapping IP/EIP (which would continue at CS's base instead).
     @inline(__always)

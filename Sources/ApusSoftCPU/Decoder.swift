@@ -61,7 +61,7 @@ extension CPUCore {
     /// The next instruction pointer after `count` more bytes (IP and EIP wrap at their width).
     @inline(__always)
     func advanced(_ ip: UInt64, by count: Int) -> UInt64 {
-        is64BitCode ? ip &+ UInt64(count) : (ip &+ UInt64(count)) & (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
+        (ip &+ UInt64(truncatingIfNeeded: count)) & ipMask
     }
 
     /// `size` bytes at `offset` of an inline instruction (offset + size <= 16).

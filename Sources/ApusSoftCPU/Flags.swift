@@ -13,7 +13,7 @@ enum Flag {
     static let fixed: UInt64 = 1 << 1
 
     @inline(__always)
-    static func mask(_ size: Int) -> UInt64 { size == 8 ? .max : (1 &<< UInt64(truncatingIfNeeded: size &* 8)) &- 1 }
+    static func mask(_ size: Int) -> UInt64 { UInt64.max &>> UInt64(truncatingIfNeeded: 64 &- size &* 8) }
 
     @inline(__always)
     static func signBit(_ size: Int) -> UInt64 { 1 &<< UInt64(truncatingIfNeeded: size &* 8 &- 1) }
