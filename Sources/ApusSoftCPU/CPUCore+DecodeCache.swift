@@ -8,18 +8,21 @@ extension CPUCore {
             && (is64BitCode || ip &+ 16 <= (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF))
     }
 
-    /// Reads prefixes and opcode, from the cache when the instruction at RIP is there, else from memory (caching it
-    /// when it lies in a RAM page). Returns the opcode, 0x100 | byte for the 0F map.
+    /// The decode-cache entry of the instruction at RIP, if it is there and still valid.
     @inline(__always)
+    func cachedInstruction() -> UnsafeMutablePointer<DecodeCache.Entry>? {
+        let address = linear(.cs, rip)
+        guard inlineFits(address, ip: rip) else { return nil }
+        if address >> 12 != fetchPage { cacheFetchPage(address) }   // a fault here is raised by the fetch that follows
+        guard address >> 12 == fetchPage && fetchHost != nil else { return nil }
+        return decoded.lookup(fetchPhysical | (address & 0xFFF), page: fetchRAMPage, mode: decodingMode)
+    }
+
+    /// Reads prefixes and opcode from memory, caching the instruction when its 16 bytes lie in a RAM page. Returns
+    /// the opcode, 0x100 | byte for the 0F map.
     func decodeOpcode(_ i: inout Instruction) throws -> UInt64 {
         let address = linear(.cs, i.ip)
         let fits = inlineFits(address, ip: i.ip)
-        if fits && address >> 12 != fetchPage { cacheFetchPage(address) }   // a fault here is raised by the fetch below
-        if fits && address >> 12 == fetchPage && fetchHost != nil,
-           let entry = decoded.lookup(fetchPhysical | (address & 0xFFF), page: fetchRAMPage, mode: decodingMode) {
-            i.entry = entry
-            return resume(&i, entry.pointee)
-        }
         var opcode = try decodePrefixes(&i)
         if opcode == 0x0F { opcode = 0x100 | (try fetch8(&i)) }
         // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes.
@@ -45,19 +48,18 @@ extension CPUCore {
         return opcode
     }
 
+}
+
+extension Instruction {
+    /// An instruction whose prefixes and opcode come from the decode cache; fetches read the cached bytes.
     @inline(__always)
-    private func resume(_ i: inout Instruction, _ entry: DecodeCache.Entry) -> UInt64 {
-        i.inline = true
-        i.low = entry.low
-        i.high = entry.high
-        i.cursor = Int(entry.opcodeLength)
-        i.ip = advanced(i.ip, by: i.cursor)
-        i.operandSize = Int(entry.operandSize)
-        i.addressSize = Int(entry.addressSize)
-        i.rex = entry.rex
-        i.segment = entry.segment == 0 ? nil : SegmentRegister(rawValue: Int(entry.segment) - 1)
-        i.repeatPrefix = entry.repeatPrefix
-        i.operandSizePrefix = entry.operandSizePrefix
-        return UInt64(entry.opcode)
+    init(cached entry: UnsafeMutablePointer<DecodeCache.Entry>, start: UInt64, ip: UInt64) {
+        let segment = entry.pointee.segment
+        self.init(start: start, ip: ip, operandSize: Int(entry.pointee.operandSize),
+                  addressSize: Int(entry.pointee.addressSize), rex: entry.pointee.rex,
+                  segment: segment == 0 ? nil : SegmentRegister(rawValue: Int(segment) &- 1),
+                  repeatPrefix: entry.pointee.repeatPrefix, operandSizePrefix: entry.pointee.operandSizePrefix,
+                  cursor: Int(entry.pointee.opcodeLength), inline: true, low: entry.pointee.low,
+                  high: entry.pointee.high, entry: entry)
     }
 }

@@ -6,9 +6,16 @@ extension CPUCore {
     enum StepResult { case normal, halt }
 
     func step() throws -> StepResult {
-        let size = defaultSize
-        var i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
-        let opcode = try decodeOpcode(&i)
+        var i: Instruction
+        let opcode: UInt64
+        if let entry = cachedInstruction() {
+            i = Instruction(cached: entry, start: rip, ip: advanced(rip, by: Int(entry.pointee.opcodeLength)))
+            opcode = UInt64(entry.pointee.opcode)
+        } else {
+            let size = defaultSize
+            i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
+            opcode = try decodeOpcode(&i)
+        }
         let result = opcode >= 0x100 ? try executeTwoByte(&i, opcode & 0xFF) : try executeOneByte(&i, opcode)
         instructions &+= 1
         return result
