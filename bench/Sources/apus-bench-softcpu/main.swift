@@ -127,17 +127,19 @@ func runOnQEMU(_ bytes: [UInt8], qemu: String) throws -> Double {
     return seconds
 }
 
-/// Guest MIPS of the loop alone: a run with `iterations` minus a zero-iteration run. When the loop took under a second
-/// (QEMU's JIT on the compute loop), the count grows tenfold and both runs repeat, so start-up noise stays small.
+/// Guest MIPS of the loop alone: a run with `iterations` minus a zero-iteration run. While the loop takes under a
+/// second (QEMU's JIT on the compute loop), the count grows towards 1.5 s of loop, so start-up noise stays small.
 func mips(_ guest: BenchGuest, iterations: UInt64, run: ([UInt8]) throws -> Double) throws -> (mips: Double, iterations: UInt64) {
     let baseline = try run(try image(guest.name, iterations: 0))
     var count = iterations
     while true {
         let loop = try run(try image(guest.name, iterations: count)) - baseline
-        if loop >= 1 || count * 10 > maximumIterations {
+        if loop >= 1 || count >= maximumIterations {
             return (Double(count) * guest.instructionsPerIteration / max(loop, 1e-9) / 1e6, count)
         }
-        count *= 10
+        // Aim at about 1.5 s of loop: at least twice as many, at most 100 times.
+        let factor = min(100, max(2, 1.5 / max(loop, 0.015)))
+        count = min(maximumIterations, UInt64(Double(count) * factor))
     }
 }
 
