@@ -40,4 +40,31 @@ import Testing
             #expect(try machine.vcpu.registers().rbx == expected)
         }
     }
+
+    @Test func cachedCodeStillFaultsOnceItsMappingIsGone() throws {
+        // Calls a routine through an alias mapping (cached by physical address), unmaps the alias, INVLPG, and calls
+        // it again: the fetch must raise #PF at the alias address although the physical bytes are cached.
+        var code: [UInt8] = [
+            0xB8, 0x20, 0x00, 0x90, 0x0C,                                   // mov eax, 0xC900020 (alias of +0x20)
+            0xFF, 0xD0,                                                     // call rax
+            0x48, 0xC7, 0x04, 0x25, 0x20, 0xB3, 0x00, 0x00, 0, 0, 0, 0,     // mov qword [0xB320], 0
+            0x0F, 0x01, 0x38,                                               // invlpg [rax]
+            0xFF, 0xD0,                                                     // call rax: #PF
+            0xF4,                                                           // hlt (not reached)
+        ]
+        code += [UInt8](repeating: 0x90, count: 0x20 - code.count)
+        code += [0xFF, 0xC3, 0xC3]                                          // +0x20: inc ebx; ret
+        code += [UInt8](repeating: 0x90, count: 0x30 - code.count) + [0xF4] // +0x30: the #PF handler: hlt
+        let machine = try SoftCPUTestMachine(code: code, idtLimit: 0xFFF)
+        try machine.installGate(vector: 14, handler: SoftCPUTestMachine.codeBase + 0x30)
+        try machine.memory.write(UInt64(0x83), at: GuestAddress(0xB000 + 100 * 8))   // virtual 200 MiB -> physical 0
+        #expect(try machine.runToHalt() == ["halt"])
+        let registers = try machine.vcpu.registers()
+        #expect(registers.rbx == 1)
+        #expect(registers.rip == SoftCPUTestMachine.codeBase + 0x31)
+        #expect(try machine.vcpu.specialRegisters().cr2 == 0xC90_0020)
+        // The frame: error code (not present), then the RIP of the fetch that faulted.
+        #expect(try machine.memory.read(UInt64.self, at: GuestAddress(registers.rsp)) & 1 == 0)
+        #expect(try machine.memory.read(UInt64.self, at: GuestAddress(registers.rsp + 8)) == 0xC90_0020)
+    }
 }
