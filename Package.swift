@@ -93,7 +93,7 @@ let package = Package(
 
         .executableTarget(
             name: "apus-bench-softcpu",
-            dependencies: ["ApusCore", "ApusSoftCPU", "ApusBoot"],
+            dependencies: ["ApusCore", "ApusSoftCPU", "ApusBoot", "ApusGuests"],
             path: "bench/Sources/apus-bench-softcpu",
             swiftSettings: strict),
 

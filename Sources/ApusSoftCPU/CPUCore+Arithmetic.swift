@@ -1,17 +1,24 @@
 /// The ALU operations shared by many opcodes, with the SDM's flag rules.
 extension CPUCore {
     /// ADD OR ADC SBB AND SUB XOR CMP, numbered as in opcode bits 3-5. Returns the result and whether to store it.
+    /// The flags are recorded lazily (LazyFlags) and computed by Flag.add, Flag.sub and Flag.logic when read.
     func alu(_ operation: Int, _ a: UInt64, _ b: UInt64, size: Int) -> (UInt64, store: Bool) {
-        let carry: UInt64 = flag(Flag.cf) ? 1 : 0
+        let mask = Flag.mask(size)
         switch operation {
-        case 0: let (r, f) = Flag.add(a, b, carry: 0, size); setArithmeticFlags(f); return (r, true)
-        case 1: let r = (a | b) & Flag.mask(size); setArithmeticFlags(Flag.logic(r, size)); return (r, true)
-        case 2: let (r, f) = Flag.add(a, b, carry: carry, size); setArithmeticFlags(f); return (r, true)
-        case 3: let (r, f) = Flag.sub(a, b, borrow: carry, size); setArithmeticFlags(f); return (r, true)
-        case 4: let r = a & b & Flag.mask(size); setArithmeticFlags(Flag.logic(r, size)); return (r, true)
-        case 5: let (r, f) = Flag.sub(a, b, borrow: 0, size); setArithmeticFlags(f); return (r, true)
-        case 6: let r = (a ^ b) & Flag.mask(size); setArithmeticFlags(Flag.logic(r, size)); return (r, true)
-        default: let (r, f) = Flag.sub(a, b, borrow: 0, size); setArithmeticFlags(f); return (r, false)
+        case 0, 2:
+            let carry = operation == 2 ? carryFlag() : 0
+            let r = (a &+ b &+ carry) & mask
+            recordFlags(.add, a, b, carry: carry, result: r, size: size)
+            return (r, true)
+        case 3, 5, 7:
+            let borrow = operation == 3 ? carryFlag() : 0
+            let r = (a &- b &- borrow) & mask
+            recordFlags(.sub, a, b, carry: borrow, result: r, size: size)
+            return (r, operation != 7)
+        default:
+            let r = (operation == 1 ? a | b : operation == 4 ? a & b : a ^ b) & mask
+            recordFlags(.logic, 0, 0, carry: 0, result: r, size: size)
+            return (r, true)
         }
     }
 

@@ -6,10 +6,17 @@ extension CPUCore {
     enum StepResult { case normal, halt }
 
     func step() throws -> StepResult {
-        let size = defaultSize
-        var i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
-        let opcode = try decodePrefixes(&i)
-        let result = opcode == 0x0F ? try executeTwoByte(&i, try fetch8(&i)) : try executeOneByte(&i, opcode)
+        var i: Instruction
+        let opcode: UInt64
+        if let entry = cachedInstruction() {
+            i = Instruction(cached: entry, start: rip, ip: advanced(rip, by: Int(entry.pointee.opcodeLength)))
+            opcode = UInt64(entry.pointee.opcode)
+        } else {
+            let size = defaultSize
+            i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
+            opcode = try decodeOpcode(&i)
+        }
+        let result = opcode >= 0x100 ? try executeTwoByte(&i, opcode & 0xFF) : try executeOneByte(&i, opcode)
         instructions &+= 1
         return result
     }
@@ -41,11 +48,7 @@ extension CPUCore {
             }
         case 0x40...0x4F:   // INC/DEC r (REX bytes in 64-bit mode never reach here)
             let index = op & 7
-            let carry = rflags & Flag.cf
-            let (value, flags) = op < 0x48 ? Flag.add(register(index, size: size), 1, carry: 0, size)
-                                           : Flag.sub(register(index, size: size), 1, borrow: 0, size)
-            setRegister(index, size: size, value)
-            setArithmeticFlags(flags & ~Flag.cf | carry)
+            setRegister(index, size: size, incrementOrDecrement(register(index, size: size), increment: op < 0x48, size: size))
         case 0x50...0x57:
             try push(gpr[op & 7 | i.rexB], size: stackSize(i))
         case 0x58...0x5F:
@@ -241,11 +244,10 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
             case 0, 1:
-                let carry = rflags & Flag.cf
                 let value = try read(operand, size: width, i)
-                let (result, flags) = modrm.reg & 7 == 0 ? Flag.add(value, 1, carry: 0, width) : Flag.sub(value, 1, borrow: 0, width)
-                try write(operand, size: width, result, i)
-                setArithmeticFlags(flags & ~Flag.cf | carry)
+                let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
+                try write(operand, size: width, result, i)   // flags only once the store has not faulted
+                _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
             case 2 where op == 0xFF:
                 let target = try read(operand, size: is64BitCode ? 8 : size, i)
                 try push(i.ip, size: stackSize(i))
@@ -322,6 +324,7 @@ extension CPUCore {
     }
 
     private func interruptReturn(_ i: Instruction) throws {
+        decoded.flushAll()   // serializing
         let width = is64BitCode ? (i.rexW ? 8 : 4) : i.operandSize
         let newRIP = try pop(size: width)
         let selector = UInt16(try pop(size: width) & 0xFFFF)

@@ -44,7 +44,8 @@ extension CPUCore {
     }
 
     func writeLinear(_ address: UInt64, size: Int, _ value: UInt64) throws {
-        if (address & 0xFFF) + UInt64(size) <= 0x1000, let host = tlb.host(address, kind: 1, user: cpl == 3) {
+        if (address & 0xFFF) + UInt64(size) <= 0x1000, let (host, page) = tlb.writeHost(address, user: cpl == 3) {
+            decoded.codeWritten(page: page)
             storeHost(host, size: size, value)
             return
         }
@@ -68,18 +69,28 @@ extension CPUCore {
         let kind = access == .read ? 0 : access == .write ? 1 : 2
         if let physical = tlb.lookup(address, kind: kind, user: user) { return physical }
         let physical: UInt64
+        // Besides the table asked for, a walk also fills the read table (any page that passed the walk is readable)
+        // and the write table when a store would need nothing more (writable, Dirty already set): a read-modify-write
+        // of a new page then walks once, not twice.
+        var alsoReadable = false, alsoWritable = false
         if sregs.cr0 & ControlRegister.cr0PG == 0 {
             physical = address & (longMode ? .max : 0xFFFF_FFFF)
         } else {
             guard longMode else { throw CPUFault.gp() }   // 32-bit paging is not modelled yet: refuse, precisely
-            physical = try walk(address, access: access, user: user)
+            var writableAndDirty = false
+            physical = try walk(address, access: access, user: user, writableAndDirty: &writableAndDirty)
+            alsoReadable = kind != 0
+            alsoWritable = kind != 1 && writableAndDirty
         }
-        let page = memory.region(containing: GuestAddress(physical & ~0xFFF), length: 0x1000)
-        tlb.insert(address, physical: physical, host: page.map { $0.0.hostBase + Int($0.1) }, kind: kind, user: user)
+        let page = ram.locate(physical & ~0xFFF, length: 0x1000)
+        tlb.insert(address, physical: physical, ram: page, kind: kind, user: user)
+        if alsoReadable { tlb.insert(address, physical: physical, ram: page, kind: 0, user: user) }
+        if alsoWritable { tlb.insert(address, physical: physical, ram: page, kind: 1, user: user) }
         return physical
     }
 
-    private func walk(_ address: UInt64, access: Access, user: Bool) throws -> UInt64 {
+    /// `writableAndDirty`: whether a store by the same privilege could use the translation without another walk.
+    private func walk(_ address: UInt64, access: Access, user: Bool, writableAndDirty: inout Bool) throws -> UInt64 {
         let write = access == .write
         var table = sregs.cr3 & 0x000F_FFFF_FFFF_F000
         var writable = true, userAllowed = true, executable = true
@@ -110,6 +121,7 @@ extension CPUCore {
                 try writePhysical(entryAddress, size: 8, entry)
             }
             if leaf {
+                writableAndDirty = entry & 0x40 != 0 && (writable || (!user && sregs.cr0 & ControlRegister.cr0WP == 0))
                 let pageBits = 12 + 9 * UInt64(level)
                 let frame = entry & 0x000F_FFFF_FFFF_F000 & ~((UInt64(1) << pageBits) - 1)
                 return frame | (address & ((UInt64(1) << pageBits) - 1))
@@ -123,16 +135,17 @@ extension CPUCore {
 
     @inline(__always)
     func readPhysical(_ address: UInt64, size: Int) throws -> UInt64 {
-        if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
-            return loadHost(region.hostBase + Int(offset), size: size)
+        if let (host, _) = ram.locate(address, length: size) {
+            return loadHost(host, size: size)
         }
         return try deviceRead(isPort: false, address: address, size: size)
     }
 
     @inline(__always)
     func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws {
-        if let (region, offset) = memory.region(containing: GuestAddress(address), length: size) {
-            storeHost(region.hostBase + Int(offset), size: size, value)
+        if let (host, page) = ram.locate(address, length: size) {
+            decoded.codeWritten(page: page)
+            storeHost(host, size: size, value)
             return
         }
         try deviceWrite(isPort: false, address: address, size: size, value)

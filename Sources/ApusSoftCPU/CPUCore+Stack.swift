@@ -18,6 +18,7 @@ extension CPUCore {
     }
 
     /// Stack operand size: 8 in 64-bit code unless 66h asks for 2.
+    @inline(__always)
     func stackSize(_ i: Instruction) -> Int {
         is64BitCode ? (i.operandSizePrefix ? 2 : 8) : i.operandSize
     }

@@ -23,6 +23,7 @@ extension CPUCore {
                 let (segment, offset) = try effectiveOffset(operand, i)
                 tlb.flush(page: linear(segment, offset))
                 fetchPage = .max
+                decoded.flushAll()
                 break
             }
             guard kind <= 3, cpl == 0 || kind <= 1 else { throw kind <= 3 ? CPUFault.gp() : CPUFault.ud }
@@ -88,6 +89,7 @@ extension CPUCore {
             let (_, operand) = try decodeModRM(&i)
             try write(operand, size: 1, condition(op & 0xF) ? 1 : 0, i)
         case 0xA2:
+            decoded.flushAll()   // serializing: how x86 code makes cross-modified code visible
             let (a, b, c, d) = model.cpuid(leaf: UInt32(gpr[0] & 0xFFFF_FFFF), subleaf: UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, UInt64(a)); setRegister(3, size: 4, UInt64(b))
             setRegister(1, size: 4, UInt64(c)); setRegister(2, size: 4, UInt64(d))
@@ -233,6 +235,7 @@ extension CPUCore {
     }
 
     func setControlRegister(_ index: Int, _ value: UInt64) throws {
+        decoded.flushAll()   // serializing
         switch index {
         case 0:
             sregs.cr0 = value | ControlRegister.cr0ET
@@ -270,6 +273,7 @@ extension CPUCore {
     }
 
     func writeMSR(_ index: UInt32, _ value: UInt64) throws {
+        decoded.flushAll()   // serializing
         switch index {
         case MSR.efer:
             let writable = ControlRegister.eferSCE | ControlRegister.eferLME | ControlRegister.eferNXE

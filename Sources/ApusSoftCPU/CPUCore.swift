@@ -7,7 +7,9 @@ import ApusCore
 final class CPUCore {
     let gpr: UnsafeMutablePointer<UInt64>
     var rip: UInt64 = 0
-    var rflags: UInt64 = Flag.fixed
+    /// RFLAGS as last settled; `rflags` (LazyFlags.swift) adds the pending arithmetic flags of `lazy`.
+    var flagBits: UInt64 = Flag.fixed
+    var lazy = LazyFlags()
     /// Replacing the special registers wholesale (entry, restore) drops every cached translation.
     var sregs = SpecialRegisters() {
         didSet {
@@ -26,10 +28,16 @@ final class CPUCore {
     /// Instructions retired, for RDTSC and statistics.
     var instructions: UInt64 = 0
     let tlb = SoftTLB()
+    /// Guest RAM's bounds as plain pointers, and the decoded instructions of its pages.
+    let ram: PhysicalRAM
+    let decoded: DecodeCache
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
     /// Reset whenever translations may have changed (`flushTranslations`).
     var fetchPage: UInt64 = .max
     var fetchHost: UnsafeMutableRawPointer?
+    /// The guest-physical address and RAM page number (PhysicalRAM) of `fetchPage`, for the decode cache.
+    var fetchPhysical: UInt64 = 0
+    var fetchRAMPage = 0
 
     /// A port or MMIO write the instruction made; reported to the VMM once the instruction completes.
     var pendingWrite: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
@@ -40,6 +48,8 @@ final class CPUCore {
     init(memory: GuestMemory, model: CPUModel) {
         self.memory = memory
         self.model = model
+        ram = PhysicalRAM(memory)
+        decoded = DecodeCache(pageCount: ram.pageCount)
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
     }
@@ -52,6 +62,8 @@ final class CPUCore {
     deinit {
         gpr.deallocate()
         tlb.deallocate()
+        ram.deallocate()
+        decoded.deallocate()
     }
 
     // MARK: Modes
@@ -61,12 +73,18 @@ final class CPUCore {
     private(set) var is64BitCode = false
     private(set) var protectedMode = false
     private(set) var defaultSize = 2
+    /// IP, EIP or RIP width, for advancing the instruction pointer without testing the mode each time.
+    private(set) var ipMask: UInt64 = 0xFFFF
+    /// The decode cache's mode key: decoding depends on the code size only (64-bit, or the default operand size).
+    private(set) var decodingMode: UInt64 = 2
 
     private func refreshModes() {
         longMode = sregs.efer & ControlRegister.eferLMA != 0
         is64BitCode = longMode && sregs.cs.l
         protectedMode = sregs.cr0 & ControlRegister.cr0PE != 0
         defaultSize = is64BitCode ? 4 : (protectedMode && sregs.cs.db ? 4 : 2)
+        ipMask = is64BitCode ? .max : (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
+        decodingMode = is64BitCode ? 8 : UInt64(defaultSize)
     }
     /// Current privilege level: CS.DPL in protected mode (the RPL of CS equals it), 0 in real mode.
     var cpl: UInt8 { protectedMode ? UInt8(sregs.cs.selector & 3) : 0 }
@@ -105,6 +123,9 @@ final class CPUCore {
     /// Condition codes 0-15 as Jcc, SETcc and CMOVcc number them.
     @inline(__always)
     func condition(_ code: Int) -> Bool {
+        if code >> 1 == 2 && lazy.kind != .none {   // E/NE (ZF) straight from the pending result
+            return (lazy.result == 0) == (code & 1 == 0)
+        }
         let result: Bool
         switch code >> 1 {
         case 0: result = flag(Flag.of)

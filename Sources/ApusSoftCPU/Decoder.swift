@@ -12,6 +12,15 @@ struct Instruction {
     /// 0xF2 (REPNE) or 0xF3 (REP/REPE), or 0.
     var repeatPrefix: UInt8 = 0
     var operandSizePrefix = false
+    /// Bytes fetched so far.
+    var cursor = 0
+    /// When `inline`, the instruction's first 16 bytes (from the decode cache, or copied when it was decoded), which
+    /// fetches read instead of memory.
+    var inline = false
+    var low: UInt64 = 0
+    var high: UInt64 = 0
+    /// The decode-cache entry of this instruction, where decodeModRM keeps the operand's form.
+    var entry: UnsafeMutablePointer<DecodeCache.Entry>?
 
     @inline(__always) var hasREX: Bool { rex != 0 }
     @inline(__always) var rexW: Bool { rex & 8 != 0 }
@@ -27,6 +36,21 @@ enum Operand {
     case memory(SegmentRegister, UInt64, ripRelative: Bool)
 }
 
+/// A 32- or 64-bit ModRM operand as the bytes define it, before registers are read: what the decode cache keeps.
+struct AddressForm {
+    var modrm: UInt8
+    /// Register numbers (with REX), -1 when absent.
+    var base: Int8 = -1
+    var index: Int8 = -1
+    var scale: UInt8 = 0
+    /// SS is the default segment (RBP or RSP as base).
+    var stackSegment = false
+    var ripRelative = false
+    var displacement: UInt64 = 0
+
+    init(modrm: UInt8) { self.modrm = modrm }
+}
+
 struct ModRM {
     var mod: Int
     var reg: Int
@@ -34,8 +58,34 @@ struct ModRM {
 }
 
 extension CPUCore {
+    /// The next instruction pointer after `count` more bytes (IP and EIP wrap at their width).
+    @inline(__always)
+    func advanced(_ ip: UInt64, by count: Int) -> UInt64 {
+        (ip &+ UInt64(truncatingIfNeeded: count)) & ipMask
+    }
+
+    /// `size` bytes at `offset` of an inline instruction (offset + size <= 16).
+    @inline(__always)
+    private func inlineBytes(_ i: Instruction, at offset: Int, size: Int) -> UInt64 {
+        let value: UInt64
+        if offset == 0 {
+            value = i.low
+        } else if offset < 8 {
+            value = (i.low &>> UInt64(8 * offset)) | (i.high &<< UInt64(64 - 8 * offset))
+        } else {
+            value = i.high &>> UInt64(8 * (offset - 8))
+        }
+        return size == 8 ? value : value & ((1 &<< UInt64(8 * size)) &- 1)
+    }
+
     @inline(__always)
     func fetch8(_ i: inout Instruction) throws -> UInt64 {
+        if i.inline && i.cursor < 16 {
+            let byte = inlineBytes(i, at: i.cursor, size: 1)
+            i.cursor &+= 1
+            i.ip = advanced(i.ip, by: 1)
+            return byte
+        }
         let address = linear(.cs, i.ip)
         let byte: UInt64
         if address >> 12 == fetchPage, let host = fetchHost {
@@ -44,28 +94,38 @@ extension CPUCore {
             byte = try read(.cs, i.ip, size: 1, access: .fetch)
             cacheFetchPage(address)
         }
-        i.ip = is64BitCode ? i.ip &+ 1 : (i.ip &+ 1) & (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
+        i.cursor &+= 1
+        i.ip = advanced(i.ip, by: 1)
         return byte
     }
 
     /// Remembers the host page behind `address` for the next fetches, when it is RAM (code in MMIO is fetched slowly).
-    private func cacheFetchPage(_ address: UInt64) {
+    func cacheFetchPage(_ address: UInt64) {
         guard let physical = try? translate(address, access: .fetch),
-              let (region, offset) = memory.region(containing: GuestAddress(physical & ~0xFFF), length: 0x1000) else {
+              let (host, page) = ram.locate(physical & ~0xFFF, length: 0x1000) else {
             fetchPage = .max
             return
         }
         fetchPage = address >> 12
-        fetchHost = region.hostBase + Int(offset)
+        fetchHost = host
+        fetchPhysical = physical & ~0xFFF
+        fetchRAMPage = page
     }
 
     func fetch(_ i: inout Instruction, size: Int) throws -> UInt64 {
+        if i.inline && i.cursor + size <= 16 {
+            let value = inlineBytes(i, at: i.cursor, size: size)
+            i.cursor &+= size
+            i.ip = advanced(i.ip, by: size)
+            return value
+        }
         let address = linear(.cs, i.ip)
         if is64BitCode, address >> 12 == fetchPage, address & 0xFFF <= 0x1000 - 8, let host = fetchHost {
             // The immediate lies in the cached code page: one 8-byte load (never past the page) instead of `size`
             // fetches.
             let raw = host.loadUnaligned(fromByteOffset: Int(address & 0xFFF), as: UInt64.self)
             i.ip &+= UInt64(size)
+            i.cursor &+= size
             return size == 8 ? UInt64(littleEndian: raw) : UInt64(littleEndian: raw) & Flag.mask(size)
         }
         var value: UInt64 = 0
@@ -106,35 +166,77 @@ extension CPUCore {
         }
     }
 
+    /// ModRM, SIB and displacement. With a decode-cache entry, the first decode of the instruction stores the
+    /// operand's form there (registers, scale, displacement), and later runs compute the address from it directly.
+    @inline(__always)
     func decodeModRM(_ i: inout Instruction) throws -> (ModRM, Operand) {
-        let byte = Int(try fetch8(&i))
+        if let entry = i.entry, entry.pointee.formAt == UInt8(truncatingIfNeeded: i.cursor &+ 1) {
+            let end = Int(entry.pointee.formEnd)
+            i.ip = advanced(i.ip, by: end &- i.cursor)
+            i.cursor = end
+            return evaluate(entry.pointee.form, &i)
+        }
+        return try decodeModRMFromBytes(&i)
+    }
+
+    private func decodeModRMFromBytes(_ i: inout Instruction) throws -> (ModRM, Operand) {
+        let start = i.cursor
+        let byte = UInt8(truncatingIfNeeded: try fetch8(&i))
+        var form = AddressForm(modrm: byte)
+        if byte >> 6 != 3 {
+            if i.addressSize == 2 {
+                let modrm = ModRM(mod: Int(byte >> 6), reg: Int((byte >> 3) & 7) | i.rexR, rm: Int(byte & 7))
+                return (modrm, try decode16(modrm, &i))   // 16-bit forms are decoded each time
+            }
+            try decodeAddress(&form, &i)
+        }
+        if let entry = i.entry, start < 0xFF, i.cursor <= 16 {
+            entry.pointee.form = form
+            entry.pointee.formAt = UInt8(start + 1)
+            entry.pointee.formEnd = UInt8(i.cursor)
+        }
+        return evaluate(form, &i)
+    }
+
+    /// The operand a 32- or 64-bit addressing form names with the registers as they are now.
+    @inline(__always)
+    private func evaluate(_ form: AddressForm, _ i: inout Instruction) -> (ModRM, Operand) {
+        let byte = Int(form.modrm)
         let modrm = ModRM(mod: byte >> 6, reg: (byte >> 3) & 7 | i.rexR, rm: byte & 7)
         if modrm.mod == 3 { return (modrm, .register(modrm.rm | i.rexB)) }
-        if i.addressSize == 2 { return (modrm, try decode16(modrm, &i)) }
-        var segment = SegmentRegister.ds
-        var offset: UInt64 = 0
-        var ripRelative = false
-        if modrm.rm == 4 {
+        var offset = form.displacement
+        if form.base >= 0 { offset &+= gpr[Int(form.base)] }
+        if form.index >= 0 { offset &+= gpr[Int(form.index)] &<< UInt64(form.scale) }
+        if i.addressSize == 4 { offset &= 0xFFFF_FFFF }
+        let segment = i.segment ?? (form.stackSegment ? .ss : .ds)
+        return (modrm, .memory(segment, offset, ripRelative: form.ripRelative))
+    }
+
+    /// Fills in the registers, scale and displacement of a 32- or 64-bit memory form (ModRM.mod != 3).
+    private func decodeAddress(_ form: inout AddressForm, _ i: inout Instruction) throws {
+        let mod = form.modrm >> 6, rm = Int(form.modrm & 7)
+        if rm == 4 {
             let sib = Int(try fetch8(&i))
             let scale = sib >> 6, index = (sib >> 3) & 7 | i.rexX, base = sib & 7
-            if index != 4 { offset = gpr[index] << UInt64(scale) }
-            if base == 5 && modrm.mod == 0 {
-                offset &+= signExtend(try fetch(&i, size: 4), from: 4)
-            } else {
-                offset &+= gpr[base | i.rexB]
-                if base == 4 || base == 5 { segment = .ss }
+            if index != 4 {
+                form.index = Int8(index)
+                form.scale = UInt8(scale)
             }
-        } else if modrm.rm == 5 && modrm.mod == 0 {
-            offset = signExtend(try fetch(&i, size: 4), from: 4)
-            ripRelative = is64BitCode
+            if base == 5 && mod == 0 {
+                form.displacement = signExtend(try fetch(&i, size: 4), from: 4)
+            } else {
+                form.base = Int8(base | i.rexB)
+                form.stackSegment = base == 4 || base == 5
+            }
+        } else if rm == 5 && mod == 0 {
+            form.displacement = signExtend(try fetch(&i, size: 4), from: 4)
+            form.ripRelative = is64BitCode
         } else {
-            offset = gpr[modrm.rm | i.rexB]
-            if modrm.rm == 5 { segment = .ss }
+            form.base = Int8(rm | i.rexB)
+            form.stackSegment = rm == 5
         }
-        if modrm.mod == 1 { offset &+= signExtend(try fetch8(&i), from: 1) }
-        if modrm.mod == 2 { offset &+= signExtend(try fetch(&i, size: 4), from: 4) }
-        if i.addressSize == 4 { offset &= 0xFFFF_FFFF }
-        return (modrm, .memory(i.segment ?? segment, offset, ripRelative: ripRelative))
+        if mod == 1 { form.displacement &+= signExtend(try fetch8(&i), from: 1) }
+        if mod == 2 { form.displacement &+= signExtend(try fetch(&i, size: 4), from: 4) }
     }
 
     private func decode16(_ modrm: ModRM, _ i: inout Instruction) throws -> Operand {
@@ -159,6 +261,7 @@ extension CPUCore {
 
     // MARK: Operands
 
+    @inline(__always)
     func read(_ operand: Operand, size: Int, _ i: Instruction) throws -> UInt64 {
         switch operand {
         case .register(let index): return register(index, size: size, rex: i.hasREX)
@@ -167,6 +270,7 @@ extension CPUCore {
         }
     }
 
+    @inline(__always)
     func write(_ operand: Operand, size: Int, _ value: UInt64, _ i: Instruction) throws {
         switch operand {
         case .register(let index): setRegister(index, size: size, value, rex: i.hasREX)
@@ -176,6 +280,7 @@ extension CPUCore {
     }
 
     /// The offset a memory operand names (LEA, LGDT).
+    @inline(__always)
     func effectiveOffset(_ operand: Operand, _ i: Instruction) throws -> (SegmentRegister, UInt64) {
         guard case .memory(let segment, let offset, let ripRelative) = operand else { throw CPUFault.ud }
         return (segment, ripRelative ? offset &+ i.ip : offset)

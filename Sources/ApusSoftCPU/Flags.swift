@@ -13,10 +13,10 @@ enum Flag {
     static let fixed: UInt64 = 1 << 1
 
     @inline(__always)
-    static func mask(_ size: Int) -> UInt64 { size == 8 ? .max : (UInt64(1) << UInt64(size * 8)) - 1 }
+    static func mask(_ size: Int) -> UInt64 { UInt64.max &>> UInt64(truncatingIfNeeded: 64 &- size &* 8) }
 
     @inline(__always)
-    static func signBit(_ size: Int) -> UInt64 { UInt64(1) << UInt64(size * 8 - 1) }
+    static func signBit(_ size: Int) -> UInt64 { 1 &<< UInt64(truncatingIfNeeded: size &* 8 &- 1) }
 
     /// ZF, SF and PF of a result.
     @inline(__always)
@@ -25,10 +25,13 @@ enum Flag {
         var flags: UInt64 = 0
         if v == 0 { flags |= zf }
         if v & signBit(size) != 0 { flags |= sf }
-        if UInt8(truncatingIfNeeded: v).nonzeroBitCount % 2 == 0 { flags |= pf }
+        // PF: even parity of the low byte. 0x6996 holds the odd-parity bit of each nibble value (no POPCNT needed).
+        let folded = (v ^ (v &>> 4)) & 0xF
+        if (0x6996 &>> folded) & 1 == 0 { flags |= pf }
         return flags
     }
 
+    @inline(__always)
     static func add(_ a: UInt64, _ b: UInt64, carry: UInt64, _ size: Int) -> (UInt64, UInt64) {
         let m = mask(size)
         let a = a & m, b = b & m
@@ -42,6 +45,7 @@ enum Flag {
         return (value, flags)
     }
 
+    @inline(__always)
     static func sub(_ a: UInt64, _ b: UInt64, borrow: UInt64, _ size: Int) -> (UInt64, UInt64) {
         let m = mask(size)
         let a = a & m, b = b & m

@@ -8,6 +8,8 @@ struct SoftTLB {
     private let frames: UnsafeMutablePointer<UInt64>
     /// The host address of the page when it is RAM (nil for MMIO), so hits skip the region lookup too.
     private let hosts: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    /// The RAM page number (PhysicalRAM) of the page when it is RAM, so stores can tell the decode cache cheaply.
+    private let pages: UnsafeMutablePointer<Int>
 
     init() {
         tags = .allocate(capacity: Self.entries * 3)
@@ -16,12 +18,15 @@ struct SoftTLB {
         frames.initialize(repeating: 0, count: Self.entries * 3)
         hosts = .allocate(capacity: Self.entries * 3)
         hosts.initialize(repeating: nil, count: Self.entries * 3)
+        pages = .allocate(capacity: Self.entries * 3)
+        pages.initialize(repeating: 0, count: Self.entries * 3)
     }
 
     func deallocate() {
         tags.deallocate()
         frames.deallocate()
         hosts.deallocate()
+        pages.deallocate()
     }
 
     @inline(__always)
@@ -44,13 +49,25 @@ struct SoftTLB {
         return base + Int(linear & 0xFFF)
     }
 
+    /// For stores: the host address of `linear` and its RAM page number, when its page is cached and is RAM.
     @inline(__always)
-    func insert(_ linear: UInt64, physical: UInt64, host: UnsafeMutableRawPointer?, kind: Int, user: Bool) {
+    func writeHost(_ linear: UInt64, user: Bool) -> (host: UnsafeMutableRawPointer, page: Int)? {
+        let page = linear >> 12
+        let index = slot(page, kind: 1)
+        guard tags[index] == (page << 1 | (user ? 1 : 0)) &+ 1, let base = hosts[index] else { return nil }
+        return (base + Int(linear & 0xFFF), pages[index])
+    }
+
+    /// `ram` is the host address of the physical page and its RAM page number, nil for MMIO.
+    @inline(__always)
+    func insert(_ linear: UInt64, physical: UInt64, ram: (host: UnsafeMutableRawPointer, page: Int)?, kind: Int,
+                user: Bool) {
         let page = linear >> 12
         let index = slot(page, kind: kind)
         tags[index] = (page << 1 | (user ? 1 : 0)) &+ 1
         frames[index] = physical & ~0xFFF
-        hosts[index] = host
+        hosts[index] = ram?.host
+        pages[index] = ram?.page ?? 0
     }
 
     func flush() {

@@ -22,6 +22,8 @@ public final class SoftVCPU: VCPUBackend {
     public var kicker: any VCPUKicker { softKicker }
 
     public func run() throws -> VCPUExit {
+        // The VMM, devices or another thread may have written guest memory since the last run: decode afresh.
+        core.decoded.flushAll()
         if let awaited = core.awaitedRead {
             core.suppliedRead = (awaited.isPort, awaited.address, awaited.size, load(size: awaited.size))
             core.awaitedRead = nil
@@ -86,10 +88,14 @@ public final class SoftVCPU: VCPUBackend {
         for i in 0..<16 { core.gpr[i] = registers[i] }
         core.rip = registers.rip
         core.rflags = registers.rflags | Flag.fixed
+        core.decoded.flushAll()
     }
 
     public func specialRegisters() throws -> SpecialRegisters { core.sregs }
-    public func setSpecialRegisters(_ registers: SpecialRegisters) throws { core.sregs = registers }
+    public func setSpecialRegisters(_ registers: SpecialRegisters) throws {
+        core.sregs = registers
+        core.decoded.flushAll()
+    }
     public func fpu() throws -> FPUState { core.fpu }
     public func setFPU(_ fpu: FPUState) throws { core.fpu = fpu }
 
@@ -116,6 +122,7 @@ public final class SoftVCPU: VCPUBackend {
         core.fpu = state.fpu
         try setMSRs(state.msrs)
         core.halted = state.halted
+        core.decoded.flushAll()   // a snapshot restore rewrites guest memory too
     }
 }
 

@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decoded instructions, keyed by guest-physical address, so a loop's prefixes and opcode are decoded once.
+///
+/// An entry holds the instruction's first 16 bytes and its prefix state; the interpreter then fetches ModRM,
+/// displacement and immediates from that copy instead of from memory. An entry is valid only while
+///  - its page's state is unchanged: every CPU write to a RAM page that holds decoded code (`codeWritten`, called on
+///    every store path: TLB host pointers, physical writes, page-walk A/D updates) bumps the page's generation, so
+///    self-modifying code is re-decoded from the next instruction on, exactly as x86 requires;
+///  - the epoch is unchanged: `flushAll` starts a new one whenever something outside this CPU may have written guest
+///    memory (each `run()`, state set by the VMM) and on serializing instructions (CPUID, IRET, INVLPG, control
+///    register writes), which is what cross-modifying code on x86 must execute before running modified code.
+struct DecodeCache {
+    struct Entry {
+        /// physical address << 4 | decoding mode, 0 when empty.
+        var tag: UInt64 = 0
+        /// The page's state when the entry was made (see `pageStates`).
+        var stamp: UInt64 = 0
+        var epoch: UInt64 = 0
+        /// Bytes 0-7 and 8-15 of the instruction, little-endian.
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+        /// 0x00-0xFF, or 0x100 | second byte for the 0F map.
+        var opcode: UInt16 = 0
+        /// Bytes of prefixes and opcode.
+        var opcodeLength: UInt8 = 0
+        var operandSize: UInt8 = 0
+        var addressSize: UInt8 = 0
+        var rex: UInt8 = 0
+        /// SegmentRegister raw value + 1, 0 without an override.
+        var segment: UInt8 = 0
+        var repeatPrefix: UInt8 = 0
+        var operandSizePrefix = false
+        /// The ModRM operand's form once decodeModRM has decoded it: it starts at byte formAt - 1 (formAt 0: none yet)
+        /// and ends at formEnd.
+        var formAt: UInt8 = 0
+        var formEnd: UInt8 = 0
+        var form = AddressForm(modrm: 0)
+    }
+
+    static let entries = 8192
+    private let slots: UnsafeMutablePointer<Entry>
+    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached.
+    private let pageStates: UnsafeMutablePointer<UInt64>
+    private let pageCount: Int
+    private let epochStorage: UnsafeMutablePointer<UInt64>
+
+    /// The tables come from calloc: all-zero bytes are a valid empty state (a zero tag matches no instruction, as the
+    /// mode is never 0), and the kernel backs untouched zero pages lazily, so an idle VM's RSS does not grow.
+    init(pageCount: Int) {
+        self.pageCount = pageCount
+        slots = Self.zeroed(Entry.self, count: Self.entries)
+        pageStates = Self.zeroed(UInt64.self, count: max(pageCount, 1))
+        epochStorage = .allocate(capacity: 1)
+        epochStorage.initialize(to: 1)
+    }
+
+    private static func zeroed<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        // calloc fails only when the host is out of memory while the VM is built (sizes follow the VM's RAM, never
+        // the guest's actions); that ends the process, as a failed Swift allocation does.
+        guard let raw = calloc(count, MemoryLayout<T>.stride) else { preconditionFailure("out of memory") }
+        return raw.bindMemory(to: T.self, capacity: count)
+    }
+
+    func deallocate() {
+        free(slots)
+        free(pageStates)
+        epochStorage.deallocate()
+    }
+
+    @inline(__always)
+    private func slot(_ physical: UInt64) -> UnsafeMutablePointer<Entry> {
+        slots + Int((physical ^ (physical >> 13)) & UInt64(Self.entries - 1))
+    }
+
+    /// The valid entry for the instruction at `physical` (on RAM page `page`) decoded in `mode`, if any.
+    @inline(__always)
+    func lookup(_ physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry>? {
+        let entry = slot(physical)
+        guard entry.pointee.tag == physical << 4 | mode, entry.pointee.epoch == epochStorage.pointee,
+              entry.pointee.stamp == pageStates[page] else { return nil }
+        return entry
+    }
+
+    /// Stores `entry` for the instruction at `physical` on RAM page `page` and marks the page as holding code.
+    @inline(__always)
+    @discardableResult
+    func insert(_ entry: Entry, physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry> {
+        pageStates[page] |= 1
+        let target = slot(physical)
+        target.pointee = entry
+        target.pointee.tag = physical << 4 | mode
+        target.pointee.stamp = pageStates[page]
+        target.pointee.epoch = epochStorage.pointee
+        return target
+    }
+
+    /// A store to RAM page `page`: drops every entry decoded from it (one compare when the page holds no code).
+    @inline(__always)
+    func codeWritten(page: Int) {
+        let state = pageStates[page]
+        if state & 1 != 0 { pageStates[page] = state &+ 1 }   // (g << 1 | 1) + 1 = (g + 1) << 1
+    }
+
+    /// Drops every entry.
+    func flushAll() {
+        epochStorage.pointee &+= 1
+    }
+}
