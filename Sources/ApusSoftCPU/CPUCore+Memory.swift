@@ -61,10 +61,21 @@ extension CPUCore {
 
     // MARK: Paging
 
+    /// A read of a system structure (GDT, IDT, TSS): an implicit supervisor access, allowed on supervisor pages even
+    /// when CPL is 3 (SDM Vol. 3, 4.6), as when an exception from user code reads the IDT.
+    func readSystem(_ address: UInt64, size: Int) throws -> UInt64 {
+        guard (address & 0xFFF) + UInt64(size) <= 0x1000 else {
+            var value: UInt64 = 0
+            for i in 0..<size { value |= try readSystem(address &+ UInt64(i), size: 1) << (8 * UInt64(i)) }
+            return value
+        }
+        return try readPhysical(try translate(address, access: .read, supervisor: true), size: size)
+    }
+
     /// Walks the guest's 4-level page tables (long mode or PAE with CR0.PG), setting Accessed and Dirty bits and
     /// raising #PF with the SDM's error code on a violation.
-    func translate(_ address: UInt64, access: Access) throws -> UInt64 {
-        let user = cpl == 3
+    func translate(_ address: UInt64, access: Access, supervisor: Bool = false) throws -> UInt64 {
+        let user = cpl == 3 && !supervisor
         let kind = access == .read ? 0 : access == .write ? 1 : 2
         if let physical = tlb.lookup(address, kind: kind, user: user) { return physical }
         let physical: UInt64
