@@ -146,9 +146,9 @@ extension CPUCore {
             if flag(Flag.zf) {
                 try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
             } else {
-                // The destination is written back with its own value even on a mismatch (so a 32-bit register
-                // destination has its upper half cleared), as the SDM's operation section and hardware do.
-                try write(operand, size: width, current, i)
+                // A memory destination gets a write cycle of its own value; a register destination is left
+                // untouched (its upper half survives a 32-bit mismatch), as hardware does at CPL3.
+                if case .memory = operand { try write(operand, size: width, current, i) }
                 setRegister(0, size: width, current)
             }
         case 0xC0, 0xC1:
