@@ -50,7 +50,8 @@ extension CPUCore {
         }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
             // Translate every page first so a fault on the second page leaves memory untouched (precise faults).
-            for i in [0, size - 1] { _ = try translate(address &+ UInt64(i), access: .write) }
+            // CR2 names the first byte of the page that faults, as on hardware.
+            for page in [address, (address | 0xFFF) &+ 1] { _ = try translate(page, access: .write) }
             for i in 0..<size {
                 try writeLinear(address &+ UInt64(i), size: 1, (value >> (8 * UInt64(i))) & 0xFF)
             }
