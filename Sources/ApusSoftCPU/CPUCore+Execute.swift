@@ -150,7 +150,12 @@ extension CPUCore {
             try write(operand, size: width, value, i)
         case 0xC2, 0xC3:
             let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
+            let savedRSP = gpr[4]
             i.ip = try pop(size: stackSize(i))
+            guard !is64BitCode || isCanonical(i.ip) else {
+                gpr[4] = savedRSP
+                throw CPUFault.gp()
+            }
             gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
         case 0xC6, 0xC7:
             let width = op == 0xC6 ? 1 : size
@@ -247,11 +252,11 @@ extension CPUCore {
                 try write(operand, size: width, result, i)
                 setArithmeticFlags(flags & ~Flag.cf | carry)
             case 2 where op == 0xFF:
-                let target = try read(operand, size: is64BitCode ? 8 : size, i)
+                let target = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
                 try push(i.ip, size: stackSize(i))
                 i.ip = target
             case 4 where op == 0xFF:
-                i.ip = try read(operand, size: is64BitCode ? 8 : size, i)
+                i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
             case 6 where op == 0xFF:
                 try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
             default:

@@ -21,12 +21,26 @@ extension CPUCore {
     }
 
     func read(_ segment: SegmentRegister, _ offset: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
-        try readLinear(linear(segment, offset), size: size, access: access)
+        let address = linear(segment, offset)
+        try checkCanonical(address, segment)
+        return try readLinear(address, size: size, access: access)
     }
 
     func write(_ segment: SegmentRegister, _ offset: UInt64, size: Int, _ value: UInt64) throws {
-        try writeLinear(linear(segment, offset), size: size, value)
+        let address = linear(segment, offset)
+        try checkCanonical(address, segment)
+        try writeLinear(address, size: size, value)
     }
+
+    /// In 64-bit mode a non-canonical address faults before paging: #SS(0) through SS, #GP(0) otherwise.
+    @inline(__always)
+    func checkCanonical(_ address: UInt64, _ segment: SegmentRegister) throws {
+        guard is64BitCode, !isCanonical(address) else { return }
+        throw segment == .ss ? CPUFault(vector: .stackFault, errorCode: 0) : CPUFault.gp()
+    }
+
+    @inline(__always)
+    func isCanonical(_ address: UInt64) -> Bool { (address &+ 0x8000_0000_0000) >> 48 == 0 }
 
     func readLinear(_ address: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
         if (address & 0xFFF) + UInt64(size) <= 0x1000,
