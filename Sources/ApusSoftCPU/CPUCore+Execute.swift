@@ -190,13 +190,18 @@ extension CPUCore {
         case 0xD7:
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & Flag.mask(i.addressSize)
             setRegister(0, size: 1, try read(i.segment ?? .ds, offset, size: 1))
+        case 0x6C...0x6F:
+            try checkIOPermission(port: gpr[2] & 0xFFFF, size: op & 1 == 0 ? 1 : min(size, 4))
+            throw CPUFault.ud   // INS/OUTS are not implemented yet
         case 0xE4, 0xE5, 0xEC, 0xED:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE5 ? try fetch8(&i) : gpr[2] & 0xFFFF
+            try checkIOPermission(port: port, size: width)
             setRegister(0, size: width, try deviceRead(isPort: true, address: port, size: width))
         case 0xE6, 0xE7, 0xEE, 0xEF:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE7 ? try fetch8(&i) : gpr[2] & 0xFFFF
+            try checkIOPermission(port: port, size: width)
             try deviceWrite(isPort: true, address: port, size: width, register(0, size: width))
         case 0xE8:
             let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
@@ -342,5 +347,16 @@ extension CPUCore {
         }
         rflags = (width == 2 ? (rflags & ~0xFFFF) | flags : flags) | Flag.fixed
         rip = newRIP
+    }
+
+    /// IN/OUT/INS/OUTS with CPL > IOPL are allowed only for ports whose bits are clear in the TSS's I/O permission
+    /// bitmap; a missing bitmap (its base past the TSS limit) forbids every port: #GP(0).
+    func checkIOPermission(port: UInt64, size: Int) throws {
+        guard protectedMode, UInt64(cpl) > (rflags >> 12) & 3 else { return }
+        let bitmap = try readSystem(sregs.tr.base &+ 0x66, size: 2)
+        let byte = bitmap &+ port / 8
+        guard byte &+ 1 <= UInt64(sregs.tr.limit) else { throw CPUFault.gp() }
+        let bits = try readSystem(sregs.tr.base &+ byte, size: 2)
+        guard (bits >> (port % 8)) & ((1 << UInt64(size)) - 1) == 0 else { throw CPUFault.gp() }
     }
 }
