@@ -76,6 +76,8 @@ extension CPUCore {
             let value = try readMSR(UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, value & 0xFFFF_FFFF)
             setRegister(2, size: 4, value >> 32)
+        case 0x33:
+            throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
         case 0x40...0x4F:
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
