@@ -25,7 +25,8 @@ extension CPUCore {
                 let width = op & 1 == 0 ? 1 : size
                 let (modrm, operand) = try decodeModRM(&i)
                 let registerValue = register(modrm.reg, size: width, rex: i.hasREX)
-                let memoryValue = try read(operand, size: width, i)
+                let updates = op & 2 == 0 && operation != 7
+                let memoryValue = updates ? try readForUpdate(operand, size: width, i) : try read(operand, size: width, i)
                 if op & 2 == 0 {
                     let (value, store) = alu(operation, memoryValue, registerValue, size: width)
                     if store { try write(operand, size: width, value, i) }
@@ -68,7 +69,8 @@ extension CPUCore {
             let width = op == 0x80 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             let imm = op == 0x81 ? try immediate(&i, size: width) : signExtend(try fetch8(&i), from: 1)
-            let (value, store) = alu(modrm.reg & 7, try read(operand, size: width, i), imm, size: width)
+            let current = modrm.reg & 7 == 7 ? try read(operand, size: width, i) : try readForUpdate(operand, size: width, i)
+            let (value, store) = alu(modrm.reg & 7, current, imm, size: width)
             if store { try write(operand, size: width, value, i) }
         case 0x84, 0x85:
             let width = op == 0x84 ? 1 : size
@@ -77,7 +79,7 @@ extension CPUCore {
         case 0x86, 0x87:
             let width = op == 0x86 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            let memoryValue = try read(operand, size: width, i)
+            let memoryValue = try readForUpdate(operand, size: width, i)
             try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
             setRegister(modrm.reg, size: width, memoryValue, rex: i.hasREX)
         case 0x88...0x8B:
@@ -146,7 +148,7 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             let raw: UInt64 = op <= 0xC1 ? try fetch8(&i) : (op <= 0xD1 ? 1 : gpr[1] & 0xFF)
             let count = raw & (width == 8 ? 0x3F : 0x1F)
-            let value = shift(modrm.reg & 7, try read(operand, size: width, i), count: count, size: width)
+            let value = shift(modrm.reg & 7, try readForUpdate(operand, size: width, i), count: count, size: width)
             try write(operand, size: width, value, i)
         case 0xC2, 0xC3:
             let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
@@ -228,9 +230,9 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
             case 0, 1: _ = alu(4, try read(operand, size: width, i), try immediate(&i, size: width), size: width)
-            case 2: try write(operand, size: width, ~(try read(operand, size: width, i)) & Flag.mask(width), i)
+            case 2: try write(operand, size: width, ~(try readForUpdate(operand, size: width, i)) & Flag.mask(width), i)
             case 3:
-                let value = try read(operand, size: width, i)
+                let value = try readForUpdate(operand, size: width, i)
                 let (result, flags) = Flag.sub(0, value, borrow: 0, width)
                 try write(operand, size: width, result, i)
                 setArithmeticFlags(flags)
@@ -252,7 +254,7 @@ extension CPUCore {
             switch modrm.reg & 7 {
             case 0, 1:
                 let carry = rflags & Flag.cf
-                let value = try read(operand, size: width, i)
+                let value = try readForUpdate(operand, size: width, i)
                 let (result, flags) = modrm.reg & 7 == 0 ? Flag.add(value, 1, carry: 0, width) : Flag.sub(value, 1, borrow: 0, width)
                 try write(operand, size: width, result, i)
                 setArithmeticFlags(flags & ~Flag.cf | carry)

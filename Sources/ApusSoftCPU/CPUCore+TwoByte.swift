@@ -105,7 +105,7 @@ extension CPUCore {
                 let unit = Int64(bitPattern: signExtend(bitIndex, from: size)) >> Int64(size == 2 ? 4 : size == 4 ? 5 : 6)
                 target = .memory(segment, offset &+ UInt64(bitPattern: unit &* Int64(size)), ripRelative: ripRelative)
             }
-            let value = try read(target, size: size, i)
+            let value = operation == 4 ? try read(target, size: size, i) : try readForUpdate(target, size: size, i)
             let mask = UInt64(1) << (bitIndex % bits)
             setArithmeticFlags(value & mask != 0 ? Flag.cf : 0, mask: Flag.cf)
             switch operation {
@@ -119,7 +119,7 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             let raw = op & 1 == 0 ? try fetch8(&i) : gpr[1] & 0xFF
             let count = raw & (size == 8 ? 0x3F : 0x1F)
-            let value = try read(operand, size: size, i)
+            let value = try readForUpdate(operand, size: size, i)
             if count != 0 {
                 let bits = UInt64(size * 8), mask = Flag.mask(size)
                 let fill = register(modrm.reg, size: size)
@@ -143,7 +143,7 @@ extension CPUCore {
             // CMPXCHG: compare the accumulator with the destination; store the source on a match, else load it.
             let width = op == 0xB0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            let current = try read(operand, size: width, i)
+            let current = try readForUpdate(operand, size: width, i)
             setArithmeticFlags(Flag.sub(register(0, size: width), current, borrow: 0, width).1)
             if flag(Flag.zf) {
                 try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
@@ -157,7 +157,7 @@ extension CPUCore {
             // XADD: the destination gets the sum, the source register the old destination.
             let width = op == 0xC0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            let current = try read(operand, size: width, i)
+            let current = try readForUpdate(operand, size: width, i)
             let (sum, flags) = Flag.add(current, register(modrm.reg, size: width, rex: i.hasREX), carry: 0, width)
             setRegister(modrm.reg, size: width, current, rex: i.hasREX)
             try write(operand, size: width, sum, i)

@@ -167,6 +167,18 @@ extension CPUCore {
         }
     }
 
+    /// The read of a read-modify-write: write access is checked first, as hardware does, so a read-only or absent
+    /// page faults as a write, and before anything (flags included) has changed.
+    func readForUpdate(_ operand: Operand, size: Int, _ i: Instruction) throws -> UInt64 {
+        if case .memory(let segment, let offset, let ripRelative) = operand {
+            let address = linear(segment, ripRelative ? offset &+ i.ip : offset)
+            try checkCanonical(address, segment)
+            _ = try translate(address, access: .write)
+            if (address & 0xFFF) + UInt64(size) > 0x1000 { _ = try translate((address | 0xFFF) &+ 1, access: .write) }
+        }
+        return try read(operand, size: size, i)
+    }
+
     func write(_ operand: Operand, size: Int, _ value: UInt64, _ i: Instruction) throws {
         switch operand {
         case .register(let index): setRegister(index, size: size, value, rex: i.hasREX)
