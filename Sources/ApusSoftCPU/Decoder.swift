@@ -122,14 +122,14 @@ extension CPUCore {
                 offset &+= signExtend(try fetch(&i, size: 4), from: 4)
             } else {
                 offset &+= gpr[base | i.rexB]
-                if base == 4 || base == 5 { segment = .ss }
+                if base | i.rexB == 4 || base | i.rexB == 5 { segment = .ss }   // RSP, RBP; not R12, R13
             }
         } else if modrm.rm == 5 && modrm.mod == 0 {
             offset = signExtend(try fetch(&i, size: 4), from: 4)
             ripRelative = is64BitCode
         } else {
             offset = gpr[modrm.rm | i.rexB]
-            if modrm.rm == 5 { segment = .ss }
+            if modrm.rm | i.rexB == 5 { segment = .ss }
         }
         if modrm.mod == 1 { offset &+= signExtend(try fetch8(&i), from: 1) }
         if modrm.mod == 2 { offset &+= signExtend(try fetch(&i, size: 4), from: 4) }
