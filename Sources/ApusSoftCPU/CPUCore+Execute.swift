@@ -9,6 +9,7 @@ extension CPUCore {
         let size = defaultSize
         var i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
         let opcode = try decodePrefixes(&i)
+        if i.lock { try checkLockable(i, opcode) }
         let result = opcode == 0x0F ? try executeTwoByte(&i, try fetch8(&i)) : try executeOneByte(&i, opcode)
         instructions &+= 1
         return result

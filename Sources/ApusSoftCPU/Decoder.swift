@@ -12,6 +12,7 @@ struct Instruction {
     /// 0xF2 (REPNE) or 0xF3 (REP/REPE), or 0.
     var repeatPrefix: UInt8 = 0
     var operandSizePrefix = false
+    var lock = false
 
     @inline(__always) var hasREX: Bool { rex != 0 }
     @inline(__always) var rexW: Bool { rex & 8 != 0 }
@@ -88,7 +89,7 @@ extension CPUCore {
             case 0x66: i.operandSizePrefix = true; i.operandSize = defaultSize == 2 ? 4 : 2
             case 0x67: i.addressSize = is64BitCode ? 4 : (defaultSize == 2 ? 4 : 2)
             case 0xF2, 0xF3: i.repeatPrefix = UInt8(byte)
-            case 0xF0: break   // LOCK: one vCPU executes each instruction atomically already
+            case 0xF0: i.lock = true   // one vCPU executes each instruction atomically already; only checked
             case 0x26: i.segment = .es
             case 0x2E: i.segment = .cs
             case 0x36: i.segment = .ss
@@ -198,4 +199,26 @@ extension CPUCore {
 func signExtend(_ value: UInt64, from size: Int) -> UInt64 {
     let shift = UInt64(64 - size * 8)
     return UInt64(bitPattern: Int64(bitPattern: value << shift) >> Int64(shift))
+}
+
+extension CPUCore {
+    /// LOCK is allowed only on a read-modify-write of memory (SDM Vol. 2, LOCK): anything else is #UD.
+    func checkLockable(_ i: Instruction, _ opcode: UInt64) throws {
+        var peek = i
+        let second = opcode == 0x0F ? try fetch8(&peek) : 0
+        let modrm = try fetch8(&peek)
+        let reg = (modrm >> 3) & 7
+        let lockable: Bool
+        switch opcode {
+        case 0x0F: lockable = [0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1].contains(second) || (second == 0xBA && reg >= 5)
+                       || (second == 0xC7 && reg == 1)
+        case 0x00...0x37: lockable = opcode & 7 <= 1
+        case 0x80, 0x81, 0x83: lockable = reg != 7
+        case 0x86, 0x87: lockable = true
+        case 0xF6, 0xF7: lockable = reg == 2 || reg == 3
+        case 0xFE, 0xFF: lockable = reg <= 1
+        default: lockable = false
+        }
+        guard lockable, modrm >> 6 != 3 else { throw CPUFault.ud }
+    }
 }
