@@ -76,6 +76,9 @@ extension CPUCore {
             let value = try readMSR(UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, value & 0xFFFF_FFFF)
             setRegister(2, size: 4, value >> 32)
+        case 0x00 where try read(.cs, i.ip, size: 1, access: .fetch) >> 3 & 6 == 2, 0x21, 0x23:
+            // LLDT, LTR and MOV to/from debug registers are ring-0 only; at CPL0 they are not implemented yet.
+            throw cpl == 0 ? CPUFault.ud : CPUFault.gp()
         case 0x33:
             throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
         case 0x40...0x4F:
