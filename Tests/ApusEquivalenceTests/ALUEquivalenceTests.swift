@@ -26,9 +26,12 @@ import Testing
         var generator = ALUCaseGenerator(rng: SplitMix64(seed: Self.seed))
         var mismatches: [String] = []
         var fingerprints: [UInt64] = []
+        var kvmSeconds = 0.0
         for number in 0..<Self.cases {
             let (instruction, registers) = generator.nextCase()
+            let started = Date()
             let expected = try kvm.run(instruction.code, from: registers, usesData: instruction.usesData)
+            kvmSeconds += Date().timeIntervalSince(started)
             // Every generated instruction is valid and fault-free: a reference that did not reach the HLT means
             // the harness, not the CPU, is broken.
             guard case .halted = expected else {
@@ -46,7 +49,8 @@ import Testing
             }
         }
         if recording { try RecordedExpectations.write(fingerprints) }
-        print("ALU equivalence: \(Self.cases) cases from seed \(Self.seed), \(mismatches.count) mismatches")
+        print("ALU equivalence: \(Self.cases) cases from seed \(Self.seed) at CPL0, KVM "
+              + String(format: "%.2f s", kvmSeconds) + ", \(mismatches.count) mismatches")
         let firstMismatches = mismatches.prefix(10).joined(separator: "\n")
         #expect(mismatches.count == 0, "\(firstMismatches)")
     }

@@ -14,9 +14,12 @@ import Testing
     static let seed = environment["APUS_EQUIVALENCE_SEED"].flatMap { UInt64($0) } ?? defaultSeed
     static let countOverride = environment["APUS_EQUIVALENCE_CASES"].flatMap { Int($0) }
     static let recording = environment["APUS_RECORD_EXPECTATIONS"] == "1"
+    /// APUS_EQUIVALENCE_GROUPS=alu,paging runs only those groups.
+    static let selectedGroups = environment["APUS_EQUIVALENCE_GROUPS"].map { Set($0.split(separator: ",").map(String.init)) }
 
     @Test(arguments: CaseGroup.allCases)
     func softCPUMatchesKVMInRing3(_ group: CaseGroup) throws {
+        if let selected = Self.selectedGroups, !selected.contains(group.rawValue) { return }
         let count = Self.countOverride ?? group.defaultCount
         let soft = try UserModeRunner(SoftCPUHypervisor())
         let kvm: UserModeRunner?
