@@ -192,6 +192,8 @@ extension CPUCore {
             let index = op & 7 | i.rexB
             let value = register(index, size: size)
             setRegister(index, size: size, size == 8 ? value.byteSwapped : UInt64(UInt32(truncatingIfNeeded: value).byteSwapped))
+        case _ where Self.isSSEOpcode(op):
+            try sse(&i, op)
         default:
             throw CPUFault.ud
         }
