@@ -20,6 +20,8 @@ import Testing
         var registers: [Pair] = []
         var rsp = UserModeLayout.userStackTop
         var flags: UInt64?
+        /// A page offset range of the second data page the case must leave as the runner's pattern.
+        var untouched: Range<Int>?
     }
 
     static let nonCanonical: UInt64 = 0x0000_8000_0000_0000
@@ -52,6 +54,9 @@ import Testing
         Expected(name: "LOCK ADD between registers is #UD", code: [0xF0, 0x48, 0x01, 0xC0], vector: 6, ripOffset: 0),
         Expected(name: "LTR at CPL3 is #GP(0)", code: [0x0F, 0x00, 0xD8], vector: 13, ripOffset: 0),
         Expected(name: "MOV from DR0 at CPL3 is #GP(0)", code: [0x0F, 0x21, 0xC0], vector: 13, ripOffset: 0),
+        Expected(name: "FXSAVE leaves the reserved bytes 416-463 alone",
+                 code: X86.absolute([0x0F, 0xAE], reg: 0, address: UInt32(UserModeLayout.data + 0x1000), wide: false),
+                 vector: 13, ripOffset: 8, untouched: 416..<464),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -76,6 +81,10 @@ import Testing
             #expect(trap.registers.rsp == expected.rsp, "\(context)")
             for pair in expected.registers {
                 #expect(trap.registers[pair.register] == pair.value, "\(context): r\(pair.register) = \(hex(trap.registers[pair.register]))")
+            }
+            if let range = expected.untouched {
+                let bytes = try runner.bytes(at: UserModeLayout.data + 0x1000 + UInt64(range.lowerBound), count: range.count)
+                #expect(bytes == Array(UserModeLayout.pattern[range]), "\(context): bytes \(range) were written")
             }
             if let flags = expected.flags {
                 #expect(trap.registers.rflags & UserOutcome.comparedFlags == flags, "\(context): rflags \(hex(trap.registers.rflags))")

@@ -2,7 +2,7 @@ import ApusTesting
 
 /// The seeded instruction groups the CPL3 suite runs, each with its own stream of cases.
 enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
-    case alu, control, flags, paging, exceptions
+    case alu, control, flags, paging, exceptions, sse
 
     var description: String { rawValue }
 
@@ -14,6 +14,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .flags: return 15_000
         case .paging: return 15_000
         case .exceptions: return 10_000
+        case .sse: return 10_000
         }
     }
 
@@ -45,6 +46,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .exceptions:
             var generator = ExceptionCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .sse:
+            var generator = SSECases(rng: rng)
             return AnyIterator { generator.next() }
         }
     }

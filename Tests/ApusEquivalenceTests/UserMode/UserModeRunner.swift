@@ -66,6 +66,9 @@ final class UserModeRunner {
         return .failed("no trap")
     }
 
+    /// Guest memory after the last case, for explaining a difference.
+    func bytes(at address: UInt64, count: Int) throws -> [UInt8] { try memory.readBytes(at: GuestAddress(address), count: count) }
+
     /// Reads the trap from the stub the vCPU halted in and the frame on the kernel stack.
     private func trap() throws -> UserOutcome {
         let registers = try vcpu.registers()
