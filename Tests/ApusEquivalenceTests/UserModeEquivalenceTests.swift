@@ -54,7 +54,7 @@ import Testing
                 }
                 if Self.recording { fingerprints.append(expected.fingerprint(undefinedFlags: userCase.undefinedFlags)) }
                 if let difference = expected.difference(from: actual, undefinedFlags: userCase.undefinedFlags) {
-                    mismatches.append("\(header): \(difference)")
+                    mismatches.append("\(header): \(difference) (KVM: \(expected.summary); soft CPU: \(actual.summary))")
                 }
             } else if actual.fingerprint(undefinedFlags: userCase.undefinedFlags) != recorded[number] {
                 mismatches.append("\(header): differs from KVM's recording; soft CPU: \(actual.summary)")

@@ -2,7 +2,7 @@ import ApusTesting
 
 /// The seeded instruction groups the CPL3 suite runs, each with its own stream of cases.
 enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
-    case alu, control, flags, paging, exceptions, sse
+    case alu, memory, control, flags, paging, exceptions, sse
 
     var description: String { rawValue }
 
@@ -10,6 +10,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     var defaultCount: Int {
         switch self {
         case .alu: return 40_000
+        case .memory: return 15_000
         case .control: return 20_000
         case .flags: return 15_000
         case .paging: return 15_000
@@ -35,6 +36,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
                 return UserCase(group: "alu", code: instruction.code, description: instruction.description,
                                 registers: registers, undefinedFlags: instruction.undefinedFlags)
             }
+        case .memory:
+            var generator = MemoryOperandCases(rng: rng)
+            return AnyIterator { generator.next() }
         case .control:
             var generator = ControlFlowCases(rng: rng)
             return AnyIterator { generator.next() }
