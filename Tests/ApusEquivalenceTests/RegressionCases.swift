@@ -54,6 +54,8 @@ import Testing
         Expected(name: "LOCK ADD between registers is #UD", code: [0xF0, 0x48, 0x01, 0xC0], vector: 6, ripOffset: 0),
         Expected(name: "LTR at CPL3 is #GP(0)", code: [0x0F, 0x00, 0xD8], vector: 13, ripOffset: 0),
         Expected(name: "MOV from DR0 at CPL3 is #GP(0)", code: [0x0F, 0x21, 0xC0], vector: 13, ripOffset: 0),
+        Expected(name: "IDIV of RDX:RAX = -2^127 by -1 is #DE (it trapped the host process)", code: [0x48, 0xF7, 0xFB],
+                 setup: { $0.rdx = 0x8000_0000_0000_0000; $0.rax = 0; $0.rbx = .max }, vector: 0, ripOffset: 0),
         Expected(name: "FXSAVE leaves the reserved bytes 416-463 alone",
                  code: X86.absolute([0x0F, 0xAE], reg: 0, address: UInt32(UserModeLayout.data + 0x1000), wide: false),
                  vector: 13, ripOffset: 8, untouched: 416..<464),

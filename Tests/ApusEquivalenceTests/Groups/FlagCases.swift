@@ -9,12 +9,14 @@ struct FlagCases {
         var userCase = UserCase(group: "flags", code: [], description: "", registers: rng.registers())
         switch rng.below(3) {
         case 0:
-            // Any value but TF (a single-step trap) into RFLAGS, then read back what stuck.
-            let value = rng.value() & ~0x100
+            // Any value but TF (a single-step trap) and NT into RFLAGS, then read back what stuck. NT is left out
+            // because this host's KVM clears it when a host interrupt lands in the guest's user code (about one
+            // case in 10,000 with NT set), which would make the referee flaky.
+            let value = rng.value() & ~0x4100
             userCase.code = X86.move(0, value) + X86.push(0) + X86.popfq + X86.pushfq + X86.pop(3)
             userCase.description = "popfq \(hex(value))"
         case 1:
-            let value = rng.value() & 0xFFFF & ~0x100
+            let value = rng.value() & 0xFFFF & ~0x4100
             userCase.code = X86.move(0, value) + [0x66, 0x50, 0x66, 0x9D, 0x66, 0x9C] + X86.pop(3)
             userCase.description = "popf16 \(hex(value))"
         default:
