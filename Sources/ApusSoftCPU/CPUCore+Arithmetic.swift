@@ -132,7 +132,10 @@ extension CPUCore {
             let (q, r): (Int64, Int64)
             let dividend = Int128(Int64(bitPattern: signExtend(size == 8 ? d : d << bits | a, from: min(8, size * 2))))
                 << (size == 8 ? 64 : 0) | (size == 8 ? Int128(a) : 0)
-            let quotient = dividend / Int128(divisor)
+            // RDX:RAX = -2^127 divided by -1 overflows even Int128 (a host trap): that quotient is #DE like any other
+            // that does not fit.
+            let (quotient, overflow) = dividend.dividedReportingOverflow(by: Int128(divisor))
+            guard !overflow else { throw CPUFault.de }
             let limit = Int128(1) << Int128(bits - 1)
             guard quotient >= -limit && quotient < limit else { throw CPUFault.de }
             (q, r) = (Int64(quotient), Int64(dividend % Int128(divisor)))

@@ -25,6 +25,8 @@ extension CPUCore {
         let fits = inlineFits(address, ip: i.ip)
         var opcode = try decodePrefixes(&i)
         if opcode == 0x0F { opcode = 0x100 | (try fetch8(&i)) }
+        // A LOCK prefix on anything but a read-modify-write of memory is #UD; cached entries passed this check.
+        if i.lock { try checkLockable(i, opcode) }
         // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes.
         if fits && i.cursor <= 16 && address >> 12 == fetchPage, let host = fetchHost {
             let offset = Int(address & 0xFFF)

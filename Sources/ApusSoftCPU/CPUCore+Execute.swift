@@ -32,7 +32,8 @@ extension CPUCore {
                 let width = op & 1 == 0 ? 1 : size
                 let (modrm, operand) = try decodeModRM(&i)
                 let registerValue = register(modrm.reg, size: width, rex: i.hasREX)
-                let memoryValue = try read(operand, size: width, i)
+                let updates = op & 2 == 0 && operation != 7
+                let memoryValue = updates ? try readForUpdate(operand, size: width, i) : try read(operand, size: width, i)
                 if op & 2 == 0 {
                     let (value, store) = alu(operation, memoryValue, registerValue, size: width)
                     if store { try write(operand, size: width, value, i) }
@@ -71,7 +72,8 @@ extension CPUCore {
             let width = op == 0x80 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             let imm = op == 0x81 ? try immediate(&i, size: width) : signExtend(try fetch8(&i), from: 1)
-            let (value, store) = alu(modrm.reg & 7, try read(operand, size: width, i), imm, size: width)
+            let current = modrm.reg & 7 == 7 ? try read(operand, size: width, i) : try readForUpdate(operand, size: width, i)
+            let (value, store) = alu(modrm.reg & 7, current, imm, size: width)
             if store { try write(operand, size: width, value, i) }
         case 0x84, 0x85:
             let width = op == 0x84 ? 1 : size
@@ -80,7 +82,7 @@ extension CPUCore {
         case 0x86, 0x87:
             let width = op == 0x86 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            let memoryValue = try read(operand, size: width, i)
+            let memoryValue = try readForUpdate(operand, size: width, i)
             try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
             setRegister(modrm.reg, size: width, memoryValue, rex: i.hasREX)
         case 0x88...0x8B:
@@ -149,11 +151,16 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             let raw: UInt64 = op <= 0xC1 ? try fetch8(&i) : (op <= 0xD1 ? 1 : gpr[1] & 0xFF)
             let count = raw & (width == 8 ? 0x3F : 0x1F)
-            let value = shift(modrm.reg & 7, try read(operand, size: width, i), count: count, size: width)
+            let value = shift(modrm.reg & 7, try readForUpdate(operand, size: width, i), count: count, size: width)
             try write(operand, size: width, value, i)
         case 0xC2, 0xC3:
             let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
+            let savedRSP = gpr[4]
             i.ip = try pop(size: stackSize(i))
+            guard !is64BitCode || isCanonical(i.ip) else {
+                gpr[4] = savedRSP
+                throw CPUFault.gp()
+            }
             gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
         case 0xC6, 0xC7:
             let width = op == 0xC6 ? 1 : size
@@ -188,13 +195,18 @@ extension CPUCore {
         case 0xD7:
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & Flag.mask(i.addressSize)
             setRegister(0, size: 1, try read(i.segment ?? .ds, offset, size: 1))
+        case 0x6C...0x6F:
+            try checkIOPermission(port: gpr[2] & 0xFFFF, size: op & 1 == 0 ? 1 : min(size, 4))
+            throw CPUFault.ud   // INS/OUTS are not implemented yet
         case 0xE4, 0xE5, 0xEC, 0xED:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE5 ? try fetch8(&i) : gpr[2] & 0xFFFF
+            try checkIOPermission(port: port, size: width)
             setRegister(0, size: width, try deviceRead(isPort: true, address: port, size: width))
         case 0xE6, 0xE7, 0xEE, 0xEF:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE7 ? try fetch8(&i) : gpr[2] & 0xFFFF
+            try checkIOPermission(port: port, size: width)
             try deviceWrite(isPort: true, address: port, size: width, register(0, size: width))
         case 0xE8:
             let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
@@ -221,9 +233,9 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
             case 0, 1: _ = alu(4, try read(operand, size: width, i), try immediate(&i, size: width), size: width)
-            case 2: try write(operand, size: width, ~(try read(operand, size: width, i)) & Flag.mask(width), i)
+            case 2: try write(operand, size: width, ~(try readForUpdate(operand, size: width, i)) & Flag.mask(width), i)
             case 3:
-                let value = try read(operand, size: width, i)
+                let value = try readForUpdate(operand, size: width, i)
                 let (result, flags) = Flag.sub(0, value, borrow: 0, width)
                 try write(operand, size: width, result, i)
                 setArithmeticFlags(flags)
@@ -244,16 +256,16 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
             case 0, 1:
-                let value = try read(operand, size: width, i)
+                let value = try readForUpdate(operand, size: width, i)
                 let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
                 try write(operand, size: width, result, i)   // flags only once the store has not faulted
                 _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
             case 2 where op == 0xFF:
-                let target = try read(operand, size: is64BitCode ? 8 : size, i)
+                let target = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
                 try push(i.ip, size: stackSize(i))
                 i.ip = target
             case 4 where op == 0xFF:
-                i.ip = try read(operand, size: is64BitCode ? 8 : size, i)
+                i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
             case 6 where op == 0xFF:
                 try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
             default:
@@ -340,5 +352,16 @@ extension CPUCore {
         }
         rflags = (width == 2 ? (rflags & ~0xFFFF) | flags : flags) | Flag.fixed
         rip = newRIP
+    }
+
+    /// IN/OUT/INS/OUTS with CPL > IOPL are allowed only for ports whose bits are clear in the TSS's I/O permission
+    /// bitmap; a missing bitmap (its base past the TSS limit) forbids every port: #GP(0).
+    func checkIOPermission(port: UInt64, size: Int) throws {
+        guard protectedMode, UInt64(cpl) > (rflags >> 12) & 3 else { return }
+        let bitmap = try readSystem(sregs.tr.base &+ 0x66, size: 2)
+        let byte = bitmap &+ port / 8
+        guard byte &+ 1 <= UInt64(sregs.tr.limit) else { throw CPUFault.gp() }
+        let bits = try readSystem(sregs.tr.base &+ byte, size: 2)
+        guard (bits >> (port % 8)) & ((1 << UInt64(size)) - 1) == 0 else { throw CPUFault.gp() }
     }
 }

@@ -12,7 +12,8 @@ extension CPUCore {
         case 0, 1:
             guard offset & 0xF == 0 else { throw CPUFault.gp() }
             if kind == 0 {
-                // Bytes 464-511 belong to software: FXSAVE never writes them. Offset 28 reports MXCSR_MASK.
+                // Bytes 416-463 are reserved and 464-511 belong to software: hardware writes neither (seen at CPL3
+                // on KVM). Offset 28 reports MXCSR_MASK.
                 var image = fpu.fxsave
                 for index in 0..<4 { image[28 + index] = UInt8(truncatingIfNeeded: Self.mxcsrMask >> (8 * UInt32(index))) }
                 for index in 0..<Self.fxsaveWrittenBytes {
@@ -36,7 +37,7 @@ extension CPUCore {
         }
     }
 
-    static let fxsaveWrittenBytes = 464
+    static let fxsaveWrittenBytes = 416
 
     /// MXCSR bits this CPU implements (FXSAVE reports the same mask at offset 28).
     static let mxcsrMask: UInt32 = 0xFFFF

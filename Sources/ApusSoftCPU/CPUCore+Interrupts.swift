@@ -33,8 +33,8 @@ extension CPUCore {
         let gateSize: UInt64 = longMode ? 16 : 8
         let entry = UInt64(vector) * gateSize
         guard entry + gateSize - 1 <= UInt64(sregs.idt.limit) else { throw CPUFault.gp(UInt32(vector) * 8 + 2) }
-        let low = try readLinear(sregs.idt.base &+ entry, size: 8)
-        let high = longMode ? try readLinear(sregs.idt.base &+ entry + 8, size: 8) : 0
+        let low = try readSystem(sregs.idt.base &+ entry, size: 8)
+        let high = longMode ? try readSystem(sregs.idt.base &+ entry + 8, size: 8) : 0
         let type = (low >> 40) & 0xF
         guard (low >> 47) & 1 != 0 else { throw CPUFault(vector: .segmentNotPresent, errorCode: UInt32(vector) * 8 + 2) }
         guard type == 0xE || type == 0xF else { throw CPUFault.gp(UInt32(vector) * 8 + 2) }
@@ -46,9 +46,9 @@ extension CPUCore {
             target |= (high & 0xFFFF_FFFF) << 32
             let ist = (low >> 32) & 7
             if ist != 0 {
-                gpr[4] = try readLinear(sregs.tr.base &+ 0x24 &+ (ist - 1) * 8, size: 8)
+                gpr[4] = try readSystem(sregs.tr.base &+ 0x24 &+ (ist - 1) * 8, size: 8)
             } else if handlerSegment.dpl < cpl {
-                gpr[4] = try readLinear(sregs.tr.base &+ 4, size: 8)
+                gpr[4] = try readSystem(sregs.tr.base &+ 4, size: 8)
             }
             if handlerSegment.dpl < cpl { sregs.ss = Segment(selector: 0, present: false, unusable: true) }
             gpr[4] &= ~0xF

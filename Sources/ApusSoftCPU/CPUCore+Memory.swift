@@ -21,12 +21,26 @@ extension CPUCore {
     }
 
     func read(_ segment: SegmentRegister, _ offset: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
-        try readLinear(linear(segment, offset), size: size, access: access)
+        let address = linear(segment, offset)
+        try checkCanonical(address, segment)
+        return try readLinear(address, size: size, access: access)
     }
 
     func write(_ segment: SegmentRegister, _ offset: UInt64, size: Int, _ value: UInt64) throws {
-        try writeLinear(linear(segment, offset), size: size, value)
+        let address = linear(segment, offset)
+        try checkCanonical(address, segment)
+        try writeLinear(address, size: size, value)
     }
+
+    /// In 64-bit mode a non-canonical address faults before paging: #SS(0) through SS, #GP(0) otherwise.
+    @inline(__always)
+    func checkCanonical(_ address: UInt64, _ segment: SegmentRegister) throws {
+        guard is64BitCode, !isCanonical(address) else { return }
+        throw segment == .ss ? CPUFault(vector: .stackFault, errorCode: 0) : CPUFault.gp()
+    }
+
+    @inline(__always)
+    func isCanonical(_ address: UInt64) -> Bool { (address &+ 0x8000_0000_0000) >> 48 == 0 }
 
     func readLinear(_ address: UInt64, size: Int, access: Access = .read) throws -> UInt64 {
         if (address & 0xFFF) + UInt64(size) <= 0x1000,
@@ -51,7 +65,8 @@ extension CPUCore {
         }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
             // Translate every page first so a fault on the second page leaves memory untouched (precise faults).
-            for i in [0, size - 1] { _ = try translate(address &+ UInt64(i), access: .write) }
+            // CR2 names the first byte of the page that faults, as on hardware.
+            for page in [address, (address | 0xFFF) &+ 1] { _ = try translate(page, access: .write) }
             for i in 0..<size {
                 try writeLinear(address &+ UInt64(i), size: 1, (value >> (8 * UInt64(i))) & 0xFF)
             }
@@ -62,10 +77,21 @@ extension CPUCore {
 
     // MARK: Paging
 
+    /// A read of a system structure (GDT, IDT, TSS): an implicit supervisor access, allowed on supervisor pages even
+    /// when CPL is 3 (SDM Vol. 3, 4.6), as when an exception from user code reads the IDT.
+    func readSystem(_ address: UInt64, size: Int) throws -> UInt64 {
+        guard (address & 0xFFF) + UInt64(size) <= 0x1000 else {
+            var value: UInt64 = 0
+            for i in 0..<size { value |= try readSystem(address &+ UInt64(i), size: 1) << (8 * UInt64(i)) }
+            return value
+        }
+        return try readPhysical(try translate(address, access: .read, supervisor: true), size: size)
+    }
+
     /// Walks the guest's 4-level page tables (long mode or PAE with CR0.PG), setting Accessed and Dirty bits and
     /// raising #PF with the SDM's error code on a violation.
-    func translate(_ address: UInt64, access: Access) throws -> UInt64 {
-        let user = cpl == 3
+    func translate(_ address: UInt64, access: Access, supervisor: Bool = false) throws -> UInt64 {
+        let user = cpl == 3 && !supervisor
         let kind = access == .read ? 0 : access == .write ? 1 : 2
         if let physical = tlb.lookup(address, kind: kind, user: user) { return physical }
         let physical: UInt64

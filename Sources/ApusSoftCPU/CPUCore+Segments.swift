@@ -28,7 +28,7 @@ extension CPUCore {
         guard selector & 4 == 0, index + 7 <= UInt64(sregs.gdt.limit) else {
             throw CPUFault.gp(UInt32(selector & 0xFFFC))
         }
-        let raw = try readLinear(sregs.gdt.base &+ index, size: 8)
+        let raw = try readSystem(sregs.gdt.base &+ index, size: 8)
         let limit = UInt32(raw & 0xFFFF) | UInt32((raw >> 48) & 0xF) << 16
         let granular = (raw >> 55) & 1 != 0
         return Segment(base: ((raw >> 16) & 0xFF_FFFF) | ((raw >> 56) & 0xFF) << 24,

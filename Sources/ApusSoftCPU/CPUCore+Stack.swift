@@ -23,6 +23,13 @@ extension CPUCore {
         is64BitCode ? (i.operandSizePrefix ? 2 : 8) : i.operandSize
     }
 
+    /// A near branch to a non-canonical address faults (#GP(0)) on the branch itself, before it pushes anything.
+    @inline(__always)
+    func branchTarget(_ target: UInt64) throws -> UInt64 {
+        guard !is64BitCode || isCanonical(target) else { throw CPUFault.gp() }
+        return target
+    }
+
     /// Instruction pointer after a relative jump, wrapped to the operand size as the SDM requires.
     @inline(__always)
     func relativeTarget(_ i: Instruction, _ displacement: UInt64) -> UInt64 {

@@ -77,6 +77,11 @@ extension CPUCore {
             let value = try readMSR(UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, value & 0xFFFF_FFFF)
             setRegister(2, size: 4, value >> 32)
+        case 0x00 where try read(.cs, i.ip, size: 1, access: .fetch) >> 3 & 6 == 2, 0x21, 0x23:
+            // LLDT, LTR and MOV to/from debug registers are ring-0 only; at CPL0 they are not implemented yet.
+            throw cpl == 0 ? CPUFault.ud : CPUFault.gp()
+        case 0x33:
+            throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
         case 0x40...0x4F:
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
@@ -105,7 +110,7 @@ extension CPUCore {
                 let unit = Int64(bitPattern: signExtend(bitIndex, from: size)) >> Int64(size == 2 ? 4 : size == 4 ? 5 : 6)
                 target = .memory(segment, offset &+ UInt64(bitPattern: unit &* Int64(size)), ripRelative: ripRelative)
             }
-            let value = try read(target, size: size, i)
+            let value = operation == 4 ? try read(target, size: size, i) : try readForUpdate(target, size: size, i)
             let mask = UInt64(1) << (bitIndex % bits)
             setArithmeticFlags(value & mask != 0 ? Flag.cf : 0, mask: Flag.cf)
             switch operation {
@@ -119,7 +124,7 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             let raw = op & 1 == 0 ? try fetch8(&i) : gpr[1] & 0xFF
             let count = raw & (size == 8 ? 0x3F : 0x1F)
-            let value = try read(operand, size: size, i)
+            let value = try readForUpdate(operand, size: size, i)
             if count != 0 {
                 let bits = UInt64(size * 8), mask = Flag.mask(size)
                 let fill = register(modrm.reg, size: size)
@@ -143,21 +148,21 @@ extension CPUCore {
             // CMPXCHG: compare the accumulator with the destination; store the source on a match, else load it.
             let width = op == 0xB0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            let current = try read(operand, size: width, i)
+            let current = try readForUpdate(operand, size: width, i)
             setArithmeticFlags(Flag.sub(register(0, size: width), current, borrow: 0, width).1)
             if flag(Flag.zf) {
                 try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
             } else {
-                // The destination is written back with its own value even on a mismatch (so a 32-bit register
-                // destination has its upper half cleared), as the SDM's operation section and hardware do.
-                try write(operand, size: width, current, i)
+                // A memory destination gets a write cycle of its own value; a register destination is left
+                // untouched (its upper half survives a 32-bit mismatch), as hardware does at CPL3.
+                if case .memory = operand { try write(operand, size: width, current, i) }
                 setRegister(0, size: width, current)
             }
         case 0xC0, 0xC1:
             // XADD: the destination gets the sum, the source register the old destination.
             let width = op == 0xC0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            let current = try read(operand, size: width, i)
+            let current = try readForUpdate(operand, size: width, i)
             let (sum, flags) = Flag.add(current, register(modrm.reg, size: width, rex: i.hasREX), carry: 0, width)
             setRegister(modrm.reg, size: width, current, rex: i.hasREX)
             try write(operand, size: width, sum, i)
@@ -189,6 +194,8 @@ extension CPUCore {
             let index = op & 7 | i.rexB
             let value = register(index, size: size)
             setRegister(index, size: size, size == 8 ? value.byteSwapped : UInt64(UInt32(truncatingIfNeeded: value).byteSwapped))
+        case _ where Self.isSSEOpcode(op):
+            try sse(&i, op)
         default:
             throw CPUFault.ud
         }

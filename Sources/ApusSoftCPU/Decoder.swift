@@ -21,6 +21,8 @@ struct Instruction {
     var high: UInt64 = 0
     /// The decode-cache entry of this instruction, where decodeModRM keeps the operand's form.
     var entry: UnsafeMutablePointer<DecodeCache.Entry>?
+    /// A LOCK prefix was seen (checked against the lockable forms when decoded; one vCPU is atomic already).
+    var lock = false
 
     @inline(__always) var hasREX: Bool { rex != 0 }
     @inline(__always) var rexW: Bool { rex & 8 != 0 }
@@ -148,7 +150,7 @@ extension CPUCore {
             case 0x66: i.operandSizePrefix = true; i.operandSize = defaultSize == 2 ? 4 : 2
             case 0x67: i.addressSize = is64BitCode ? 4 : (defaultSize == 2 ? 4 : 2)
             case 0xF2, 0xF3: i.repeatPrefix = UInt8(byte)
-            case 0xF0: break   // LOCK: one vCPU executes each instruction atomically already
+            case 0xF0: i.lock = true   // one vCPU executes each instruction atomically already; only checked
             case 0x26: i.segment = .es
             case 0x2E: i.segment = .cs
             case 0x36: i.segment = .ss
@@ -226,14 +228,14 @@ extension CPUCore {
                 form.displacement = signExtend(try fetch(&i, size: 4), from: 4)
             } else {
                 form.base = Int8(base | i.rexB)
-                form.stackSegment = base == 4 || base == 5
+                form.stackSegment = base | i.rexB == 4 || base | i.rexB == 5   // RSP, RBP; not R12, R13
             }
         } else if rm == 5 && mod == 0 {
             form.displacement = signExtend(try fetch(&i, size: 4), from: 4)
             form.ripRelative = is64BitCode
         } else {
             form.base = Int8(rm | i.rexB)
-            form.stackSegment = rm == 5
+            form.stackSegment = rm | i.rexB == 5
         }
         if mod == 1 { form.displacement &+= signExtend(try fetch8(&i), from: 1) }
         if mod == 2 { form.displacement &+= signExtend(try fetch(&i, size: 4), from: 4) }
@@ -270,6 +272,18 @@ extension CPUCore {
         }
     }
 
+    /// The read of a read-modify-write: write access is checked first, as hardware does, so a read-only or absent
+    /// page faults as a write, and before anything (flags included) has changed.
+    func readForUpdate(_ operand: Operand, size: Int, _ i: Instruction) throws -> UInt64 {
+        if case .memory(let segment, let offset, let ripRelative) = operand {
+            let address = linear(segment, ripRelative ? offset &+ i.ip : offset)
+            try checkCanonical(address, segment)
+            _ = try translate(address, access: .write)
+            if (address & 0xFFF) + UInt64(size) > 0x1000 { _ = try translate((address | 0xFFF) &+ 1, access: .write) }
+        }
+        return try read(operand, size: size, i)
+    }
+
     @inline(__always)
     func write(_ operand: Operand, size: Int, _ value: UInt64, _ i: Instruction) throws {
         switch operand {
@@ -291,4 +305,27 @@ extension CPUCore {
 func signExtend(_ value: UInt64, from size: Int) -> UInt64 {
     let shift = UInt64(64 - size * 8)
     return UInt64(bitPattern: Int64(bitPattern: value << shift) >> Int64(shift))
+}
+
+extension CPUCore {
+    /// LOCK is allowed only on a read-modify-write of memory (SDM Vol. 2, LOCK): anything else is #UD.
+    /// `opcode` as `decodeOpcode` returns it (0x100 | byte for the 0F map), with `i` just past it.
+    func checkLockable(_ i: Instruction, _ opcode: UInt64) throws {
+        var peek = i
+        let second = opcode >= 0x100 ? opcode & 0xFF : 0
+        let modrm = try fetch8(&peek)
+        let reg = (modrm >> 3) & 7
+        let lockable: Bool
+        switch opcode {
+        case 0x100...0x1FF: lockable = [0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1].contains(second) || (second == 0xBA && reg >= 5)
+                       || (second == 0xC7 && reg == 1)
+        case 0x00...0x37: lockable = opcode & 7 <= 1
+        case 0x80, 0x81, 0x83: lockable = reg != 7
+        case 0x86, 0x87: lockable = true
+        case 0xF6, 0xF7: lockable = reg == 2 || reg == 3
+        case 0xFE, 0xFF: lockable = reg <= 1
+        default: lockable = false
+        }
+        guard lockable, modrm >> 6 != 3 else { throw CPUFault.ud }
+    }
 }

@@ -26,9 +26,12 @@ import Testing
         var generator = ALUCaseGenerator(rng: SplitMix64(seed: Self.seed))
         var mismatches: [String] = []
         var fingerprints: [UInt64] = []
+        var kvmSeconds = 0.0
         for number in 0..<Self.cases {
             let (instruction, registers) = generator.nextCase()
+            let started = Date()
             let expected = try kvm.run(instruction.code, from: registers, usesData: instruction.usesData)
+            kvmSeconds += Date().timeIntervalSince(started)
             // Every generated instruction is valid and fault-free: a reference that did not reach the HLT means
             // the harness, not the CPU, is broken.
             guard case .halted = expected else {
@@ -38,6 +41,7 @@ import Testing
             if recording && number < RecordedExpectations.recordedCases {
                 fingerprints.append(RecordedExpectations.fingerprint(expected, undefined: instruction.undefinedFlags))
             }
+            if Self.emulatorDiffersFromHardware(instruction) { continue }
             let actual = try soft.run(instruction.code, from: registers, usesData: instruction.usesData)
             if let difference = Self.difference(expected, actual, undefined: instruction.undefinedFlags) {
                 mismatches.append("case \(number) (seed \(Self.seed)) \(instruction.description) "
@@ -45,7 +49,8 @@ import Testing
             }
         }
         if recording { try RecordedExpectations.write(fingerprints) }
-        print("ALU equivalence: \(Self.cases) cases from seed \(Self.seed), \(mismatches.count) mismatches")
+        print("ALU equivalence: \(Self.cases) cases from seed \(Self.seed) at CPL0, KVM "
+              + String(format: "%.2f s", kvmSeconds) + ", \(mismatches.count) mismatches")
         let firstMismatches = mismatches.prefix(10).joined(separator: "\n")
         #expect(mismatches.count == 0, "\(firstMismatches)")
     }
@@ -61,6 +66,7 @@ import Testing
         var mismatches: [String] = []
         for (number, fingerprint) in recorded.enumerated() {
             let (instruction, registers) = generator.nextCase()
+            if Self.emulatorDiffersFromHardware(instruction) { continue }
             let actual = try soft.run(instruction.code, from: registers, usesData: instruction.usesData)
             if RecordedExpectations.fingerprint(actual, undefined: instruction.undefinedFlags) != fingerprint {
                 mismatches.append("case \(number) (seed \(Self.seed)) \(instruction.description): differs from KVM's recording")
@@ -70,6 +76,11 @@ import Testing
         let firstMismatches = mismatches.prefix(10).joined(separator: "\n")
         #expect(mismatches.count == 0, "\(firstMismatches)")
     }
+
+    /// At CPL0 this host's KVM *emulates* the case, and its emulator writes CMPXCHG's register destination back on a
+    /// mismatch (zero-extending a 32-bit one), which hardware does not do; the CPL3 suite (UserModeEquivalenceTests)
+    /// checks CMPXCHG against the hardware instead.
+    static func emulatorDiffersFromHardware(_ instruction: ALUCase) -> Bool { instruction.description.hasPrefix("cmpxchg") }
 
     static func difference(_ expected: CaseOutcome, _ actual: CaseOutcome,
                            undefined: UInt64) -> String? {

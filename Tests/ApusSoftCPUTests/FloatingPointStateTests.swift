@@ -21,7 +21,7 @@ import Testing
         #expect(area[2] == 0 && area[3] == 0 && area[4] == 0)                      // FSW, abridged tag word: all empty
         #expect(area[24...27].elementsEqual([0x80, 0x9F, 0, 0]))                   // MXCSR
         #expect(area[28...31].elementsEqual([0xFF, 0xFF, 0, 0]))                   // MXCSR_MASK
-        #expect(area[464...].allSatisfy { $0 == 0xEE })                            // bytes FXSAVE never writes
+        #expect(area[416...].allSatisfy { $0 == 0xEE })                            // bytes FXSAVE never writes
         #expect(try machine.vcpu.fpu().mxcsr == 0x9F80)
     }
 
