@@ -248,6 +248,7 @@ extension CPUCore {
             rflags &= ~Flag.if
         case 0xFB:
             guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
+            if rflags & Flag.if == 0 { interruptShadow = true }
             rflags |= Flag.if
         case 0xFC: rflags &= ~Flag.df
         case 0xFD: rflags |= Flag.df

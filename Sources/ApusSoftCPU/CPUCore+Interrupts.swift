@@ -16,6 +16,18 @@ extension CPUCore {
         }
     }
 
+    /// Delivers external interrupt `vector` between two instructions; a fault on the way is delivered as that fault.
+    func deliverExternal(_ vector: UInt8) -> DeliveryOutcome {
+        do {
+            try deliver(vector: vector, errorCode: nil, returnRIP: rip)
+            return .delivered
+        } catch let fault as CPUFault {
+            return raise(fault)
+        } catch {
+            return raise(CPUFault(vector: .doubleFault, errorCode: 0))
+        }
+    }
+
     /// Enters the handler for `vector` with the frame the SDM prescribes for the current mode.
     func deliver(vector: UInt8, errorCode: UInt32?, returnRIP: UInt64) throws {
         if !protectedMode {

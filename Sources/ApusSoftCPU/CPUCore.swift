@@ -23,6 +23,8 @@ final class CPUCore {
     var msrs: [UInt32: UInt64] = [:]
     var fpu = FPUState()
     var halted = false
+    /// STI just set IF: external interrupts stay blocked for one more instruction, so `sti; hlt` cannot miss one.
+    var interruptShadow = false
     let memory: GuestMemory
     let model: CPUModel
     /// Instructions retired, for RDTSC and statistics.

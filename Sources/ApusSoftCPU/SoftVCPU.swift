@@ -6,14 +6,24 @@ import Synchronization
 public final class SoftVCPU: VCPUBackend {
     public let index: Int
     let core: CPUCore
-    private let softKicker = SoftKicker()
+    private let softKicker: SoftKicker
+    /// The 8259A pair the VMM connected, if the machine has the interrupt-controller platform.
+    private let controller: (any ExternalInterruptController)?
+    private let waker: HaltWaker
     /// Where exits carry their data, as kvm_run's data area does for KVM.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
     /// How many instructions run between two looks at the kick flag.
     static let kickCheckInterval = 4096
 
-    init(index: Int, memory: GuestMemory, model: CPUModel) {
+    /// How long a halted vCPU sleeps before looking at its kick flag again (kicks also wake it at once).
+    static let haltSleepMilliseconds = 10
+
+    init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
+         waker: HaltWaker = HaltWaker()) {
         self.index = index
+        self.controller = controller
+        self.waker = waker
+        softKicker = SoftKicker(waker: waker)
         core = CPUCore(memory: memory, model: model)
     }
 
@@ -35,6 +45,20 @@ public final class SoftVCPU: VCPUBackend {
                 countdown = Self.kickCheckInterval
             }
             countdown -= 1
+            if core.halted {
+                // Without a controller, entering again continues after the HLT, as KVM without an irqchip does.
+                if controller == nil {
+                    core.halted = false
+                } else if let exit = sleepUntilInterrupt() {
+                    return exit
+                }
+            }
+            if core.interruptShadow {
+                core.interruptShadow = false   // STI's shadow covers exactly the next instruction
+            } else if waker.interruptHint.load(ordering: .relaxed), core.rflags & Flag.if != 0,
+                      let controller, takeInterrupt(from: controller) == .tripleFault {
+                return .shutdown
+            }
             do {
                 let result = try core.step()
                 if let write = core.pendingWrite {
@@ -44,7 +68,8 @@ public final class SoftVCPU: VCPUBackend {
                 }
                 if result == .halt {
                     core.halted = true
-                    return .halt   // no interrupt controller can wake this CPU (see SoftMachine)
+                    // Without an interrupt controller nothing can wake this CPU: the run ends, as on KVM.
+                    if controller == nil { return .halt }
                 }
             } catch ExitRequest.pendingRead {
                 core.pendingWrite = nil
@@ -55,6 +80,30 @@ public final class SoftVCPU: VCPUBackend {
                 core.suppliedRead = nil
                 if core.raise(fault) == .tripleFault { return .shutdown }
             }
+        }
+    }
+
+    /// INTR is high and IF set: the acknowledge cycle, then delivery through the IDT (or IVT). A request that went
+    /// away is not delivered; the hint stays set while anything is still pending.
+    private func takeInterrupt(from controller: any ExternalInterruptController) -> CPUCore.DeliveryOutcome {
+        waker.interruptHint.store(false, ordering: .relaxed)
+        guard let vector = controller.acknowledge() else { return .delivered }
+        if controller.pendingInterrupt { waker.interruptHint.store(true, ordering: .relaxed) }
+        core.halted = false
+        return core.deliverExternal(vector)
+    }
+
+    /// HLT with a controller: sleep until an interrupt the CPU will take (IF set) arrives, or a kick. Returns the exit
+    /// for a kick (the CPU stays halted and goes back to sleep on the next `run()`), nil to go on executing.
+    private func sleepUntilInterrupt() -> VCPUExit? {
+        while true {
+            let ticket = waker.ticket()
+            if softKicker.consume() { return .interrupted }
+            if core.rflags & Flag.if != 0, let controller, controller.pendingInterrupt {
+                waker.interruptHint.store(true, ordering: .relaxed)
+                return nil
+            }
+            waker.sleep(after: ticket, milliseconds: Self.haltSleepMilliseconds)
         }
     }
 
@@ -126,9 +175,15 @@ public final class SoftVCPU: VCPUBackend {
     }
 }
 
-/// Kicks a software vCPU: the interpreter looks at the flag every few thousand instructions and before it starts.
+/// Kicks a software vCPU: the interpreter looks at the flag every few thousand instructions and before it starts,
+/// and a halted vCPU is woken to see it.
 final class SoftKicker: VCPUKicker {
     private let pending = Atomic<Bool>(false)
-    func kick() { pending.store(true, ordering: .releasing) }
+    private let waker: HaltWaker
+    init(waker: HaltWaker) { self.waker = waker }
+    func kick() {
+        pending.store(true, ordering: .releasing)
+        waker.wake(interrupt: false)
+    }
     func consume() -> Bool { pending.exchange(false, ordering: .acquiringAndReleasing) }
 }

@@ -134,7 +134,11 @@ struct RunCommand: ParsableCommand {
         } else {
             boot = try ImageSource.guestImage(image, limit: limit)
         }
-        return MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot, unmappedAccess: unmappedIO)
+        // Built-in guests that program the PIC and PIT get the interrupt-controller platform.
+        let needsInterrupts = image.flatMap { BuiltInGuests.named($0) }?.needsInterruptController == true
+            && !FileManager.default.fileExists(atPath: image ?? "")
+        return MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot, unmappedAccess: unmappedIO,
+                                    interruptController: needsInterrupts ? .full : nil)
     }
 
     static func report(_ message: String) {

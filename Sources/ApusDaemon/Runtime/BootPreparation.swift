@@ -1,5 +1,6 @@
 import ApusAPI
 import ApusGuests
+import ApusCore
 import ApusVMM
 
 /// Turns a definition into something the VMM can build: checks it when it is defined or updated (names, sizes,
@@ -47,6 +48,7 @@ enum BootPreparation {
     /// The machine configuration for a start, reading the boot files now (they may have changed since the define).
     static func configuration(for definition: VMDefinition) throws -> MachineConfiguration {
         let boot: BootSource
+        var interruptController: InterruptControllerMode?
         do {
             switch definition.boot {
             case .guest(let name):
@@ -54,6 +56,7 @@ enum BootPreparation {
                     throw DaemonError.unprocessable("no built-in guest named '\(name)'")
                 }
                 boot = .guestImage(name: guest.name, bytes: guest.image)
+                if guest.needsInterruptController { interruptController = .full }
             case .image(let path):
                 boot = .guestImage(name: path, bytes: try BootFile.read(path, role: "image", limit: memoryLimit(definition)))
             case .linux(let kernel, let initrd, let commandLine):
@@ -66,7 +69,8 @@ enum BootPreparation {
             throw DaemonError.unprocessable(failure.description)
         }
         return MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
-                                    backend: try backend(of: definition), boot: boot)
+                                    backend: try backend(of: definition), boot: boot,
+                                    interruptController: interruptController)
     }
 
     private static func memoryLimit(_ definition: VMDefinition) -> UInt64 {

@@ -21,6 +21,9 @@ public final class Machine: Sendable {
     public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
         try configuration.validate()
         let hypervisor = try configuration.backend.resolve()
+        if case .linux = configuration.boot, hypervisor.name == "soft" {
+            throw VMMError.backendUnavailable(backend: "soft", reason: Self.linuxOnSoftCPU)
+        }
         let control = RunControl()
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control) { memory in
@@ -39,6 +42,10 @@ public final class Machine: Sendable {
         self.entries = entries
         self.statistics = entries.map { _ in ExitStatisticsBox() }
     }
+
+    /// Why Linux is refused on the software CPU for now, in one sentence.
+    static let linuxOnSoftCPU = "it cannot boot Linux yet: its interrupt controller is the 8259A pair only (no local APIC or "
+        + "IOAPIC) and the kernel's early start-up uses instructions it lacks; use --backend kvm"
 
     private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
         do {

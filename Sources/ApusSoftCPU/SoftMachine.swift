@@ -1,0 +1,38 @@
+public import ApusCore
+import Synchronization
+
+/// A machine on the software CPU: guest memory is read and written directly; there is no kernel in between. With
+/// the interrupt-controller platform, the VMM connects its 8259A pair: devices' lines lead there and the vCPUs take
+/// their external interrupts from it.
+public final class SoftMachine: MachineBackend {
+    public let backendName = "soft"
+    public let memory: GuestMemory
+    let model: CPUModel
+    let options: MachineOptions
+    /// Shared by the machine's vCPUs: the interrupt hint and the place a halted vCPU sleeps.
+    let waker = HaltWaker()
+    private let controller = Mutex<(any ExternalInterruptController)?>(nil)
+
+    init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
+        self.memory = memory
+        self.model = model
+        self.options = options
+    }
+
+    public func makeVCPU(index: Int) throws -> any VCPUBackend {
+        SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 }, waker: waker)
+    }
+
+    public var needsExternalInterruptController: Bool { options.interruptController == .full }
+
+    public func connect(_ controller: any ExternalInterruptController) {
+        self.controller.withLock { $0 = controller }
+    }
+
+    public func externalInterruptRaised() { waker.wake(interrupt: true) }
+
+    /// The connected controller's input, or (without one) a line to nowhere, as on KVM without an irqchip.
+    public func interruptLine(_ gsi: UInt32) -> any InterruptLine {
+        controller.withLock { $0 }?.line(Int(gsi)) ?? DisconnectedInterruptLine()
+    }
+}
