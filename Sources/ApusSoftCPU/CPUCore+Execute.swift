@@ -273,7 +273,7 @@ extension CPUCore {
                 throw CPUFault.ud
             }
         default:
-            throw CPUFault.ud
+            throw notImplemented(UInt64(op), i)
         }
         rip = i.ip
         return .normal
@@ -364,5 +364,14 @@ extension CPUCore {
         guard byte &+ 1 <= UInt64(sregs.tr.limit) else { throw CPUFault.gp() }
         let bits = try readSystem(sregs.tr.base &+ byte, size: 2)
         guard (bits >> (port % 8)) & ((1 << UInt64(size)) - 1) == 0 else { throw CPUFault.gp() }
+    }
+}
+
+extension CPUCore {
+    /// #UD for an opcode the interpreter has no case for, remembered for the VM log (it may be undefined on hardware
+    /// too, or one the software CPU lacks).
+    func notImplemented(_ opcode: UInt64, _ i: Instruction) -> CPUFault {
+        lastNotImplemented = (opcode, i.start)
+        return .ud
     }
 }

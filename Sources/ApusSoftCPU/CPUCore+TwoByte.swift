@@ -197,7 +197,7 @@ extension CPUCore {
         case _ where Self.isSSEOpcode(op):
             try sse(&i, op)
         default:
-            throw CPUFault.ud
+            throw notImplemented(0x100 | UInt64(op), i)
         }
         rip = i.ip
         return .normal

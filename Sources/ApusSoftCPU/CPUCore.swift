@@ -23,6 +23,9 @@ final class CPUCore {
     var msrs: [UInt32: UInt64] = [:]
     var fpu = FPUState()
     var halted = false
+    /// The last opcode the interpreter has no case for (0x100 | byte for the 0F map) and where: the guest gets #UD,
+    /// as hardware gives for an undefined opcode, and the vCPU reports it once so the VM log names it.
+    var lastNotImplemented: (opcode: UInt64, rip: UInt64)?
     /// STI just set IF: external interrupts stay blocked for one more instruction, so `sti; hlt` cannot miss one.
     var interruptShadow = false
     let memory: GuestMemory

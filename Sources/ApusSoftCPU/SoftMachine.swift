@@ -12,6 +12,7 @@ public final class SoftMachine: MachineBackend {
     /// Shared by the machine's vCPUs: the interrupt hint and the place a halted vCPU sleeps.
     let waker = HaltWaker()
     private let controller = Mutex<(any ExternalInterruptController)?>(nil)
+    private let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
         self.memory = memory
@@ -20,7 +21,12 @@ public final class SoftMachine: MachineBackend {
     }
 
     public func makeVCPU(index: Int) throws -> any VCPUBackend {
-        SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 }, waker: waker)
+        SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 }, waker: waker,
+                 diagnostics: diagnostics.withLock { $0 })
+    }
+
+    public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {
+        diagnostics.withLock { $0 = handler }
     }
 
     public var needsExternalInterruptController: Bool { options.interruptController == .full }

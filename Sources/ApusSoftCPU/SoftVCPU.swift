@@ -10,6 +10,9 @@ public final class SoftVCPU: VCPUBackend {
     /// The 8259A pair the VMM connected, if the machine has the interrupt-controller platform.
     private let controller: (any ExternalInterruptController)?
     private let waker: HaltWaker
+    /// Where the vCPU reports things the VM log should show (opcodes it does not implement).
+    private let diagnostics: (@Sendable (String) -> Void)?
+    private var reportedOpcodes: Set<UInt64> = []
     /// Where exits carry their data, as kvm_run's data area does for KVM.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
     /// How many instructions run between two looks at the kick flag.
@@ -19,8 +22,9 @@ public final class SoftVCPU: VCPUBackend {
     static let haltSleepMilliseconds = 10
 
     init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
-         waker: HaltWaker = HaltWaker()) {
+         waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil) {
         self.index = index
+        self.diagnostics = diagnostics
         self.controller = controller
         self.waker = waker
         softKicker = SoftKicker(waker: waker)
@@ -78,9 +82,26 @@ public final class SoftVCPU: VCPUBackend {
             } catch let fault as CPUFault {
                 core.pendingWrite = nil
                 core.suppliedRead = nil
+                if let missing = core.lastNotImplemented {
+                    core.lastNotImplemented = nil
+                    reportNotImplemented(missing.opcode, at: missing.rip)
+                }
                 if core.raise(fault) == .tripleFault { return .shutdown }
             }
         }
+    }
+
+    /// Names an opcode without a case in the interpreter, once per opcode per vCPU, through the machine's diagnostics.
+    private func reportNotImplemented(_ opcode: UInt64, at rip: UInt64) {
+        guard let diagnostics, reportedOpcodes.insert(opcode).inserted else { return }
+        let bytes = opcode >= 0x100 ? "0F " + hex(opcode & 0xFF) : hex(opcode)
+        diagnostics("soft CPU vCPU \(index): opcode \(bytes) at rip 0x\(String(rip, radix: 16)) is not implemented "
+                    + "(or undefined); the guest gets #UD")
+    }
+
+    private func hex(_ byte: UInt64) -> String {
+        let text = String(byte, radix: 16, uppercase: true)
+        return text.count == 1 ? "0" + text : text
     }
 
     /// INTR is high and IF set: the acknowledge cycle, then delivery through the IDT (or IVT). A request that went

@@ -24,12 +24,16 @@ public protocol MachineBackend: AnyObject, Sendable {
     func connect(_ controller: any ExternalInterruptController)
     /// The controller's INTR rose: wake a vCPU halted waiting for an interrupt.
     func externalInterruptRaised()
+    /// Where the backend reports what the VM log should say (an opcode the software CPU does not implement, say).
+    /// Set before any vCPU is made.
+    func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void)
 }
 
 extension MachineBackend {
     public var needsExternalInterruptController: Bool { false }
     public func connect(_ controller: any ExternalInterruptController) {}
     public func externalInterruptRaised() {}
+    public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {}
     public func captureMachineState() throws -> [String: [UInt8]] { [:] }
     public func restoreMachineState(_ state: [String: [UInt8]]) throws {}
 }

@@ -2,6 +2,7 @@ import ApusCore
 import ApusBoot
 
 import ApusDevices
+import Logging
 
 /// A machine put together but not yet running: memory, devices on their buses, the backend machine.
 struct MachineParts: Sendable {
@@ -26,6 +27,7 @@ struct MachineParts: Sendable {
         let backend = try hypervisor.makeMachine(
             memory: memory,
             options: MachineOptions(vcpuCount: platform.vcpuCount, interruptController: platform.interruptController))
+        backend.setDiagnosticsHandler { message in MachineLog.logger.warning("\(message)") }
 
         var resources = ResourceAllocator()
         var ports = IOBus(name: "port I/O")
@@ -95,4 +97,9 @@ struct MachineParts: Sendable {
         ports = try ports.inserting(cmos, at: try resources.reservePorts(PlatformLayout.cmosPort, count: 2))
         return (ports, slots + [pitSlot, cmos], timer)
     }
+}
+
+/// The VMM's log: what a backend reports about a guest (an unimplemented opcode, say) goes here.
+enum MachineLog {
+    static let logger = Logger(label: "apus.vmm")
 }
