@@ -76,8 +76,9 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         if listGuests {
+            let nameWidth = (BuiltInGuests.all.map(\.name.count).max() ?? 0) + 2
             for guest in BuiltInGuests.all {
-                print(guest.name.padding(toLength: 12, withPad: " ", startingAt: 0) + guest.summary)
+                print(guest.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + guest.summary)
             }
             return
         }
