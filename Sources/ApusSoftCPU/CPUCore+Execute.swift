@@ -181,6 +181,10 @@ extension CPUCore {
         case 0xCF:
             try interruptReturn(i)
             return .normal
+        case 0xCA, 0xCB:
+            let release = op == 0xCA ? try fetch(&i, size: 2) : 0
+            try farReturn(i, release: release)
+            return .normal
         case 0xE0, 0xE1, 0xE2:
             // LOOPNE, LOOPE, LOOP: decrement the counter (flags untouched), then branch.
             let displacement = signExtend(try fetch8(&i), from: 1)
@@ -334,6 +338,35 @@ extension CPUCore {
             if compares && flag(Flag.zf) != (i.repeatPrefix == 0xF3) { break }
         }
         return true
+    }
+
+    /// RETF (Linux's start-up uses LRETQ to load CS): pops the return address and CS, and for a return to an outer
+    /// privilege level also RSP and SS. Faults leave RSP as it was, so the instruction restarts.
+    private func farReturn(_ i: Instruction, release: UInt64) throws {
+        let width = i.operandSize
+        let savedRSP = gpr[4]
+        do {
+            let newRIP = try pop(size: width)
+            let selector = UInt16(try pop(size: width) & 0xFFFF)
+            gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
+            let outer = protectedMode && UInt64(selector & 3) > cpl
+            var newRSP: UInt64 = 0, newSS: UInt16 = 0
+            if outer {
+                newRSP = try pop(size: width)
+                newSS = UInt16(try pop(size: width) & 0xFFFF)
+            }
+            try loadSegment(.cs, selector: selector)
+            if outer {
+                if newSS & 0xFFFC != 0 { try loadSegment(.ss, selector: newSS) } else { sregs.ss.selector = newSS }
+                gpr[4] = newRSP &+ release
+            }
+            guard !is64BitCode || isCanonical(newRIP) else { throw CPUFault.gp() }
+            rip = newRIP & (width == 8 ? ~0 : Flag.mask(width))
+        } catch {
+            gpr[4] = savedRSP
+            throw error
+        }
+        decoded.flushAll()   // CS changed: the decoding mode may have too
     }
 
     private func interruptReturn(_ i: Instruction) throws {

@@ -53,8 +53,9 @@ extension CPUCore {
             guard cpl == 0 else { throw CPUFault.gp() }
         case 0x0B:
             throw CPUFault.ud
-        case 0x1F:
-            _ = try decodeModRM(&i)                // multi-byte NOP
+        case 0x1F, 0x18...0x1E, 0x0D:
+            // Multi-byte NOP, the reserved-NOP space, and PREFETCH hints: no architectural effect (no cache here).
+            _ = try decodeModRM(&i)
         case 0x20, 0x22:
             guard cpl == 0 else { throw CPUFault.gp() }
             let (modrm, operand) = try decodeModRM(&i)
@@ -77,9 +78,10 @@ extension CPUCore {
             let value = try readMSR(UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, value & 0xFFFF_FFFF)
             setRegister(2, size: 4, value >> 32)
-        case 0x00 where try read(.cs, i.ip, size: 1, access: .fetch) >> 3 & 6 == 2, 0x21, 0x23:
-            // LLDT, LTR and MOV to/from debug registers are ring-0 only; at CPL0 they are not implemented yet.
-            throw cpl == 0 ? CPUFault.ud : CPUFault.gp()
+        case 0x00:
+            try systemSegmentInstruction(&i)
+        case 0x21, 0x23:
+            try moveDebugRegister(&i, toDebugRegister: op == 0x23)
         case 0x33:
             throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
         case 0x40...0x4F:

@@ -26,6 +26,8 @@ final class CPUCore {
     /// The last opcode the interpreter has no case for (0x100 | byte for the 0F map) and where: the guest gets #UD,
     /// as hardware gives for an undefined opcode, and the vCPU reports it once so the VM log names it.
     var lastNotImplemented: (opcode: UInt64, rip: UInt64)?
+    /// DR0-DR7 (DR4 and DR5 are aliases and never stored).
+    var debugRegisters: [UInt64] = [0, 0, 0, 0, 0, 0, CPUCore.debugRegister6Fixed, CPUCore.debugRegister7Fixed]
     /// STI just set IF: external interrupts stay blocked for one more instruction, so `sti; hlt` cannot miss one.
     var interruptShadow = false
     let memory: GuestMemory

@@ -70,6 +70,7 @@ public enum ControlRegister {
     public static let cr0NE: UInt64 = 1 << 5
     public static let cr0WP: UInt64 = 1 << 16
     public static let cr0PG: UInt64 = 1 << 31
+    public static let cr4DE: UInt64 = 1 << 3
     public static let cr4PSE: UInt64 = 1 << 4
     public static let cr4PAE: UInt64 = 1 << 5
     public static let cr4PGE: UInt64 = 1 << 7

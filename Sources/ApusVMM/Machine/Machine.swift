@@ -44,8 +44,8 @@ public final class Machine: Sendable {
     }
 
     /// Why Linux is refused on the software CPU for now, in one sentence.
-    static let linuxOnSoftCPU = "it cannot boot Linux yet: its interrupt controller is the 8259A pair only (no local APIC or "
-        + "IOAPIC) and the kernel's early start-up uses instructions it lacks; use --backend kvm"
+    static let linuxOnSoftCPU = "it cannot boot Linux yet: the kernel gets as far as console set-up and then waits forever "
+        + "for timer interrupts through a local APIC, which the software CPU does not have (only the 8259A pair); use --backend kvm"
 
     private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
         do {
