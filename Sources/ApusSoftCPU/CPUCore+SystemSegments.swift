@@ -21,9 +21,25 @@ extension CPUCore {
             guard cpl == 0 else { throw CPUFault.gp() }
             let selector = UInt16(try read(operand, size: 2, i) & 0xFFFF)
             if modrm.reg & 7 == 2 { try loadLocalDescriptorTable(selector) } else { try loadTaskRegister(selector) }
+        case 4, 5:
+            guard protectedMode else { throw CPUFault.ud }
+            let selector = UInt16(try read(operand, size: 2, i) & 0xFFFF)
+            let accessible = segmentIsAccessible(selector, forWriting: modrm.reg & 7 == 5)
+            rflags = accessible ? rflags | Flag.zf : rflags & ~Flag.zf
         default:
-            throw notImplemented(0x100, i)   // VERR, VERW
+            throw CPUFault.ud
         }
+    }
+
+    /// VERR/VERW: whether `selector` names a code or data segment this code may read (or write), checked without
+    /// faulting. Linux executes VERW on every return to user space to clear CPU buffers (MDS mitigation).
+    private func segmentIsAccessible(_ selector: UInt16, forWriting: Bool) -> Bool {
+        guard selector & 0xFFFC != 0, let descriptor = try? readDescriptor(selector), descriptor.s else { return false }
+        let code = descriptor.type & 0x8 != 0
+        let conforming = code && descriptor.type & 0x4 != 0
+        if !conforming && Int(descriptor.dpl) < max(Int(cpl), Int(selector & 3)) { return false }
+        if forWriting { return !code && descriptor.type & 0x2 != 0 }
+        return !code || descriptor.type & 0x2 != 0
     }
 
     /// LLDT: a null selector leaves the LDT unusable; otherwise a present LDT descriptor (16 bytes in long mode).

@@ -51,4 +51,16 @@ import Testing
         #expect(try machine.runToHalt() == ["halt"])
         #expect(try machine.vcpu.registers().rip == 0x100007)
     }
+
+    @Test func verwAndVerrReportAccessInZF() throws {
+        // mov ax, 0x10; verw ax; setz bl; mov ax, 0x08; verw ax; setz cl; verr ax; setz dl; hlt
+        let machine = try SoftCPUTestMachine(code: [0x66, 0xB8, 0x10, 0x00, 0x0F, 0x00, 0xE8, 0x0F, 0x94, 0xC3,
+                                                    0x66, 0xB8, 0x08, 0x00, 0x0F, 0x00, 0xE8, 0x0F, 0x94, 0xC1,
+                                                    0x0F, 0x00, 0xE0, 0x0F, 0x94, 0xC2, 0xF4])
+        #expect(try machine.runToHalt() == ["halt"])
+        let registers = try machine.vcpu.registers()
+        #expect(registers.rbx & 0xFF == 1, "the data segment is writable")
+        #expect(registers.rcx & 0xFF == 0, "a code segment is never writable")
+        #expect(registers.rdx & 0xFF == 1, "the loader's code segment is readable")
+    }
 }

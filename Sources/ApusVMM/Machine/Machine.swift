@@ -44,8 +44,9 @@ public final class Machine: Sendable {
     }
 
     /// Why Linux is refused on the software CPU for now, in one sentence.
-    static let linuxOnSoftCPU = "it cannot boot Linux yet: the kernel gets as far as console set-up and then waits forever "
-        + "for timer interrupts through a local APIC, which the software CPU does not have (only the 8259A pair); use --backend kvm"
+    static let linuxOnSoftCPU = "it cannot run Linux to a shell yet: the kernel boots to user space on the software CPU, "
+        + "but busybox's init stops at SSE2 instructions it lacks (PUNPCKLDQ and others) and the kernel panics; "
+        + "use --backend kvm"
 
     private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
         do {
