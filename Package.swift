@@ -117,7 +117,7 @@ let package = Package(
             dependencies: ["ApusCore", "ApusKVM", "ApusSoftCPU", "ApusBoot", "ApusTesting"],
             resources: [.copy("Expectations")]),
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
-        .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore"]),
+        .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore", "ApusTesting"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
         .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusTesting"]),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.

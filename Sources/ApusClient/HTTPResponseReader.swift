@@ -44,25 +44,11 @@ struct HTTPResponseReader {
                     throw ClientError.protocolError("bad chunk size '\(sizeLine)'")
                 }
                 if size == 0 { return }
-                var remaining = size
-                while remaining > 0 {
-                    if buffered.isEmpty { try fill(orFailWith: "the stream ended in the middle of a chunk") }
-                    let piece = Array(buffered.prefix(remaining))
-                    buffered.removeFirst(piece.count)
-                    remaining -= piece.count
-                    if try !onData(piece) { return }
-                }
+                guard try pass(size, endedEarly: "the stream ended in the middle of a chunk", to: onData) else { return }
                 _ = try readLine()
             }
         } else if let length = head.headers["content-length"].flatMap({ Int($0) }) {
-            var remaining = length
-            while remaining > 0 {
-                if buffered.isEmpty { try fill(orFailWith: "the body ended early") }
-                let piece = Array(buffered.prefix(remaining))
-                buffered.removeFirst(piece.count)
-                remaining -= piece.count
-                if try !onData(piece) { return }
-            }
+            _ = try pass(length, endedEarly: "the body ended early", to: onData)
         } else {
             while true {
                 if buffered.isEmpty {
@@ -75,6 +61,19 @@ struct HTTPResponseReader {
                 if try !onData(piece) { return }
             }
         }
+    }
+
+    /// Hands the next `count` body bytes to `onData` as they arrive; false when `onData` asked to stop.
+    private mutating func pass(_ count: Int, endedEarly: String, to onData: ([UInt8]) throws -> Bool) throws -> Bool {
+        var remaining = count
+        while remaining > 0 {
+            if buffered.isEmpty { try fill(orFailWith: endedEarly) }
+            let piece = Array(buffered.prefix(remaining))
+            buffered.removeFirst(piece.count)
+            remaining -= piece.count
+            if try !onData(piece) { return false }
+        }
+        return true
     }
 
     private mutating func readLine() throws -> String {

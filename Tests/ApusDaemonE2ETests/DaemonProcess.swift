@@ -1,5 +1,6 @@
 import ApusAPI
 import ApusClient
+import ApusTesting
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,12 +13,7 @@ final class DaemonProcess {
     let logPath: String
     private var process: Process?
 
-    static func executable(_ name: String) -> URL {
-        let directories = [Bundle.main.executableURL?.deletingLastPathComponent(), Bundle.main.bundleURL,
-                           Bundle.main.bundleURL.deletingLastPathComponent()].compactMap { $0 }
-        let candidates = directories.map { $0.appendingPathComponent(name) }
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }
+    static func executable(_ name: String) -> URL { CommandRunner.executable(name) }
 
     /// A fresh directory for one test; sockets need short paths (108 bytes), so it lives under /tmp.
     static func scratchDirectory() throws -> String {

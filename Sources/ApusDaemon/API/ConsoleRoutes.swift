@@ -36,13 +36,7 @@ struct ConsoleRoutes {
         }
         routes.on(.post, "/v1/vms/{id}/console") { request, context in
             let controller = try registry.find(context.parameters.require("id"))
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: ApusVersion.maximumRequestBodyBytes)
-            } catch is NIOTooManyBytesError {
-                throw DaemonError.payloadTooLarge(limit: ApusVersion.maximumRequestBodyBytes)
-            }
+            let body = try await RequestBody.collect(request)
             var remaining = Array(body.readableBytesView)
             let total = remaining.count
             let deadline = ContinuousClock.now + Self.inputPatience

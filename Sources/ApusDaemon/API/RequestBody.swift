@@ -5,14 +5,18 @@ import NIOCore
 
 /// Reads and decodes a JSON request body, turning every way it can be wrong into a 400 or 413 that says what.
 enum RequestBody {
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    /// The whole body, up to the documented limit (413 beyond it).
+    static func collect(_ request: Request) async throws -> ByteBuffer {
         var request = request
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: ApusVersion.maximumRequestBodyBytes)
+            return try await request.collectBody(upTo: ApusVersion.maximumRequestBodyBytes)
         } catch is NIOTooManyBytesError {
             throw DaemonError.payloadTooLarge(limit: ApusVersion.maximumRequestBodyBytes)
         }
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer = try await collect(request)
         guard buffer.readableBytes > 0 else { throw DaemonError.badRequest("the request needs a JSON body") }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

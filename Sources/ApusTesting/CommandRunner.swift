@@ -1,0 +1,35 @@
+public import Foundation
+
+/// Runs an executable built next to the test bundle (`apus`, `apusd`) and collects its status and output, as a user's
+/// shell would see them.
+public enum CommandRunner {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
+    }
+
+    /// The product `name` in the build folder the test runner itself lives in.
+    public static func executable(_ name: String) -> URL {
+        let directories = [Bundle.main.executableURL?.deletingLastPathComponent(), Bundle.main.bundleURL,
+                           Bundle.main.bundleURL.deletingLastPathComponent()].compactMap { $0 }
+        let candidates = directories.map { $0.appendingPathComponent(name) }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }
+
+    public static func run(_ name: String, _ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = executable(name)
+        process.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let errData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, standardOutput: String(decoding: outData, as: UTF8.self),
+                      standardError: String(decoding: errData, as: UTF8.self))
+    }
+}
