@@ -13,9 +13,7 @@ extension KVMMachine {
 
     public func captureMachineState() throws -> [String: [UInt8]] {
         var state: [String: [UInt8]] = [:]
-        var clock = kvm_clock_data()
-        _ = try checked("KVM_GET_CLOCK") { ckvm_get_clock(fd, &clock) }
-        state[Self.clockKey] = KVMStateBlob.bytes(of: clock.clock)
+        state[Self.clockKey] = KVMStateBlob.bytes(of: try clock())
         if options.interruptController == .full {
             for chip in Self.irqchips {
                 var value = kvm_irqchip()

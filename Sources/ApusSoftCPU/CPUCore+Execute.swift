@@ -252,7 +252,8 @@ extension CPUCore {
             rflags &= ~Flag.if
         case 0xFB:
             guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
-            if rflags & Flag.if == 0 { interruptShadow = true }
+            // STI counts itself and the next instruction: interrupts are taken after both have completed.
+            if rflags & Flag.if == 0 { interruptShadowEnd = instructions &+ 2 }
             rflags |= Flag.if
         case 0xFC: rflags &= ~Flag.df
         case 0xFD: rflags |= Flag.df

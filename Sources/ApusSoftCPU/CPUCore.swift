@@ -28,8 +28,16 @@ final class CPUCore {
     var lastNotImplemented: (opcode: UInt64, rip: UInt64)?
     /// DR0-DR7 (DR4 and DR5 are aliases and never stored).
     var debugRegisters: [UInt64] = [0, 0, 0, 0, 0, 0, CPUCore.debugRegister6Fixed, CPUCore.debugRegister7Fixed]
-    /// STI just set IF: external interrupts stay blocked for one more instruction, so `sti; hlt` cannot miss one.
-    var interruptShadow = false
+    /// STI's one-instruction interrupt shadow, as the instruction count at which it ends (so `sti; hlt` cannot miss
+    /// an interrupt). Kept as a count rather than a flag so the dispatch loop looks at it only when INTR is high.
+    var interruptShadowEnd: UInt64 = 0
+
+    /// Whether STI's shadow still blocks external interrupts. A TSC write (the count is the TSC) that moves the
+    /// count past or behind the end just lifts it.
+    var inInterruptShadow: Bool {
+        let remaining = interruptShadowEnd &- instructions
+        return remaining >= 1 && remaining <= 2
+    }
     let memory: GuestMemory
     let model: CPUModel
     /// Instructions retired, for RDTSC and statistics.

@@ -42,6 +42,10 @@ public final class SoftVCPU: VCPUBackend {
             core.suppliedRead = (awaited.isPort, awaited.address, awaited.size, load(size: awaited.size))
             core.awaitedRead = nil
         }
+        if core.halted {
+            // Without a controller, entering again continues after the HLT, as KVM without an irqchip does.
+            if controller == nil { core.halted = false } else if let exit = waitWhileHalted() { return exit }
+        }
         var countdown = 0
         while true {
             if countdown == 0 {
@@ -49,18 +53,9 @@ public final class SoftVCPU: VCPUBackend {
                 countdown = Self.kickCheckInterval
             }
             countdown -= 1
-            if core.halted {
-                // Without a controller, entering again continues after the HLT, as KVM without an irqchip does.
-                if controller == nil {
-                    core.halted = false
-                } else if let exit = sleepUntilInterrupt() {
-                    return exit
-                }
-            }
-            if core.interruptShadow {
-                core.interruptShadow = false   // STI's shadow covers exactly the next instruction
-            } else if waker.interruptHint.load(ordering: .relaxed), core.rflags & Flag.if != 0,
-                      let controller, takeInterrupt(from: controller) == .tripleFault {
+            // One relaxed load per instruction while INTR is low; the rest only when an interrupt may be pending.
+            if waker.interruptHint.load(ordering: .relaxed), core.rflags & Flag.if != 0, !core.inInterruptShadow,
+               let controller, takeInterrupt(from: controller) == .tripleFault {
                 return .shutdown
             }
             do {
@@ -74,6 +69,7 @@ public final class SoftVCPU: VCPUBackend {
                     core.halted = true
                     // Without an interrupt controller nothing can wake this CPU: the run ends, as on KVM.
                     if controller == nil { return .halt }
+                    if let exit = waitWhileHalted() { return exit }
                 }
             } catch ExitRequest.pendingRead {
                 core.pendingWrite = nil
@@ -112,6 +108,17 @@ public final class SoftVCPU: VCPUBackend {
         if controller.pendingInterrupt { waker.interruptHint.store(true, ordering: .relaxed) }
         core.halted = false
         return core.deliverExternal(vector)
+    }
+
+    /// Halted with a controller: sleeps and takes the first interrupt that arrives (a request that vanished before its
+    /// acknowledge leaves the CPU halted). Returns the exit that ends the run (a kick, a triple fault), or nil once
+    /// the CPU runs again.
+    private func waitWhileHalted() -> VCPUExit? {
+        while core.halted {
+            if let exit = sleepUntilInterrupt() { return exit }
+            if let controller, takeInterrupt(from: controller) == .tripleFault { return .shutdown }
+        }
+        return nil
     }
 
     /// HLT with a controller: sleep until an interrupt the CPU will take (IF set) arrives, or a kick. Returns the exit

@@ -1,5 +1,6 @@
 import ApusBoot
 import ApusCore
+import ApusSoftCPU
 public import ApusDevices
 import Synchronization
 
@@ -21,7 +22,7 @@ public final class Machine: Sendable {
     public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
         try configuration.validate()
         let hypervisor = try configuration.backend.resolve()
-        if case .linux = configuration.boot, hypervisor.name == "soft" {
+        if case .linux = configuration.boot, hypervisor is SoftCPUHypervisor {
             throw VMMError.backendUnavailable(backend: "soft", reason: Self.linuxOnSoftCPU)
         }
         let control = RunControl()
