@@ -31,7 +31,10 @@ let package = Package(
         .target(name: "ApusCore", swiftSettings: strict),
         // Backends.
         .target(name: "ApusKVM", dependencies: ["ApusCore", "CKVM"], swiftSettings: strict),
-        .target(name: "ApusSoftCPU", dependencies: ["ApusCore"], swiftSettings: strict),
+        // The interpreter is optimised in debug builds too: the test suite boots Linux on it, and -Onone makes it
+        // about ten times slower. (-enable-testing still applies, so @testable imports keep working.)
+        .target(name: "ApusSoftCPU", dependencies: ["ApusCore"],
+                swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Emulated devices: pure state machines, no backend knowledge.
         .target(name: "ApusDevices", dependencies: ["ApusCore"], swiftSettings: strict),
         // Loaders and platform tables.

@@ -106,6 +106,8 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             guard let segment = SegmentRegister(rawValue: modrm.reg & 7), segment != .cs else { throw CPUFault.ud }
             try loadSegment(segment, selector: UInt16(try read(operand, size: 2, i)))
+            // MOV SS blocks interrupts until the next instruction (the RSP load) has completed.
+            if segment == .ss { interruptShadowEnd = instructions &+ 2 }
         case 0x8F:
             let (_, operand) = try decodeModRM(&i)
             let width = stackSize(i)
@@ -200,8 +202,9 @@ extension CPUCore {
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & Flag.mask(i.addressSize)
             setRegister(0, size: 1, try read(i.segment ?? .ds, offset, size: 1))
         case 0x6C...0x6F:
-            try checkIOPermission(port: gpr[2] & 0xFFFF, size: op & 1 == 0 ? 1 : min(size, 4))
-            throw CPUFault.ud   // INS/OUTS are not implemented yet
+            guard try portString(&i, op) else { return .normal }
+        case 0xC8:
+            try enter(&i)
         case 0xE4, 0xE5, 0xEC, 0xED:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE5 ? try fetch8(&i) : gpr[2] & 0xFFFF

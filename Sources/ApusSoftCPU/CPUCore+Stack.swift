@@ -38,3 +38,36 @@ extension CPUCore {
         return i.operandSize == 2 ? target & 0xFFFF : target & 0xFFFF_FFFF
     }
 }
+
+extension CPUCore {
+    /// ENTER size, level: push rBP, copy `level - 1` outer frame pointers, push the new frame pointer, then reserve
+    /// `size` bytes. A fault restores RSP and RBP so the instruction restarts cleanly.
+    func enter(_ i: inout Instruction) throws {
+        let allocation = try fetch(&i, size: 2)
+        let level = try fetch8(&i) & 31
+        let width = stackSize(i)
+        let mask = stackAddressMask
+        let savedRSP = gpr[4], savedRBP = gpr[5]
+        do {
+            try push(gpr[5], size: width)
+            let frame = gpr[4] & mask
+            if level > 0 {
+                var outer = gpr[5]
+                for _ in 1..<level {
+                    outer = (outer & ~mask) | ((outer &- UInt64(width)) & mask)
+                    try push(try read(.ss, outer & mask, size: width), size: width)
+                }
+                try push(frame, size: width)
+            }
+            let reserved = (gpr[4] &- allocation) & mask
+            // Hardware probes a write at the final stack pointer, so a bad size faults here rather than later.
+            if reserved != gpr[4] & mask { _ = try translate(linear(.ss, reserved), access: .write) }
+            setRegister(5, size: width, frame)
+            gpr[4] = (gpr[4] & ~mask) | reserved
+        } catch {
+            gpr[4] = savedRSP
+            gpr[5] = savedRBP
+            throw error
+        }
+    }
+}

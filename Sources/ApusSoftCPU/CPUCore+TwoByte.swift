@@ -192,6 +192,10 @@ extension CPUCore {
                 let index = op == 0xBC ? value.trailingZeroBitCount : 63 - value.leadingZeroBitCount
                 setRegister(modrm.reg, size: size, UInt64(index))
             }
+        case 0xC7:
+            let (modrm, operand) = try decodeModRM(&i)
+            guard modrm.reg & 7 == 1 else { throw notImplemented(0x1C7, i) }
+            try compareExchangeWide(&i, operand)
         case 0xC8...0xCF:
             let index = op & 7 | i.rexB
             let value = register(index, size: size)

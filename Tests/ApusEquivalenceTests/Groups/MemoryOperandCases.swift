@@ -2,7 +2,7 @@ import ApusCore
 import ApusTesting
 
 /// ALU, MOV, MOVZX/MOVSX, XCHG, XADD, CMPXCHG, BT* (register bit offsets reach beyond the operand), shifts, NOT/NEG,
-/// INC/DEC, PUSH/POP m64 and LEA with memory operands of every width in the two data pages, at any alignment and
+/// INC/DEC, PUSH/POP m64, LEA, CMPXCHG8B/16B and ENTER with memory operands of every width in the two data pages, at any alignment and
 /// straddling the page between them, addressed through base, index and scale.
 struct MemoryOperandCases {
     var rng: SplitMix64
@@ -90,9 +90,36 @@ struct MemoryOperandCases {
             name = pop ? "pop m64" : "push m64"
             undefined = 0
         }
+        if rng.chance(8) { wideOrFrame(&userCase, &name, &undefined) }
         // Flags left undefined by the forms above; AF is also undefined after logic operations.
         userCase.undefinedFlags = undefined | (name.hasPrefix("alu") ? 0x10 : 0)
         userCase.description = "\(name) w\(width) \(text)"
         return userCase
+    }
+
+    /// CMPXCHG8B / CMPXCHG16B on a data-page address (loading rDX:rAX from it first half the time, so both outcomes
+    /// occur; CMPXCHG16B only 16-byte aligned, since this host's KVM cannot referee the alignment #GP at CPL3), or
+    /// ENTER with a random allocation and nesting level, RBP pointing into the data pages.
+    mutating func wideOrFrame(_ userCase: inout UserCase, _ name: inout String, _ undefined: inout UInt64) {
+        undefined = 0
+        if rng.chance(70) {
+            let wide = rng.chance(50)
+            let address = UInt32(UserModeLayout.data) + UInt32(rng.below(0x1F0)) * 16 + (wide ? 0 : UInt32(rng.below(8)))
+            var code: [UInt8] = []
+            let matching = rng.chance(50)
+            if matching {
+                code += X86.absolute([0x8B], reg: 0, address: address, wide: wide)
+                code += X86.absolute([0x8B], reg: 2, address: address + (wide ? 8 : 4), wide: wide)
+            }
+            code += (rng.chance(30) ? [0xF0] : []) + X86.absolute([0x0F, 0xC7], reg: 1, address: address, wide: wide)
+            userCase.code = code
+            name = "\(matching ? "matching " : "")cmpxchg\(wide ? "16b" : "8b") [\(hex(address))]"
+        } else {
+            let allocation = UInt16(rng.chance(50) ? rng.below(64) * 8 : rng.below(0x800))
+            let level = UInt8(rng.chance(70) ? rng.below(4) : rng.below(40))
+            userCase.registers[5] = UserModeLayout.data + UInt64(rng.below(0x1F00)) + 0x100
+            userCase.code = [0xC8] + X86.bytes(allocation, 2) + [level]
+            name = "enter \(allocation), \(level)"
+        }
     }
 }
