@@ -70,7 +70,7 @@ extension CPUCore {
             guard cpl == 0 else { throw CPUFault.gp() }
             try writeMSR(UInt32(gpr[1] & 0xFFFF_FFFF), (gpr[2] & 0xFFFF_FFFF) << 32 | gpr[0] & 0xFFFF_FFFF)
         case 0x31:
-            let tsc = instructions
+            let tsc = timeStampCounter.value
             setRegister(0, size: 4, tsc & 0xFFFF_FFFF)
             setRegister(2, size: 4, tsc >> 32)
         case 0x32:
@@ -279,7 +279,7 @@ extension CPUCore {
         case MSR.apicBase: return sregs.apicBase
         case MSR.fsBase: return sregs.fs.base
         case MSR.gsBase: return sregs.gs.base
-        case MSR.tsc: return instructions
+        case MSR.tsc: return timeStampCounter.value
         case _ where Self.storedMSRs.contains(index): return msrs[index] ?? (index == MSR.pat ? 0x0007_0406_0007_0406 : 0)
         default: throw CPUFault.gp()
         }
@@ -295,7 +295,7 @@ extension CPUCore {
         case MSR.apicBase: sregs.apicBase = value
         case MSR.fsBase: sregs.fs.base = value
         case MSR.gsBase: sregs.gs.base = value
-        case MSR.tsc: instructions = value
+        case MSR.tsc: timeStampCounter.set(value)
         case _ where Self.storedMSRs.contains(index): msrs[index] = value
         default: throw CPUFault.gp()
         }

@@ -32,16 +32,16 @@ final class CPUCore {
     /// an interrupt). Kept as a count rather than a flag so the dispatch loop looks at it only when INTR is high.
     var interruptShadowEnd: UInt64 = 0
 
-    /// Whether STI's shadow still blocks external interrupts. A TSC write (the count is the TSC) that moves the
-    /// count past or behind the end just lifts it.
+    /// Whether STI's (or MOV SS's) shadow still blocks external interrupts.
     var inInterruptShadow: Bool {
         let remaining = interruptShadowEnd &- instructions
         return remaining >= 1 && remaining <= 2
     }
     let memory: GuestMemory
     let model: CPUModel
-    /// Instructions retired, for RDTSC and statistics.
+    /// Instructions retired (statistics and the interrupt shadows).
     var instructions: UInt64 = 0
+    var timeStampCounter: TimeStampCounter
     let tlb = SoftTLB()
     /// Guest RAM's bounds as plain pointers, and the decoded instructions of its pages.
     let ram: PhysicalRAM
@@ -63,6 +63,7 @@ final class CPUCore {
     init(memory: GuestMemory, model: CPUModel) {
         self.memory = memory
         self.model = model
+        timeStampCounter = TimeStampCounter(kilohertz: model.tscFrequencyKHz)
         ram = PhysicalRAM(memory)
         decoded = DecodeCache(pageCount: ram.pageCount)
         gpr = .allocate(capacity: 16)
