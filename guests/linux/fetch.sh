@@ -2,7 +2,7 @@
 # Fetches Debian's cloud kernel and busybox-static with apt-get (nothing is committed), then prepares:
 #   cache/vmlinuz              the bzImage as Debian ships it
 #   cache/vmlinux              the uncompressed ELF kernel, extracted from the bzImage's LZ4 payload
-#   cache/initramfs.cpio.gz    busybox with an /init that prints APUS-INIT-OK and powers off
+#   cache/initramfs.cpio.gz    busybox with an /init that prints APUS-INIT-OK and reboots (which ends the run)
 # Idempotent: work already done is skipped. Needs apt-get, dpkg-deb, lz4 and cpio (installed when missing, as root).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -79,12 +79,12 @@ if [ ! -s initramfs.cpio.gz ]; then
     dpkg-deb -x busybox-static_*.deb busybox-root
     mkdir -p initramfs-root/bin initramfs-root/proc initramfs-root/sys initramfs-root/dev
     cp busybox-root/bin/busybox initramfs-root/bin/busybox
-    for tool in sh echo mount poweroff cat; do ln -sf busybox "initramfs-root/bin/$tool"; done
+    for tool in sh echo mount poweroff reboot cat; do ln -sf busybox "initramfs-root/bin/$tool"; done
     cat > initramfs-root/init <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
 echo APUS-INIT-OK
-poweroff -f
+reboot -f
 INIT
     chmod +x initramfs-root/init
     (cd initramfs-root && find . | cpio -o -H newc --quiet | gzip -9) > initramfs.cpio.gz

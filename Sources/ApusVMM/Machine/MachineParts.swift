@@ -67,7 +67,7 @@ struct MachineParts: Sendable {
     }
 
     /// The PC's interrupt controllers and timers: the 8259A pair (only when the backend has no in-kernel one), the
-    /// 8254 with port 0x61, and the CMOS clock; the fixed legacy IRQs are reserved first.
+    /// 8254 with port 0x61, the CMOS clock and the 8042 (for its reset line); the fixed legacy IRQs are reserved first.
     private static func addInterruptPlatform(to ports: IOBus, backend: any MachineBackend,
                                              resources: inout ResourceAllocator,
                                              control: RunControl) throws -> (IOBus, [DeviceSlot], PlatformTimer) {
@@ -95,7 +95,13 @@ struct MachineParts: Sendable {
                                     at: try resources.reservePorts(PlatformLayout.systemControlPortB, count: 1))
         let cmos = DeviceSlot(name: "cmos", device: CMOSClock())
         ports = try ports.inserting(cmos, at: try resources.reservePorts(PlatformLayout.cmosPort, count: 2))
-        return (ports, slots + [pitSlot, cmos], timer)
+        // The keyboard controller's reset line is how a PC guest reboots (Linux: reboot=k).
+        let keyboard = I8042Controller { control.finish(.systemEvent(.reset)) }
+        let keyboardSlot = DeviceSlot(name: "i8042", device: keyboard)
+        ports = try ports.inserting(keyboardSlot, at: try resources.reservePorts(PlatformLayout.keyboardDataPort, count: 1))
+        ports = try ports.inserting(DeviceSlot(name: "i8042-command-port", device: keyboard.commandPort),
+                                    at: try resources.reservePorts(PlatformLayout.keyboardCommandPort, count: 1))
+        return (ports, slots + [pitSlot, cmos, keyboardSlot], timer)
     }
 }
 

@@ -14,6 +14,8 @@ enum PlatformLayout {
     static let pitPort: UInt16 = 0x40
     static let systemControlPortB: UInt16 = 0x61
     static let cmosPort: UInt16 = 0x70
+    static let keyboardDataPort: UInt16 = 0x60
+    static let keyboardCommandPort: UInt16 = 0x64
     static let pitIRQ: UInt32 = 0
     static let cascadeIRQ: UInt32 = 2
     static let rtcIRQ: UInt32 = 8

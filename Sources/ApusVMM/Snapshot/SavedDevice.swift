@@ -9,6 +9,7 @@ enum SavedDevice: Codable, Sendable, Equatable {
     case pic(DualPIC.State)
     case pit(PIT8254.State)
     case cmos(CMOSClock.State)
+    case keyboardController(I8042Controller.State)
 
     static func save(_ device: any BusDevice) -> SavedDevice? {
         switch device {
@@ -18,6 +19,7 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case let pic as DualPIC: return .pic(pic.saveState())
         case let pit as PIT8254: return .pit(pit.saveState())
         case let cmos as CMOSClock: return .cmos(cmos.saveState())
+        case let keyboard as I8042Controller: return .keyboardController(keyboard.saveState())
         default: return nil
         }
     }
@@ -30,6 +32,7 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case (.pic(let state), let pic as DualPIC): try pic.restoreState(state)
         case (.pit(let state), let pit as PIT8254): try pit.restoreState(state)
         case (.cmos(let state), let cmos as CMOSClock): try cmos.restoreState(state)
+        case (.keyboardController(let state), let keyboard as I8042Controller): try keyboard.restoreState(state)
         default: throw SnapshotError.corrupt("saved state for device \(name) is for another kind of device")
         }
     }
