@@ -37,6 +37,26 @@ import Testing
         #expect(pulses(line) == 2)
     }
 
+    @Test func softwareStrobeFiresOnceAsLinuxOneShotClockEventsUseIt() {
+        // Linux's i8253 clock event in one-shot mode: control word 0x38 (channel 0, lobyte/hibyte, mode 4), then a
+        // count per event. Exactly one IRQ 0 per count written, none after it.
+        let (pit, line, clock) = pit()
+        pit.write(offset: 3, size: 1, value: 0x38)
+        pit.write(offset: 0, size: 1, value: 0xA9)
+        pit.write(offset: 0, size: 1, value: 0x04)
+        #expect(pit.nextInterrupt() != nil, "a mode 4 count is an event")
+        clock.advance(nanoseconds: 1_010_000)
+        #expect(pit.deliverDueInterrupts())
+        clock.advance(nanoseconds: 60_000_000)
+        #expect(!pit.deliverDueInterrupts(), "a strobe fires once, not every period")
+        #expect(pit.nextInterrupt() == nil)
+        pit.write(offset: 0, size: 1, value: 0x10)          // the next event: reloading restarts the count
+        pit.write(offset: 0, size: 1, value: 0x00)
+        clock.advance(nanoseconds: 4_000_000)
+        #expect(pit.deliverDueInterrupts())
+        #expect(pulses(line) == 2)
+    }
+
     @Test func latchedCountsHoldStillWhileTheCounterRuns() {
         let (pit, _, clock) = pit()
         pit.write(offset: 3, size: 1, value: 0x34)

@@ -66,12 +66,14 @@ public struct PITChannel: Codable, Sendable, Equatable {
         guard let start, gate else { return nil }
         let ticks = now >= start ? now - start : 0
         switch mode {
-        case 0:
+        case 0, 1:
             return ticks < period ? start + period : nil
         case 2, 3:
             return start + (ticks / period + 1) * period
         default:
-            return nil
+            // Modes 4 and 5 (strobes; Linux's one-shot clock events use mode 4): OUT drops for one tick at terminal
+            // count and rises again after it.
+            return ticks <= period ? start + period + 1 : nil
         }
     }
 

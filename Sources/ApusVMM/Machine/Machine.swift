@@ -22,9 +22,6 @@ public final class Machine: Sendable {
     public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
         try configuration.validate()
         let hypervisor = try configuration.backend.resolve()
-        if case .linux = configuration.boot, hypervisor is SoftCPUHypervisor {
-            throw VMMError.backendUnavailable(backend: "soft", reason: Self.linuxOnSoftCPU)
-        }
         let control = RunControl()
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control) { memory in
@@ -43,11 +40,6 @@ public final class Machine: Sendable {
         self.entries = entries
         self.statistics = entries.map { _ in ExitStatisticsBox() }
     }
-
-    /// Why Linux is refused on the software CPU for now, in one sentence.
-    static let linuxOnSoftCPU = "it cannot run Linux to a shell yet: the kernel boots to user space on the software CPU, "
-        + "but busybox's init stops at SSE2 instructions it lacks (PUNPCKLDQ and others) and the kernel panics; "
-        + "use --backend kvm"
 
     private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
         do {
@@ -81,6 +73,9 @@ public final class Machine: Sendable {
     /// Asks every vCPU to leave; `waitForOutcome()` then returns `.stopped` unless the guest ended first.
     public func stop() { control.stop() }
     public var isPaused: Bool { control.isPaused }
+
+    /// How the run ended, without waiting: nil while it goes on.
+    public var outcome: MachineOutcome? { control.finishedOutcome }
 
     /// Blocks until the run ends.
     public func waitForOutcome() -> MachineOutcome { control.waitForOutcome() }

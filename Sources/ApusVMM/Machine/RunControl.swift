@@ -147,6 +147,9 @@ final class RunControl: @unchecked Sendable {
 
     var isPaused: Bool { condition.withLock { request == .pause && parked == running } }
 
+    /// How the run ended, once every vCPU thread has left; nil while it goes on.
+    var finishedOutcome: MachineOutcome? { condition.withLock { running > 0 ? nil : outcome } }
+
     private func requestLocked(_ new: Request) {
         request = new
         attention.store(true, ordering: .releasing)

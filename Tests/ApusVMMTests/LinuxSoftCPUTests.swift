@@ -1,0 +1,97 @@
+import ApusCore
+import ApusDevices
+import ApusVMM
+import Foundation
+import Testing
+
+/// The Debian cloud kernel (guests/linux/fetch.sh) boots on the software CPU to a busybox shell: the whole VMM
+/// (loader, 8259A/8254/CMOS/8042 platform, UART) with the interpreter instead of KVM, which on this host cannot finish
+/// the boot at all. The machine is suspended to disk while the kernel boots, restored into a new machine, and the
+/// restored kernel finishes booting; then the shell answers over the console and `reboot -f` ends the run through
+/// the 8042's reset line.
+@Suite struct LinuxSoftCPUTests {
+    static let cache = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("guests/linux/cache")
+
+    /// Liveness bounds, not timing assertions: the release build reaches the shell in about 11 s, this debug one in
+    /// about 30 s.
+    static let bootLimit: TimeInterval = 300
+
+    func waitFor(_ text: String, in output: CapturingSerialOutput, machine: Machine) -> Bool {
+        let deadline = Date().addingTimeInterval(Self.bootLimit)
+        while Date() < deadline {
+            if output.text.contains(text) { return true }
+            if machine.outcome != nil { return false }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    @Test func debianKernelBootsToAShellAcrossASuspend() throws {
+        let kernelPath = Self.cache.appendingPathComponent("vmlinux").path
+        let initrdPath = Self.cache.appendingPathComponent("initramfs.cpio.gz").path
+        guard FileManager.default.fileExists(atPath: kernelPath), FileManager.default.fileExists(atPath: initrdPath) else {
+            print("LinuxSoftCPUTests: skipping: the kernel or initramfs is missing; run guests/linux/fetch.sh")
+            return
+        }
+        let kernel = try [UInt8](Data(contentsOf: URL(fileURLWithPath: kernelPath)))
+        let initrd = try [UInt8](Data(contentsOf: URL(fileURLWithPath: initrdPath)))
+        let output = CapturingSerialOutput()
+        // rdinit=/bin/sh: busybox's shell on the console instead of the initramfs's scripted /init.
+        let machine = try Machine(
+            configuration: MachineConfiguration(
+                memoryMiB: 256, backend: .soft,
+                boot: .linux(kernel: kernel, initrd: initrd,
+                             commandLine: "console=ttyS0 reboot=k panic=-1 cryptomgr.notests=1 rdinit=/bin/sh")),
+            output: output)
+        try machine.start()
+        let booting = waitFor("Serial: 8250/16550 driver", in: output, machine: machine)
+        #expect(booting, "the kernel did not get to its console driver; output: \(output.text.suffix(2000))")
+        guard booting else {
+            machine.stop()
+            _ = machine.waitForOutcome()
+            return
+        }
+
+        try machine.pause()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("apus-soft-linux-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try machine.suspend(to: directory)
+        machine.stop()
+        _ = machine.waitForOutcome()
+
+        let restoredOutput = CapturingSerialOutput()
+        let restored = try Machine.restore(from: directory, output: restoredOutput)
+        try restored.start()
+        try restored.resume()
+        let prompt = waitFor("# ", in: restoredOutput, machine: restored)
+        #expect(prompt, "no shell prompt after the restore; output: \(restoredOutput.text.suffix(2000))")
+        #expect(!restoredOutput.text.contains("Linux version"), "the restored kernel booted again")
+        guard prompt else {
+            print("LinuxSoftCPUTests: output after the restore:\n\(restoredOutput.text.suffix(3000))")
+            restored.stop()
+            _ = restored.waitForOutcome()
+            return
+        }
+        send("mount -t proc proc /proc\n", to: restored)
+        send("echo APUS-$((6 * 7)) $(cat /proc/cpuinfo | while read key rest; do [ \"$key\" = vendor_id ] && echo $rest; done)\n",
+             to: restored)
+        let answered = waitFor("APUS-42 : ApusSoftCPU", in: restoredOutput, machine: restored)
+        #expect(answered, "the shell did not answer; output: \(restoredOutput.text.suffix(2000))")
+        send("reboot -f\n", to: restored)
+        let outcome = restored.waitForOutcome()
+        #expect(outcome == .systemEvent(.reset), "\(outcome); output: \(restoredOutput.text.suffix(1000))")
+    }
+
+    /// Console input a few bytes at a time, as the UART's 16-byte FIFO drains.
+    private func send(_ text: String, to machine: Machine) {
+        var remaining = Array(text.utf8)
+        let deadline = Date().addingTimeInterval(60)
+        while !remaining.isEmpty && Date() < deadline {
+            let accepted = machine.sendConsoleInput(remaining)
+            remaining.removeFirst(accepted)
+            if !remaining.isEmpty { Thread.sleep(forTimeInterval: 0.01) }
+        }
+    }
+}
