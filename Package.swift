@@ -26,6 +26,8 @@ let package = Package(
     targets: [
         // The kernel interface only: typed ioctl wrappers and flexible-array helpers.
         .target(name: "CKVM", path: "CKVM"),
+        // The host's SSE and x87 units, running one guest floating-point operation bit-exactly (the host is x86-64).
+        .target(name: "CHostFPU", path: "CHostFPU"),
 
         // Backend-neutral machine core: memory, vCPU backend protocol, dispatcher, allocator, device protocol.
         .target(name: "ApusCore", swiftSettings: strict),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "ApusKVM", dependencies: ["ApusCore", "CKVM"], swiftSettings: strict),
         // The interpreter is optimised in debug builds too: the test suite boots Linux on it, and -Onone makes it
         // about ten times slower. (-enable-testing still applies, so @testable imports keep working.)
-        .target(name: "ApusSoftCPU", dependencies: ["ApusCore"],
+        .target(name: "ApusSoftCPU", dependencies: ["ApusCore", "CHostFPU"],
                 swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Emulated devices: pure state machines, no backend knowledge.
         .target(name: "ApusDevices", dependencies: ["ApusCore"], swiftSettings: strict),

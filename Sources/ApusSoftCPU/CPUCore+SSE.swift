@@ -1,8 +1,9 @@
 import ApusCore
 
 /// SSE/SSE2 on XMM registers: the dispatch by opcode and mandatory prefix, and operand access. The data moves are
-/// in CPUCore+SSEMoves.swift, packed integer arithmetic in CPUCore+SSEInteger.swift. The XMM registers live in
-/// `fpu`'s FXSAVE image. SSE floating-point arithmetic and conversions, and MMX, are not implemented (#UD).
+/// in CPUCore+SSEMoves.swift, packed integer arithmetic in CPUCore+SSEInteger.swift, floating point in
+/// CPUCore+SSEFloat.swift and CPUCore+SSEConvert.swift. The XMM registers live in `fpu`'s FXSAVE image. MMX is not
+/// implemented (#UD; CPUID does not report it).
 extension CPUCore {
     /// A 128-bit value as two little-endian halves.
     typealias Vector = (low: UInt64, high: UInt64)
@@ -10,8 +11,8 @@ extension CPUCore {
     /// 0F opcodes the SSE/SSE2 files execute (the prefix each form needs is checked where it runs).
     static func isSSEOpcode(_ op: Int) -> Bool {
         switch op {
-        case 0x10...0x17, 0x28, 0x29, 0x2B, 0x50, 0x54...0x57, 0x60...0x76, 0x7E, 0x7F, 0xC3...0xC6, 0xD1...0xFE:
-            return op != 0xE6   // CVT*DQ forms: SSE2 floating point, not implemented
+        case 0x10...0x17, 0x28, 0x29, 0x2A...0x2F, 0x50...0x5F, 0x60...0x76, 0x7E, 0x7F, 0xC2...0xC6, 0xD1...0xFE:
+            return true
         default: return false
         }
     }
@@ -32,6 +33,8 @@ extension CPUCore {
         switch op {
         case 0x10...0x17, 0x28, 0x29, 0x2B, 0x50, 0x6E, 0x6F, 0x70, 0x7E, 0x7F, 0xC4...0xC6, 0xD6, 0xD7, 0xE7, 0xF7:
             try sseMove(&i, op, prefix: prefix, reg: modrm.reg, operand)
+        case _ where Self.isSSEFloatOpcode(op):
+            try sseFloat(&i, op, prefix: prefix, reg: modrm.reg, operand)
         default:
             // Packed integer arithmetic and the PS/PD logic forms: 66 (or none for 0F 54-57, the PS forms).
             guard prefix == 0x66 || (prefix == 0 && (0x54...0x57).contains(op)) else { throw CPUFault.ud }

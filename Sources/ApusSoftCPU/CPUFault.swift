@@ -3,7 +3,7 @@ struct CPUFault: Error {
     enum Vector: UInt8 {
         case divideError = 0, debug = 1, breakpoint = 3, invalidOpcode = 6, deviceNotAvailable = 7
         case doubleFault = 8, invalidTSS = 10, segmentNotPresent = 11, stackFault = 12, generalProtection = 13
-        case pageFault = 14
+        case pageFault = 14, floatingPointError = 16, simdFloatingPoint = 19
     }
 
     var vector: Vector

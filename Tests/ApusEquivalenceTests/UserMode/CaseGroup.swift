@@ -3,6 +3,7 @@ import ApusTesting
 /// The seeded instruction groups the CPL3 suite runs, each with its own stream of cases.
 enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case alu, memory, control, flags, paging, exceptions, sse
+    case sseFloat = "sse-float"
 
     var description: String { rawValue }
 
@@ -16,6 +17,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .paging: return 15_000
         case .exceptions: return 10_000
         case .sse: return 10_000
+        case .sseFloat: return 10_000
         }
     }
 
@@ -53,6 +55,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .sse:
             var generator = SSECases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .sseFloat:
+            var generator = SSEFloatCases(rng: rng)
             return AnyIterator { generator.next() }
         }
     }
