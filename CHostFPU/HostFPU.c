@@ -197,6 +197,13 @@ uint16_t apus_x87_operate(int operation, const apus_float80 *a, const apus_float
     case APUS_X87_UCOMPARE: __asm__ volatile("fucom %st(1)"); results = 0; break;
     case APUS_X87_TST: __asm__ volatile("ftst"); results = 0; break;
     case APUS_X87_XAM: __asm__ volatile("fxam"); results = 0; break;
+    case APUS_X87_LD1: __asm__ volatile("fld1"); break;
+    case APUS_X87_LDL2T: __asm__ volatile("fldl2t"); break;
+    case APUS_X87_LDL2E: __asm__ volatile("fldl2e"); break;
+    case APUS_X87_LDPI: __asm__ volatile("fldpi"); break;
+    case APUS_X87_LDLG2: __asm__ volatile("fldlg2"); break;
+    case APUS_X87_LDLN2: __asm__ volatile("fldln2"); break;
+    case APUS_X87_LDZ: __asm__ volatile("fldz"); break;
     }
     uint16_t status = status_word();
     // The two-result forms leave nothing pushed when they fail to reduce (C2 set): the one result is ST(0) then.

@@ -43,6 +43,8 @@ enum apus_x87_operation {
     APUS_X87_SQRT, APUS_X87_RNDINT, APUS_X87_SCALE, APUS_X87_PREM, APUS_X87_PREM1, APUS_X87_XTRACT,
     APUS_X87_F2XM1, APUS_X87_YL2X, APUS_X87_YL2XP1, APUS_X87_PATAN, APUS_X87_PTAN, APUS_X87_SIN, APUS_X87_COS,
     APUS_X87_SINCOS, APUS_X87_COMPARE, APUS_X87_UCOMPARE, APUS_X87_TST, APUS_X87_XAM,
+    // The constant loads (rounded as the control word says): the constant is the result.
+    APUS_X87_LD1, APUS_X87_LDL2T, APUS_X87_LDL2E, APUS_X87_LDPI, APUS_X87_LDLG2, APUS_X87_LDLN2, APUS_X87_LDZ,
 };
 
 /// ST(0) `op` ST(1) → `*result` (and `*second` for the two-result forms XTRACT, PTAN, SINCOS; the comparisons only

@@ -1,8 +1,7 @@
 import ApusCore
 
-/// The x87/SSE state instructions Linux and glibc need at start-up: FXSAVE, FXRSTOR, LDMXCSR, STMXCSR, and the x87
-/// control/status forms (FNINIT, FNSTSW, FNSTCW, FLDCW). The state lives in `fpu`, in the FXSAVE layout.
-/// x87 and SSE arithmetic are not implemented yet: they raise #UD, which the log names.
+/// The x87/SSE state instructions: FXSAVE, FXRSTOR, LDMXCSR, STMXCSR. The state lives in `fpu`, in the FXSAVE
+/// layout; the x87 instructions are in CPUCore+X87*.swift, SSE in CPUCore+SSE*.swift.
 extension CPUCore {
     /// 0F AE /0-/3 with a memory operand.
     func floatingPointState(_ kind: Int, _ operand: Operand, _ i: Instruction) throws {
@@ -41,37 +40,6 @@ extension CPUCore {
 
     /// MXCSR bits this CPU implements (FXSAVE reports the same mask at offset 28).
     static let mxcsrMask: UInt32 = 0xFFFF
-
-    /// x87 escape opcodes D8-DF: the control and status forms only.
-    func x87(_ i: inout Instruction, _ opcode: Int) throws {
-        try checkFloatingPointAvailable()
-        let next = try read(.cs, i.ip, size: 1, access: .fetch)
-        switch (opcode, next) {
-        case (0xDB, 0xE3):                                    // FNINIT
-            _ = try fetch8(&i)
-            var state = fpu
-            state.controlWord = 0x037F
-            for index in 2..<24 { state.fxsave[index] = 0 }  // FSW, tag word, FOP, FIP, FDP
-            fpu = state
-        case (0xDB, 0xE2):                                    // FNCLEX
-            _ = try fetch8(&i)
-            fpu.fxsave[2] = 0
-            fpu.fxsave[3] &= 0x7F
-        case (0xDF, 0xE0):                                    // FNSTSW AX
-            _ = try fetch8(&i)
-            setRegister(0, size: 2, UInt64(fpu.fxsave[2]) | UInt64(fpu.fxsave[3]) << 8)
-        default:
-            let (modrm, operand) = try decodeModRM(&i)
-            guard modrm.mod != 3 else { throw CPUFault.ud }
-            let (segment, offset) = try effectiveOffset(operand, i)
-            switch (opcode, modrm.reg & 7) {
-            case (0xD9, 7): try write(segment, offset, size: 2, UInt64(fpu.controlWord))      // FNSTCW
-            case (0xD9, 5): fpu.controlWord = UInt16(try read(segment, offset, size: 2))     // FLDCW
-            case (0xDD, 7): try write(segment, offset, size: 2, UInt64(fpu.fxsave[2]) | UInt64(fpu.fxsave[3]) << 8)  // FNSTSW
-            default: throw CPUFault.ud
-            }
-        }
-    }
 
     /// CR0.EM makes x87/SSE state instructions #UD; CR0.TS makes them #NM (lazy FPU switching).
     private func checkFloatingPointAvailable() throws {

@@ -36,6 +36,9 @@ struct Trap: Equatable {
     var stackSelector: UInt64
     /// FNV-1a of every page the case may write (stack, data, no-execute page).
     var memoryHash: UInt64
+    /// The FXSAVE area the floating-point groups end by writing (the first 160 bytes: control, status, tags,
+    /// MXCSR and ST0-ST7), so a mismatch can name the bytes that differ. Not part of the fingerprint.
+    var saveArea: [UInt8] = []
 
     static let syscall = 256
     /// Vectors whose frame carries an error code.
@@ -74,7 +77,11 @@ extension UserOutcome {
             differences.append("cs:ss KVM \(hex(kvm.codeSelector)):\(hex(kvm.stackSelector)) "
                                + "soft \(hex(soft.codeSelector)):\(hex(soft.stackSelector))")
         }
-        if kvm.memoryHash != soft.memoryHash { differences.append("written memory differs") }
+        if kvm.memoryHash != soft.memoryHash {
+            let offsets = zip(kvm.saveArea, soft.saveArea).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+            differences.append(offsets.isEmpty ? "written memory differs"
+                : "written memory differs; FXSAVE bytes " + offsets.map { "\($0): KVM \(hex(kvm.saveArea[$0])) soft \(hex(soft.saveArea[$0]))" }.joined(separator: ", "))
+        }
         return differences.isEmpty ? nil : differences.joined(separator: "; ")
     }
 

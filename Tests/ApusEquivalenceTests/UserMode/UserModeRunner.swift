@@ -99,7 +99,8 @@ final class UserModeRunner {
         user.rsp = word(base + 3)
         let cr2 = vector == 14 ? try vcpu.specialRegisters().cr2 : 0
         return .trapped(Trap(vector: vector, errorCode: hasErrorCode ? word(0) : 0, cr2: cr2, registers: user,
-                             codeSelector: word(base + 1), stackSelector: word(base + 4), memoryHash: try memoryHash()))
+                             codeSelector: word(base + 1), stackSelector: word(base + 4), memoryHash: try memoryHash(),
+                             saveArea: try memory.readBytes(at: GuestAddress(UserModeLayout.data + 0x1000), count: 160)))
     }
 
     /// Most cases write no page: a page still equal to the pattern (one memcmp) counts as its index alone, which keeps
