@@ -1,5 +1,8 @@
 public import ApusCore
 import CKVM
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A vCPU's complete state for suspend and migration: the architectural registers (as on every backend) plus what
 /// only KVM holds — pending exceptions, interrupts and NMIs, the interrupt shadow, the multiprocessing state, and
@@ -25,6 +28,7 @@ extension KVMVCPU {
     static let asyncPFInterrupt: UInt32 = 0x4B56_4D06
 
     public func captureState() throws -> CPUState {
+        try completePendingIO()
         var state = CPUState(registers: try registers(), specialRegisters: try specialRegisters(), fpu: try fpu(),
                              msrs: try msrs(MSR.saved + Self.kvmMSRs + [Self.tscDeadline]))
         var events = kvm_vcpu_events()
@@ -73,5 +77,21 @@ extension KVMVCPU {
         try KVMStateBlob.load(kvm_mp_state.self, from: state.backendState[Self.mpStateKey], name: "MP state",
                               into: &mpState)
         _ = try checked("KVM_SET_MP_STATE") { ckvm_set_mp_state(fd, &mpState) }
+    }
+}
+
+extension KVMVCPU {
+    /// A port or MMIO read KVM exited for is finished only on the next KVM_RUN (it copies the value the VMM left in
+    /// kvm_run into the guest and advances RIP). A machine paused right after such an exit would save the
+    /// instruction unfinished, and the restored guest would read the device a second time (a UART's IIR or data
+    /// register read twice loses an interrupt or a byte). KVM_RUN with immediate_exit set completes it and returns
+    /// at once, as the KVM API documents for saving state.
+    func completePendingIO() throws {
+        ckvm_run_set_immediate_exit(runArea, 1)
+        defer { ckvm_run_set_immediate_exit(runArea, 0) }
+        if ckvm_run(fd) < 0 {
+            let code = errno
+            guard code == EINTR || code == EAGAIN else { throw KVMError.ioctl(name: "KVM_RUN", errno: code) }
+        }
     }
 }

@@ -188,9 +188,21 @@ public final class SoftVCPU: VCPUBackend {
         }
     }
 
+    /// A device read the VMM has answered but the CPU has not consumed yet (the machine paused between that exit and
+    /// the next run()) is saved with the state, so the restored CPU finishes the instruction with the same value
+    /// instead of reading the device twice (a UART's IIR or data register read twice loses an interrupt or a byte).
+    static let pendingReadKey = "soft.pendingRead"
+
     public func captureState() throws -> CPUState {
-        CPUState(registers: try registers(), specialRegisters: core.sregs, fpu: core.fpu, msrs: try msrs(MSR.saved),
-                 pendingInterrupt: nil, halted: core.halted)
+        var state = CPUState(registers: try registers(), specialRegisters: core.sregs, fpu: core.fpu,
+                             msrs: try msrs(MSR.saved), pendingInterrupt: nil, halted: core.halted)
+        if let awaited = core.awaitedRead {
+            let value = load(size: awaited.size)
+            state.backendState[Self.pendingReadKey] = [awaited.isPort ? 1 : 0, UInt8(awaited.size)]
+                + (0..<8).map { UInt8(truncatingIfNeeded: awaited.address >> (8 * UInt64($0))) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+        }
+        return state
     }
 
     public func restoreState(_ state: CPUState) throws {
@@ -199,6 +211,15 @@ public final class SoftVCPU: VCPUBackend {
         core.fpu = state.fpu
         try setMSRs(state.msrs)
         core.halted = state.halted
+        core.awaitedRead = nil
+        core.suppliedRead = nil
+        if let bytes = state.backendState[Self.pendingReadKey] {
+            guard bytes.count == 18, bytes[0] <= 1, [1, 2, 4, 8].contains(Int(bytes[1])) else {
+                throw SoftCPUError.unsupported("a saved pending device read of \(bytes.count) bytes")
+            }
+            func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) } }
+            core.suppliedRead = (bytes[0] == 1, word(2), Int(bytes[1]), word(10))
+        }
         core.decoded.flushAll()   // a snapshot restore rewrites guest memory too
     }
 }

@@ -102,6 +102,23 @@ import Testing
         #expect(try other.vcpu.msrs([MSR.lstar, 0x1234]) == [MSR.lstar: 0xFFFF_FFFF_8100_0000])
     }
 
+    @Test func anAnsweredReadIsSavedSoTheRestoredCPUDoesNotReadTheDeviceTwice() throws {
+        // mov dx, 0x3fa; in al, dx; hlt: the machine is saved after the VMM answered the read but before the CPU
+        // consumed it (a pause between the exit and the next run), as a UART's IIR read would be.
+        let code: [UInt8] = [0x66, 0xBA, 0xFA, 0x03, 0xEC, 0xF4]
+        let machine = try SoftCPUTestMachine(code: code)
+        guard case .portIO(let access) = try machine.vcpu.run(), access.direction == .read else {
+            Issue.record("expected the port read"); return
+        }
+        access.data[0] = 0x5A
+        let state = try machine.vcpu.captureState()
+        let other = try SoftCPUTestMachine(code: code)
+        try other.vcpu.restoreState(state)
+        let exit = try other.vcpu.run()
+        #expect(exit.kind == "halt", "the restored CPU finished the IN without a second device read")
+        #expect(try other.vcpu.registers().rax & 0xFF == 0x5A)
+    }
+
     @Test func timeStampCounterRunsInRealTimeAndTakesWrites() throws {
         // rdtsc; shl rdx, 32; or rax, rdx; mov rbx, rax; hlt; then, after a host sleep, the same again into rcx.
         let read: [UInt8] = [0x0F, 0x31, 0x48, 0xC1, 0xE2, 0x20, 0x48, 0x09, 0xD0]
