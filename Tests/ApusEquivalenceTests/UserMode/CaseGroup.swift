@@ -4,6 +4,7 @@ import ApusTesting
 enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case alu, memory, control, flags, paging, exceptions, sse
     case sseFloat = "sse-float"
+    case sseMMX = "sse-mmx"
 
     var description: String { rawValue }
 
@@ -18,6 +19,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .exceptions: return 10_000
         case .sse: return 10_000
         case .sseFloat: return 10_000
+        case .sseMMX: return 10_000
         }
     }
 
@@ -58,6 +60,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .sseFloat:
             var generator = SSEFloatCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .sseMMX:
+            var generator = SSEMMXCases(rng: rng)
             return AnyIterator { generator.next() }
         }
     }
