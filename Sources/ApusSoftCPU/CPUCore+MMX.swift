@@ -100,7 +100,7 @@ extension CPUCore {
     /// Any MMX instruction but EMMS sets TOP to 0 and marks every x87 register valid (SDM Vol. 1, 9.5.1). The
     /// image holds the registers in stack order (slot i is ST(i), physical register (TOP + i) mod 8) while MMi is
     /// physical register i, so a nonzero TOP rotates the slots to keep each physical register's contents.
-    private func enterMMXMode() {
+    func enterMMXMode() {
         let top = Int(fpu.fxsave[3] >> 3) & 7
         if top != 0 {
             let slots = Array(fpu.fxsave[32..<160])

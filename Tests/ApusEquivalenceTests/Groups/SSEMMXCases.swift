@@ -2,7 +2,7 @@ import ApusCore
 import ApusTesting
 
 /// MMX instructions (the no-prefix packed-integer opcodes on MM0-7, MOVD/MOVQ, PSHUFW, PINSRW/PEXTRW, PMOVMSKB,
-/// MOVNTQ, MASKMOVQ, EMMS) from a random x87 state (random significands and exponents, TOP and tag word), ending in
+/// MOVNTQ, MASKMOVQ, EMMS, MOVQ2DQ/MOVDQ2Q) from a random x87 state (random significands and exponents, TOP and tag word), ending in
 /// FXSAVE so the MMX registers, their exponent bytes, TOP and the tag word are all compared. Register fields range
 /// over 0-15 so a REX.R/REX.B that MMX must ignore is exercised too.
 struct SSEMMXCases {
@@ -81,6 +81,11 @@ struct SSEMMXCases {
                 let address = UInt32(UserModeLayout.data) + UInt32(rng.below(0x7F0)) * 2
                 userCase.code += X86.absolute([0x0F, rng.chance(50) ? 0xE7 : 0x7F], reg: reg, address: address, wide: false)
                 names.append("movntq/movq [\(hex(address))], mm\(reg)")
+            case 5:
+                // MOVQ2DQ xmm, mm / MOVDQ2Q mm, xmm (SSE2 transfers between the register files).
+                let toXMM = rng.chance(50), other = rng.below(16)
+                userCase.code += X86.registers([0x0F, 0xD6], reg: reg, rm: other, wide: false, prefix: [toXMM ? 0xF3 : 0xF2])
+                names.append(toXMM ? "movq2dq xmm\(reg), mm\(other)" : "movdq2q mm\(reg), xmm\(other)")
             case 4:
                 // MASKMOVQ to [rdi] inside the data page (MOV EDI, imm32 first: an earlier instruction may write rdi).
                 let target = UInt32(UserModeLayout.data) + UInt32(rng.below(0xF00))
