@@ -2,8 +2,8 @@ import ApusCore
 
 /// SSE/SSE2 on XMM registers: the dispatch by opcode and mandatory prefix, and operand access. The data moves are
 /// in CPUCore+SSEMoves.swift, packed integer arithmetic in CPUCore+SSEInteger.swift, floating point in
-/// CPUCore+SSEFloat.swift and CPUCore+SSEConvert.swift. The XMM registers live in `fpu`'s FXSAVE image. MMX is not
-/// implemented (#UD; CPUID does not report it).
+/// CPUCore+SSEFloat.swift and CPUCore+SSEConvert.swift, the MMX forms in CPUCore+MMX.swift. The XMM registers live
+/// in `fpu`'s FXSAVE image.
 extension CPUCore {
     /// A 128-bit value as two little-endian halves.
     typealias Vector = (low: UInt64, high: UInt64)
@@ -11,7 +11,7 @@ extension CPUCore {
     /// 0F opcodes the SSE/SSE2 files execute (the prefix each form needs is checked where it runs).
     static func isSSEOpcode(_ op: Int) -> Bool {
         switch op {
-        case 0x10...0x17, 0x28, 0x29, 0x2A...0x2F, 0x50...0x5F, 0x60...0x76, 0x7E, 0x7F, 0xC2...0xC6, 0xD1...0xFE:
+        case 0x10...0x17, 0x28, 0x29, 0x2A...0x2F, 0x50...0x5F, 0x60...0x77, 0x7E, 0x7F, 0xC2...0xC6, 0xD1...0xFE:
             return true
         default: return false
         }
@@ -27,6 +27,7 @@ extension CPUCore {
             try write(operand, size: size, register(modrm.reg, size: size), i)
             return
         }
+        if prefix == 0 && Self.isMMXOpcode(op) { return try mmx(&i, op) }
         if sregs.cr0 & ControlRegister.cr0EM != 0 || sregs.cr4 & ControlRegister.cr4OSFXSR == 0 { throw CPUFault.ud }
         if sregs.cr0 & ControlRegister.cr0TS != 0 { throw CPUFault(vector: .deviceNotAvailable, errorCode: nil) }
         let (modrm, operand) = try decodeModRM(&i)

@@ -2,7 +2,8 @@ import ApusCore
 import CHostFPU
 
 /// SSE/SSE2 conversions between integers, singles and doubles (0F 2A, 2C, 2D, 5A, 5B, E6), lane by lane on the
-/// host's SSE unit under the guest's MXCSR. The MMX forms (CVTPI2PS and friends) are #UD: this CPU has no MMX.
+/// host's SSE unit under the guest's MXCSR. The MMX forms (CVTPI2PS and friends) are not
+/// implemented yet (#UD).
 extension CPUCore {
     func sseConvert(_ i: inout Instruction, _ op: Int, prefix: Int, reg: Int, _ operand: Operand) throws {
         var flags: UInt32 = 0

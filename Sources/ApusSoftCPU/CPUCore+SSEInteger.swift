@@ -19,7 +19,7 @@ extension CPUCore {
             case (0x73, 7): result = byteShift(value, right: false, count)
             case (_, 2), (_, 4), (_, 6):
                 guard op != 0x73 || kind != 4 else { throw CPUFault.ud }   // no PSRAQ
-                result = shift(value, width: op == 0x71 ? 16 : op == 0x72 ? 32 : 64, kind: kind, count: count)
+                result = laneShift(value, width: op == 0x71 ? 16 : op == 0x72 ? 32 : 64, kind: kind, count: count)
             default: throw CPUFault.ud
             }
             setXMM(index, result)
@@ -32,7 +32,7 @@ extension CPUCore {
     }
 
     /// The register-or-memory forms: `a` is the destination's old value, `b` the source.
-    private func packedBinary(_ op: Int, _ a: Vector, _ b: Vector) throws -> Vector {
+    func packedBinary(_ op: Int, _ a: Vector, _ b: Vector) throws -> Vector {
         switch op {
         case 0xDB, 0x54: return (a.low & b.low, a.high & b.high)
         case 0xDF, 0x55: return (~a.low & b.low, ~a.high & b.high)
@@ -78,7 +78,7 @@ extension CPUCore {
             // Shift by the source's low quadword: D* logical right, E* arithmetic right, F* left.
             let width = [0xD1: 16, 0xE1: 16, 0xF1: 16, 0xD2: 32, 0xE2: 32, 0xF2: 32][op] ?? 64
             let kind = op < 0xE0 ? 2 : op < 0xF0 ? 4 : 6
-            return shift(a, width: width, kind: kind, count: b.low)
+            return laneShift(a, width: width, kind: kind, count: b.low)
         case 0x60...0x62, 0x68...0x6A:
             return unpack(a, b, width: [0x60: 8, 0x68: 8, 0x61: 16, 0x69: 16][op] ?? 32, high: op >= 0x68)
         case 0x6C: return (a.low, b.low)
@@ -92,7 +92,7 @@ extension CPUCore {
 
     /// PSRL/PSRA/PSLL (kind 2, 4, 6 as the 71-73 groups number them) on `width`-bit lanes. Counts past the lane
     /// width clear the lanes (logical) or fill them with the sign (arithmetic).
-    private func shift(_ value: Vector, width: Int, kind: Int, count: UInt64) -> Vector {
+    func laneShift(_ value: Vector, width: Int, kind: Int, count: UInt64) -> Vector {
         let tooFar = count >= UInt64(width)
         switch (width, kind) {
         case (16, 2): return tooFar ? (0, 0) : bits(u16(value) &>> UInt16(count))

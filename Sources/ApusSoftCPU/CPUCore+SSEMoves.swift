@@ -110,6 +110,11 @@ extension CPUCore {
         case (0x66, 0xD6):                                       // MOVQ xmm/m64, xmm
             if case .register(let index) = operand { setXMM(index, (xmm(reg).low, 0)) }
             else { try write(operand, size: 8, xmm(reg).low, i) }
+        case (0xF3, 0xD6), (0xF2, 0xD6):                         // MOVQ2DQ xmm, mm; MOVDQ2Q mm, xmm
+            guard case .register(let index) = operand else { throw CPUFault.ud }
+            if fpu.fxsave[2] & 0x80 != 0 { throw CPUFault(vector: .floatingPointError, errorCode: nil) }
+            enterMMXMode()
+            if prefix == 0xF3 { setXMM(reg, (mm(index & 7), 0)) } else { setMM(reg & 7, xmm(index).low) }
         case (0x66, 0xD7):                                       // PMOVMSKB r32, xmm
             guard case .register(let index) = operand else { throw CPUFault.ud }
             let source = xmm(index)

@@ -9,10 +9,10 @@ public struct CPUModel: Sendable, Equatable {
     public var tscFrequencyKHz: UInt64
 
     /// What linux-guest-minimum.md lists: fpu tsc msr pae cx8 apic pge cmov fxsr sse sse2, cx16, the hypervisor bit,
-    /// and syscall, nx, lm.
+    /// and syscall, nx, lm; and mmx, which glibc's baseline ISA check wants.
     public static let `default` = CPUModel(
         vendor: "ApusSoftCPU ",
-        features1EDX: 1 << 0 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 24 | 1 << 25 | 1 << 26,
+        features1EDX: 1 << 0 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26,
         features1ECX: 1 << 13 | 1 << 31,
         extendedEDX: 1 << 11 | 1 << 20 | 1 << 29,
         tscFrequencyKHz: 1_000_000)

@@ -4,6 +4,7 @@ import ApusTesting
 enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case alu, memory, control, flags, paging, exceptions, sse
     case sseFloat = "sse-float"
+    case sseMMX = "sse-mmx"
     case x87
 
     var description: String { rawValue }
@@ -19,6 +20,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .exceptions: return 10_000
         case .sse: return 10_000
         case .sseFloat: return 10_000
+        case .sseMMX: return 10_000
         case .x87: return 10_000
         }
     }
@@ -60,6 +62,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .sseFloat:
             var generator = SSEFloatCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .sseMMX:
+            var generator = SSEMMXCases(rng: rng)
             return AnyIterator { generator.next() }
         case .x87:
             var generator = X87Cases(rng: rng)
