@@ -5,6 +5,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case alu, memory, control, flags, paging, exceptions, sse
     case sseFloat = "sse-float"
     case x87
+    case x87Unmasked = "x87-unmasked"
 
     var description: String { rawValue }
 
@@ -20,6 +21,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .sse: return 10_000
         case .sseFloat: return 10_000
         case .x87: return 10_000
+        case .x87Unmasked: return 5_000
         }
     }
 
@@ -60,6 +62,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .sseFloat:
             var generator = SSEFloatCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .x87Unmasked:
+            var generator = X87UnmaskedCases(rng: rng)
             return AnyIterator { generator.next() }
         case .x87:
             var generator = X87Cases(rng: rng)
