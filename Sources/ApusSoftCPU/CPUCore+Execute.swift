@@ -112,7 +112,8 @@ extension CPUCore {
             let (_, operand) = try decodeModRM(&i)
             let width = stackSize(i)
             try write(operand, size: width, try pop(size: width), i)
-        case 0x90, 0x9B: break   // NOP; FWAIT (no unmasked x87 exceptions can be pending)
+        case 0x90: break
+        case 0x9B: try checkPendingX87Exception()   // FWAIT: #MF for a pending unmasked x87 exception
         case 0xD8...0xDF:
             try x87(&i, op)
         case 0x91...0x97:

@@ -66,10 +66,10 @@ extension CPUCore {
     func x87Arithmetic(_ kind: Int, destination: Int, source: apus_float80, sourceEmpty: Bool = false,
                        extraStatus: UInt16 = 0, unordered: Bool = false, pop: Int = 0) {
         guard !x87Empty(destination), !sourceEmpty else {
-            if x87StackFault(overflow: false) {
-                if kind == 2 || kind == 3 { setX87ConditionCodes(0x4500) }   // unordered
-                else { setST(destination, Self.x87Indefinite) }
-            }
+            // Unmasked, the instruction is abandoned: nothing is written and nothing popped.
+            guard x87StackFault(overflow: false) else { return }
+            if kind == 2 || kind == 3 { setX87ConditionCodes(0x4500) }   // unordered
+            else { setST(destination, Self.x87Indefinite) }
             for _ in 0..<pop { x87Pop() }
             return
         }
@@ -86,6 +86,8 @@ extension CPUCore {
             _ = x87Accept(status & ~0x0200, conditionCodes: status)
         } else if x87Accept(status) {
             setST(destination, result)
+        } else {
+            return   // an unmasked IE, DE or ZE abandons the instruction before its pop
         }
         for _ in 0..<pop { x87Pop() }
     }

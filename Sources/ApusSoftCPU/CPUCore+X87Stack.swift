@@ -95,6 +95,12 @@ extension CPUCore {
     /// invalid-operation, denormal or zero-divide leaves the destination alone.
     func x87Accept(_ hostStatus: UInt16, conditionCodes: UInt16? = nil) -> Bool {
         let raised = hostStatus & 0x3F
+        if conditionCodes == nil && raised & ~x87Control & 0x07 != 0 {
+            // An unmasked IE, DE or ZE stops the operation before it computes: the later flags the host's masked
+            // run raised (PE, UE, OE) and its round-up C1 are not reported, and C1 is cleared (seen on this host).
+            x87Status = (x87Status | raised & 0x07 | 0x8080) & ~0x0200
+            return false
+        }
         var status = x87Status | raised
         status = (status & ~0x0200) | (hostStatus & 0x0200)
         if let conditionCodes { status = (status & ~0x4500) | (conditionCodes & 0x4500) }

@@ -14,9 +14,9 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("guests/linux/cache")
 
-    /// Liveness bounds, not timing assertions: the release build reaches the shell in about 11 s, this debug one in
-    /// about 30 s.
-    static let bootLimit: TimeInterval = 300
+    /// A liveness bound, not a timing assertion: a debug build reaches the shell in about 2 minutes on an idle
+    /// 2-core machine (a release build in about 11 s); a machine loaded several times over has taken over 5.
+    static let bootLimit: TimeInterval = 600
 
     func waitFor(_ text: String, in output: CapturingSerialOutput, machine: Machine) -> Bool {
         let deadline = Date().addingTimeInterval(Self.bootLimit)

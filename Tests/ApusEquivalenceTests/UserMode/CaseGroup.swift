@@ -6,6 +6,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case sseFloat = "sse-float"
     case sseMMX = "sse-mmx"
     case x87
+    case x87Unmasked = "x87-unmasked"
 
     var description: String { rawValue }
 
@@ -22,6 +23,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .sseFloat: return 10_000
         case .sseMMX: return 10_000
         case .x87: return 10_000
+        case .x87Unmasked: return 5_000
         }
     }
 
@@ -65,6 +67,9 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .sseMMX:
             var generator = SSEMMXCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .x87Unmasked:
+            var generator = X87UnmaskedCases(rng: rng)
             return AnyIterator { generator.next() }
         case .x87:
             var generator = X87Cases(rng: rng)
