@@ -75,13 +75,14 @@ extension CPUCore {
         }
         var a = st(destination), b = source
         var result = apus_float80(), second = apus_float80()
-        // A denormal memory operand signals DE only when the other operand is not a NaN.
+        // A denormal memory operand signals DE only when the other operand is not a NaN and the operation raises
+        // neither IE nor ZE, which rank above DE (seen on hardware: den / 0 reports ZE alone).
         var extraStatus = extraStatus
-        let exponent = (UInt16(a.bytes.9) << 8 | UInt16(a.bytes.8)) & 0x7FFF
-        let fraction = withUnsafeBytes(of: a.bytes) { $0.loadUnaligned(as: UInt64.self) } << 1
-        if exponent == 0x7FFF && fraction != 0 { extraStatus &= ~0x02 }
+        if Self.x87IsNaN(a) { extraStatus &= ~0x02 }
         let operation = unordered ? APUS_X87_UCOMPARE : Self.arithmetic[kind]
-        let status = apus_x87_operate(Int32(operation.rawValue), &a, &b, x87Control, &result, &second) | extraStatus
+        let operated = apus_x87_operate(Int32(operation.rawValue), &a, &b, x87Control, &result, &second)
+        if operated & 0x05 != 0 { extraStatus &= ~0x02 }
+        let status = operated | extraStatus
         if kind == 2 || kind == 3 {
             _ = x87Accept(status & ~0x0200, conditionCodes: status)
         } else if x87Accept(status) {
@@ -117,7 +118,14 @@ extension CPUCore {
                 ?? (kind == 0 ? APUS_X87_I16 : APUS_X87_I64)
             let (value, status) = try x87Load(format, operand, i)
             if x87Empty(7) {
-                if x87Accept(status) { x87Push(value) }
+                // Only an unmasked IE (a signalling NaN source) abandons a load; an unmasked DE (a denormal source)
+                // is reported and the value still pushed, as hardware does.
+                if status & ~x87Control & 0x01 != 0 {
+                    _ = x87Accept(status)
+                } else {
+                    _ = x87Accept(status, conditionCodes: x87Status)
+                    x87Push(value)
+                }
             } else {
                 x87Push(value)   // stack overflow: the masked response pushes the indefinite value
             }

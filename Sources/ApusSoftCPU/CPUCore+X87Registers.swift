@@ -162,13 +162,16 @@ extension CPUCore {
         let trigonometric = [0x32, 0x3B, 0x3E, 0x3F].contains(code)
         if trigonometric { x87Status &= ~0x0400 }
         guard !x87Empty(0), !(usesST1 && x87Empty(1)) else {
-            if x87StackFault(overflow: false) {
+            let faulted = x87StackFault(overflow: false)
+            // FPREM1, FPREM: no quotient, so C2 (reduction incomplete) clears and C0, C3 stay (seen on hardware).
+            if code == 0x35 || code == 0x38 { x87Status &= ~0x0400 }
+            if faulted {
                 if popsIntoST1 {
                     setST(1, Self.x87Indefinite)
                     x87Pop()
                 } else {
                     setST(0, Self.x87Indefinite)
-                    if pushes { x87Push(Self.x87Indefinite) }
+                    if pushes { x87Push(Self.x87Indefinite, overflowChecked: false) }
                 }
             }
             return
@@ -184,8 +187,9 @@ extension CPUCore {
         switch code {
         case 0x35, 0x38:
             // FPREM1, FPREM: C0, C3, C1 are the low quotient bits and C2 clear once the reduction is complete;
-            // a partial one sets C2 and leaves C0 and C3 as they were.
-            let codes = incomplete ? (x87Status & 0x4100) | 0x0400 : status & 0x4500
+            // a partial one sets C2 and clears the other three (as the host reports them). A NaN result (a NaN operand, or an invalid
+            // one such as an infinite dividend or a zero divisor) has no quotient: C0 and C3 stay, C1 and C2 clear.
+            let codes = Self.x87IsNaN(result) ? x87Status & 0x4100 : status & 0x4500
             if x87Accept(status, conditionCodes: codes) { setST(0, result) }
         case 0x31, 0x33, 0x39:                                       // into ST(1), then pop
             if x87Accept(status) { setST(1, result); x87Pop() }

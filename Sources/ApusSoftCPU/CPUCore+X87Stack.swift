@@ -9,6 +9,15 @@ extension CPUCore {
 
     var x87Control: UInt16 { fpu.controlWord }
 
+    /// Whether `value` is a NaN: exponent all ones and a fraction (the significand below its integer bit) not zero.
+    static func x87IsNaN(_ value: apus_float80) -> Bool {
+        withUnsafeBytes(of: value.bytes) { bytes in
+            let significand = bytes.loadUnaligned(as: UInt64.self)
+            let exponent = UInt16(bytes[8]) | UInt16(bytes[9] & 0x7F) << 8
+            return exponent == 0x7FFF && significand << 1 != 0
+        }
+    }
+
     var x87Status: UInt16 {
         get { UInt16(fpu.fxsave[2]) | UInt16(fpu.fxsave[3]) << 8 }
         set { fpu.fxsave[2] = UInt8(truncatingIfNeeded: newValue); fpu.fxsave[3] = UInt8(truncatingIfNeeded: newValue >> 8) }
@@ -56,9 +65,11 @@ extension CPUCore {
 
     /// Pushes `value`; onto a full stack that is a stack overflow (IE, SF, C1 set), which pushes the indefinite
     /// value when IE is masked. Returns false when an unmasked overflow left the stack alone.
+    /// `overflowChecked: false` is for the second result of an instruction that already underflowed: hardware then
+    /// pushes over a valid ST(7) without reporting an overflow (C1 stays clear).
     @discardableResult
-    func x87Push(_ value: apus_float80) -> Bool {
-        if !x87Empty(7) {
+    func x87Push(_ value: apus_float80, overflowChecked: Bool = true) -> Bool {
+        if overflowChecked && !x87Empty(7) {
             guard x87StackFault(overflow: true) else { return false }
             rotateSlots(by: -1)
             setX87Top(x87Top - 1)

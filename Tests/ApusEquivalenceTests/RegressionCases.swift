@@ -59,7 +59,26 @@ import Testing
         Expected(name: "FXSAVE leaves the reserved bytes 416-463 alone",
                  code: X86.absolute([0x0F, 0xAE], reg: 0, address: UInt32(UserModeLayout.data + 0x1000), wide: false),
                  vector: 13, ripOffset: 8, untouched: 416..<464),
+        // x87 cases end with FNSTSW AX; UD2, so the status word is in AX.
+        Expected(name: "FPREM with a NaN result keeps C0 and C3 and clears C1 and C2",
+                 code: x87([0xD9, 0xE8, 0xD9, 0xEE, 0xDE, 0xD9, 0xD9, 0xEE, 0xD9, 0xEE, 0xD9, 0xF8]),
+                 vector: 6, ripOffset: 14, registers: [Pair(register: 0, value: 0x3101)]),
+        Expected(name: "FLD of a denormal m32 with DE unmasked reports DE and still pushes",
+                 code: x87([0x68, 0x7D, 0x03, 0x00, 0x00, 0xD9, 0x2C, 0x24, 0xC7, 0x04, 0x24, 0x23, 0x01, 0x00, 0x00,
+                            0xD9, 0x04, 0x24]),
+                 vector: 6, ripOffset: 20, registers: [Pair(register: 0, value: 0xB882)],
+                 rsp: UserModeLayout.userStackTop - 8),
+        Expected(name: "FPTAN on an empty ST(0) under a valid ST(7) underflows without an overflow's C1",
+                 code: x87([0xD9, 0xE8, 0xD9, 0xF7, 0xD9, 0xF2]),
+                 vector: 6, ripOffset: 8, registers: [Pair(register: 0, value: 0x3841)]),
+        Expected(name: "FDIVR by zero from a denormal m32 reports ZE without DE",
+                 code: x87([0xD9, 0xEE, 0x6A, 0x00, 0xC7, 0x04, 0x24, 0x23, 0x01, 0x00, 0x00, 0xD8, 0x3C, 0x24]),
+                 vector: 6, ripOffset: 16, registers: [Pair(register: 0, value: 0x3804)],
+                 rsp: UserModeLayout.userStackTop - 8),
     ]
+
+    /// `code`, then FNSTSW AX and UD2.
+    static func x87(_ code: [UInt8]) -> [UInt8] { code + [0xDF, 0xE0] + X86.ud2 }
 
     @Test(arguments: 0..<cases.count)
     func softCPUGivesTheHardwareAnswer(_ index: Int) throws {
