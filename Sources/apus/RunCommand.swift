@@ -10,17 +10,20 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run one virtual machine in this process, with its serial console on the terminal.",
         discussion: """
-            IMAGE is a guest file (flat binary entered in real mode at 0x8000, ELF32 entered in protected mode, or
-            ELF64 entered in long mode; see docs/GUEST-ABI.md) or the name of a built-in guest. With neither IMAGE
+            IMAGE is a guest file (flat binary entered in real mode at 0x8000, ELF32 entered in protected mode, or \
+            ELF64 entered in long mode; see docs/GUEST-ABI.md) or the name of a built-in guest. With neither IMAGE \
             nor --kernel, the built-in demo guest runs.
 
             Examples:
-              apus run                                   # the demo guest
-              apus run hello --backend soft              # a built-in guest on the software CPU
-              apus run --kernel guests/linux/cache/vmlinux --initrd guests/linux/cache/initramfs.cpio.gz
+              apus run                           # the demo guest
+              apus run hello --backend soft      # a built-in guest on the software CPU
+              apus run --kernel guests/linux/cache/vmlinux \\
+                       --initrd guests/linux/cache/initramfs.cpio.gz
 
-            On this project's build machines KVM is nested and emulates kernel code: a Linux kernel prints its banner
-            and early boot lines and then stops with an internal-error exit the host cannot emulate.
+            Backends: auto uses KVM when /dev/kvm is usable, except for a Linux kernel on a host whose CPU has no \
+            hardware virtualization (no vmx or svm flag): such a KVM is software-nested, emulates guest kernel code \
+            at a few MIPS and cannot finish a boot, so the kernel runs on the software CPU and a note on stderr says \
+            so. --backend kvm or soft forces one.
 
             Standard input is forwarded to the guest's COM1 UART; Ctrl-C stops the machine.
             """)
@@ -28,7 +31,7 @@ struct RunCommand: ParsableCommand {
     @Argument(help: "A guest image file, or a built-in guest name (see --list-guests).")
     var image: String?
 
-    @Option(help: "Which vCPU backend runs the guest: auto (KVM when /dev/kvm is usable), kvm or soft.")
+    @Option(help: "Which vCPU backend runs the guest: auto (KVM when it can run the guest, else the software CPU), kvm or soft.")
     var backend: BackendChoice = .auto
 
     @Option(name: .customLong("memory"), help: "Guest memory in MiB (default 64, or 256 with --kernel).")
@@ -95,6 +98,7 @@ struct RunCommand: ParsableCommand {
             Self.report("\(error)")
             return ExitStatus.vmmFailure
         }
+        if let note = machine.backendNote { Self.report(note) }
         if verbose { Self.report("booting \(machine.bootSummary) on the \(machine.backendName) backend") }
         let interruption = InterruptionHandler { machine.stop() }
         let input = ConsoleInputPump(machine: machine)

@@ -11,7 +11,7 @@ struct ApusdCommand: AsyncParsableCommand {
         commandName: "apusd",
         abstract: "The Apus daemon: runs many VMs and serves their lifecycle over HTTP on a Unix socket.",
         discussion: """
-            VMs are defined, started, paused, resumed, suspended to disk and stopped through the REST API under /v1
+            VMs are defined, started, paused, resumed, suspended to disk and stopped through the REST API under /v1 \
             (docs/openapi.yaml), with `apus vm ...`, or with curl:
 
               apusd --socket /tmp/apus.sock --state-dir /tmp/apus-state &
@@ -19,9 +19,9 @@ struct ApusdCommand: AsyncParsableCommand {
                    -d '{"name": "demo", "boot": {"guest": "counter"}}'
               curl --unix-socket /tmp/apus.sock -X POST http://apus/v1/vms/demo/start
 
-            Definitions and suspended VMs live in the state directory and survive restarts (and kill -9). Only one
-            apusd may use a state directory or a socket at a time. SIGTERM or SIGINT stops the daemon gracefully:
-            running VMs are suspended to disk (or stopped, with --on-shutdown stop) and resume later.
+            Definitions and suspended VMs live in the state directory and survive restarts (and kill -9). Only one \
+            apusd may use a state directory or a socket at a time. SIGTERM or SIGINT stops the daemon gracefully: \
+            running VMs are suspended to disk (or stopped, with --on-shutdown stop) and resume later. \
             The socket is created with mode 0660; its group decides who may drive VMs.
             """,
         version: ApusVersion.current)

@@ -12,7 +12,11 @@ import Testing
         let daemon = DaemonProcess(directory: directory)
         try daemon.start()
         let client = daemon.client
-        print("lifecycle test runs on the \(try client.host().defaultBackend) backend")
+        let host = try client.host()
+        print("lifecycle test runs on the \(host.defaultBackend) backend")
+        // A kernel goes to KVM only where KVM is usable and has VT-x or AMD-V under it.
+        let kernelOnKVM = host.kvm.usable && host.kvm.hardwareAssisted == true
+        #expect(host.defaultKernelBackend == (kernelOnKVM ? "kvm" : "soft"))
 
         let defined = try client.define(VMDefinition(name: "counter", boot: .guest("counter")))
         #expect(defined.state == .inactive)

@@ -14,8 +14,9 @@ struct HostRoutes {
             let report = HostReport.probe()
             let info = HostInfo(
                 version: ApusVersion.current, defaultBackend: report.defaultBackend,
+                defaultKernelBackend: report.defaultKernelBackend,
                 kvm: .init(usable: report.kvmUsable, reason: report.kvmUnusableReason, apiVersion: report.kvmAPIVersion,
-                           capabilities: report.kvmCapabilities),
+                           capabilities: report.kvmCapabilities, hardwareAssisted: report.hardwareAssisted),
                 vmCount: registry.all.count, stateDirectory: stateDirectory, pid: getpid())
             return try JSONResponse.make(info)
         }

@@ -218,6 +218,9 @@ final class VMController: Sendable {
     }
 
     private func adopt(_ machine: Machine) {
+        if let note = machine.backendNote {
+            logger.notice("VM \(name) runs on the \(machine.backendName) backend: \(note)", metadata: ["vm": "\(id)"])
+        }
         let generation = shared.withLock { shared in
             let generation = shared.nextGeneration
             shared.nextGeneration += 1

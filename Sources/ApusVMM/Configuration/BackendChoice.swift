@@ -4,24 +4,40 @@ import ApusSoftCPU
 
 /// Which vCPU backend runs a machine.
 public enum BackendChoice: String, CaseIterable, Sendable, Codable {
-    /// KVM when /dev/kvm is usable, otherwise the software CPU.
+    /// KVM when /dev/kvm is usable, otherwise the software CPU; a Linux kernel also goes to the software CPU when
+    /// the KVM here has no hardware virtualization under it (it would emulate the kernel and never finish booting).
     case auto
     case kvm
     case soft
 
+    /// What a choice resolved to, with a note for the user when `auto` passed over a usable KVM.
+    public struct Resolution {
+        public let hypervisor: any Hypervisor
+        public let note: String?
+    }
+
     /// The hypervisor this choice resolves to on this host, or an error saying why it cannot run here.
-    public func resolve(kvmDevicePath: String = "/dev/kvm") throws -> any Hypervisor {
+    /// `runsGuestKernel`: the guest is an operating-system kernel (it runs at CPL0 for long stretches).
+    /// `hardwareAssisted` stands in for the host's CPU flags (tests); nil reads them.
+    public func resolve(kvmDevicePath: String = "/dev/kvm", runsGuestKernel: Bool = false,
+                        hardwareAssisted: Bool? = nil) throws -> Resolution {
         let kvm = KVMHypervisor(devicePath: kvmDevicePath)
         switch self {
         case .soft:
-            return SoftCPUHypervisor()
+            return Resolution(hypervisor: SoftCPUHypervisor(), note: nil)
         case .kvm:
             if case .unusable(let reason) = kvm.availability() {
                 throw VMMError.backendUnavailable(backend: "kvm", reason: reason)
             }
-            return kvm
+            return Resolution(hypervisor: kvm, note: nil)
         case .auto:
-            return kvm.availability().isUsable ? kvm : SoftCPUHypervisor()
+            guard kvm.availability().isUsable else { return Resolution(hypervisor: SoftCPUHypervisor(), note: nil) }
+            guard runsGuestKernel && !(hardwareAssisted ?? HostVirtualization.hardwareAssisted()) else { return Resolution(hypervisor: kvm, note: nil) }
+            return Resolution(hypervisor: SoftCPUHypervisor(), note: """
+                the host CPU has no hardware virtualization (no vmx or svm flag), so \(kvmDevicePath) would emulate \
+                the guest kernel at a few MIPS and not finish booting it; running on the software CPU instead \
+                (--backend kvm forces KVM)
+                """)
         }
     }
 }

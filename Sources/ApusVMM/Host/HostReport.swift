@@ -9,6 +9,11 @@ public struct HostReport: Sendable {
     public var kvmCapabilities: [String: Int]
     /// "kvm" or "soft": what `BackendChoice.auto` resolves to now.
     public var defaultBackend: String
+    /// "kvm" or "soft": what `BackendChoice.auto` resolves to for a Linux kernel (soft on a KVM without hardware
+    /// virtualization under it, which would emulate the kernel).
+    public var defaultKernelBackend: String
+    /// Whether the host CPU has VT-x or AMD-V, so KVM runs guest kernel code on the CPU.
+    public var hardwareAssisted: Bool
 
     public static func probe(kvmDevicePath: String = "/dev/kvm") -> HostReport {
         let kvm = KVMHypervisor(devicePath: kvmDevicePath)
@@ -16,8 +21,11 @@ public struct HostReport: Sendable {
         let report = availability.isUsable ? kvm.capabilityReport() : nil
         var reason: String?
         if case .unusable(let why) = availability { reason = why }
+        let hardwareAssisted = HostVirtualization.hardwareAssisted()
         return HostReport(kvmUsable: availability.isUsable, kvmUnusableReason: reason,
                           kvmAPIVersion: report?.apiVersion, kvmCapabilities: report?.capabilities ?? [:],
-                          defaultBackend: availability.isUsable ? "kvm" : "soft")
+                          defaultBackend: availability.isUsable ? "kvm" : "soft",
+                          defaultKernelBackend: availability.isUsable && hardwareAssisted ? "kvm" : "soft",
+                          hardwareAssisted: hardwareAssisted)
     }
 }

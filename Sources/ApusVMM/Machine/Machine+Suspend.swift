@@ -43,7 +43,16 @@ extension Machine {
         let snapshot = try SnapshotDirectory.read(from: directory.path)
         var platform = snapshot.platform
         if let backend { platform.backend = backend }
-        let hypervisor = try platform.backend.resolve()
+        var resolution = try platform.backend.resolve()
+        var note: String?
+        if platform.backend == .auto && snapshot.backend == BackendChoice.soft.rawValue
+            && resolution.hypervisor.name != snapshot.backend {
+            // auto chose the software CPU when this machine booted (a kernel on a KVM without hardware
+            // virtualization, or no usable KVM then); it stays there rather than move to a KVM that may not run it.
+            resolution = try BackendChoice.soft.resolve()
+            note = "the machine was suspended on the software CPU, so it resumes there (--backend kvm moves it)"
+        }
+        let hypervisor = resolution.hypervisor
         let control = RunControl(startPaused: true)
         let (parts, _) = try MachineParts.build(platform: platform, hypervisor: hypervisor, output: output,
                                                 control: control) { memory in
@@ -58,7 +67,7 @@ extension Machine {
             }
             try slot.withDevice { try saved.restore(into: $0, name: slot.name) }
         }
-        return Machine(parts: parts, control: control, backendName: hypervisor.name,
+        return Machine(parts: parts, control: control, backendName: hypervisor.name, backendNote: note,
                        summary: "restored machine from \(directory.path)",
                        entries: snapshot.vcpus.map { .restore($0) })
     }

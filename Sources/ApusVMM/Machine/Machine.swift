@@ -12,6 +12,8 @@ public final class Machine: Sendable {
     public let backendName: String
     /// A one-line description of what boots, for the user.
     public let bootSummary: String
+    /// Why `auto` chose the backend it did, when that is not the obvious choice (shown to the user).
+    public let backendNote: String?
     let parts: MachineParts
     let control: RunControl
     private let entries: [VCPUEntry]
@@ -21,21 +23,25 @@ public final class Machine: Sendable {
     /// Builds the machine; nothing runs until `start()`. Console output goes to `output`.
     public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
         try configuration.validate()
-        let hypervisor = try configuration.backend.resolve()
+        let isKernel = if case .linux = configuration.boot { true } else { false }
+        let resolution = try configuration.backend.resolve(runsGuestKernel: isKernel)
+        let hypervisor = resolution.hypervisor
         let control = RunControl()
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control) { memory in
             try Self.load(configuration.boot, into: memory)
         }
-        self.init(parts: parts, control: control, backendName: hypervisor.name, summary: plan.summary,
-                  entries: Array(repeating: .boot(plan), count: configuration.vcpuCount))
+        self.init(parts: parts, control: control, backendName: hypervisor.name, backendNote: resolution.note,
+                  summary: plan.summary, entries: Array(repeating: .boot(plan), count: configuration.vcpuCount))
     }
 
-    init(parts: MachineParts, control: RunControl, backendName: String, summary: String, entries: [VCPUEntry]) {
+    init(parts: MachineParts, control: RunControl, backendName: String, backendNote: String? = nil, summary: String,
+         entries: [VCPUEntry]) {
         self.platform = parts.platform
         self.parts = parts
         self.control = control
         self.backendName = backendName
+        self.backendNote = backendNote
         self.bootSummary = summary
         self.entries = entries
         self.statistics = entries.map { _ in ExitStatisticsBox() }

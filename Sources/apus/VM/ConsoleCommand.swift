@@ -10,8 +10,8 @@ struct ConsoleCommand: ParsableCommand {
         commandName: "console",
         abstract: "Attach to a VM's serial console (Ctrl-] detaches).",
         discussion: """
-            Shows the buffered output first (the last 64 KiB; --no-replay skips it), then live output. Keystrokes go
-            to the guest's COM1 UART; on a terminal the line is raw, so Ctrl-C reaches the guest, and Ctrl-] (the
+            Shows the buffered output first (the last 64 KiB; --no-replay skips it), then live output. Keystrokes go \
+            to the guest's COM1 UART; on a terminal the line is raw, so Ctrl-C reaches the guest, and Ctrl-] (the \
             detach key) leaves the VM running. Without a terminal, standard input is forwarded until it ends.
             --no-follow prints the buffered output and exits.
             """)

@@ -8,10 +8,13 @@ struct DefineCommand: ParsableCommand {
         commandName: "define",
         abstract: "Define a new VM (inactive until started).",
         discussion: """
-            Give exactly one boot source: --guest (a built-in guest, see `apus run --list-guests`), --image (a guest
-            file), or --kernel (a Linux kernel, with optional --initrd and --cmdline). Or pass the whole definition
+            Give exactly one boot source: --guest (a built-in guest, see `apus run --list-guests`), --image (a guest \
+            file), or --kernel (a Linux kernel, with optional --initrd and --cmdline). Or pass the whole definition \
             as JSON with --file (use - for standard input), in the API's format:
-              {"name": "demo", "memoryMiB": 64, "vcpus": 1, "backend": "auto", "boot": {"guest": "counter"}}
+
+              {"name": "demo", "memoryMiB": 64, "vcpus": 1, "backend": "auto",
+               "boot": {"guest": "counter"}}
+
             Relative paths are made absolute here, since apusd runs elsewhere.
             """)
 

@@ -7,8 +7,8 @@ struct EventsCommand: ParsableCommand {
         commandName: "events",
         abstract: "Follow lifecycle events (defined, started, paused, suspended, crashed, ...) as they happen.",
         discussion: """
-            One line per event: sequence, time, VM, event, new state, reason (tab-separated), or one JSON object per
-            line with --json. --since N first replays the buffered events after sequence N, so a script that
+            One line per event: sequence, time, VM, event, new state, reason (tab-separated), or one JSON object per \
+            line with --json. --since N first replays the buffered events after sequence N, so a script that \
             remembers the last sequence it saw misses nothing across reconnects.
             """)
 

@@ -8,8 +8,8 @@ struct VMCommand: ParsableCommand {
         commandName: "vm",
         abstract: "Manage VMs held by apusd: define, start, pause, resume, suspend, stop, reboot, undefine.",
         discussion: """
-            These commands talk to a running apusd over its Unix socket (--socket, or $APUS_SOCKET, default
-            /run/apus/apusd.sock). A VM is named by its name or its id. States: inactive (defined, not running),
+            These commands talk to a running apusd over its Unix socket (--socket, or $APUS_SOCKET, default \
+            /run/apus/apusd.sock). A VM is named by its name or its id. States: inactive (defined, not running), \
             active, paused (vCPUs stopped, memory resident), suspended (saved to disk, resources released).
 
             Example:
