@@ -215,9 +215,10 @@ uint16_t apus_x87_operate(int operation, const apus_float80 *a, const apus_float
 }
 
 uint16_t apus_x87_load(int format, const void *source, uint16_t control, apus_float80 *result) {
-    float f; double d; int16_t i16; int32_t i32; int64_t i64;
+    float f; double d; int16_t i16; int32_t i32; int64_t i64; apus_float80 bcd;
     uint16_t host = enter_x87(control);
     switch (format) {
+    case APUS_X87_BCD: memcpy(&bcd, source, 10); __asm__ volatile("fbld %0" : : "m"(bcd)); break;
     case APUS_X87_M32: memcpy(&f, source, 4); __asm__ volatile("flds %0" : : "m"(f)); break;
     case APUS_X87_M64: memcpy(&d, source, 8); __asm__ volatile("fldl %0" : : "m"(d)); break;
     case APUS_X87_I16: memcpy(&i16, source, 2); __asm__ volatile("filds %0" : : "m"(i16)); break;
@@ -231,11 +232,12 @@ uint16_t apus_x87_load(int format, const void *source, uint16_t control, apus_fl
 }
 
 uint16_t apus_x87_store(int format, const apus_float80 *value, uint16_t control, void *destination) {
-    float f; double d; int16_t i16; int32_t i32; int64_t i64;
+    float f; double d; int16_t i16; int32_t i32; int64_t i64; apus_float80 bcd;
     uint16_t host = enter_x87(control);
     __asm__ volatile("fldt %0" : : "m"(*value));
     __asm__ volatile("fnclex");
     switch (format) {
+    case APUS_X87_BCD: __asm__ volatile("fbstp %0" : "=m"(bcd)); memcpy(destination, &bcd, 10); break;
     case APUS_X87_M32: __asm__ volatile("fstps %0" : "=m"(f)); memcpy(destination, &f, 4); break;
     case APUS_X87_M64: __asm__ volatile("fstpl %0" : "=m"(d)); memcpy(destination, &d, 8); break;
     case APUS_X87_I16: __asm__ volatile("fistps %0" : "=m"(i16)); memcpy(destination, &i16, 2); break;

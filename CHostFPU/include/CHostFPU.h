@@ -52,12 +52,13 @@ enum apus_x87_operation {
 uint16_t apus_x87_operate(int operation, const apus_float80 *a, const apus_float80 *b, uint16_t control,
                           apus_float80 *result, apus_float80 *second);
 
-enum apus_x87_format { APUS_X87_M32, APUS_X87_M64, APUS_X87_I16, APUS_X87_I32, APUS_X87_I64 };
+/// BCD: the 10-byte packed decimal of FBLD/FBSTP (18 digits and a sign byte).
+enum apus_x87_format { APUS_X87_M32, APUS_X87_M64, APUS_X87_I16, APUS_X87_I32, APUS_X87_I64, APUS_X87_BCD };
 
-/// FLD m32/m64 or FILD m16/m32/m64: `source` holds the memory operand's bytes.
+/// FLD m32/m64, FILD m16/m32/m64 or FBLD: `source` holds the memory operand's bytes.
 uint16_t apus_x87_load(int format, const void *source, uint16_t control, apus_float80 *result);
 
-/// FST m32/m64 or FIST m16/m32/m64 (FISTP m64 for I64): writes the memory operand's bytes to `destination`.
+/// FST m32/m64, FIST m16/m32/m64 (FISTP m64 for I64) or FBSTP: writes the memory operand's bytes to `destination`.
 uint16_t apus_x87_store(int format, const apus_float80 *value, uint16_t control, void *destination);
 
 #endif

@@ -5,7 +5,7 @@ import CHostFPU
 /// stack management, conditional moves and the environment. Values are operated on by the host's x87 under the
 /// guest's control word (CHostFPU), so results, rounding, C1 and the exception flags are bit-exact; stack faults,
 /// tags, TOP and what reaches the guest are decided here. Not kept: FOP, FIP and FDP (exception handlers' debugging
-/// aids; FXSAVE stores zeros), FBLD/FBSTP. An unmasked exception sets ES and B; the next waiting x87 instruction
+/// aids; FXSAVE stores zeros). An unmasked exception sets ES and B; the next waiting x87 instruction
 /// (or FWAIT) then raises #MF when CR0.NE is set.
 extension CPUCore {
     func x87(_ i: inout Instruction, _ opcode: Int) throws {
@@ -129,31 +129,8 @@ extension CPUCore {
             } else {
                 x87Push(value)   // stack overflow: the masked response pushes the indefinite value
             }
-        case (0xDB, 5):                                            // FLD m80
-            let low = try read(operand, size: 8, i)
-            let (segment, offset) = try effectiveOffset(operand, i)
-            let high = try read(segment, offset &+ 8, size: 2)
-            var value = apus_float80()
-            withUnsafeMutableBytes(of: &value.bytes) { bytes in
-                for index in 0..<8 { bytes[index] = UInt8(truncatingIfNeeded: low >> (8 * UInt64(index))) }
-                bytes[8] = UInt8(truncatingIfNeeded: high); bytes[9] = UInt8(truncatingIfNeeded: high >> 8)
-            }
-            setX87ConditionCodes(x87Status & 0x4500)
-            x87Push(value)
-        case (0xDB, 7):                                            // FSTP m80
-            let (segment, offset) = try effectiveOffset(operand, i)
-            var value = Self.x87Indefinite
-            if x87Empty(0) { guard x87StackFault(overflow: false) else { return } } else { value = st(0) }
-            let bytes = withUnsafeBytes(of: value.bytes) { Array($0) }
-            let low = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
-            let first = linear(segment, offset)
-            try checkCanonical(first, segment)
-            _ = try translate(first, access: .write)
-            _ = try translate(first &+ 9, access: .write)
-            try write(segment, offset, size: 8, low)
-            try write(segment, offset &+ 8, size: 2, UInt64(bytes[8]) | UInt64(bytes[9]) << 8)
-            if !x87Empty(0) { setX87ConditionCodes(x87Status & 0x4500) }
-            x87Pop()
+        case (0xDB, 5), (0xDB, 7), (0xDF, 4), (0xDF, 6):                // FLD/FSTP m80, FBLD, FBSTP
+            try x87TenByte(opcode, kind: kind, operand, i)
         case (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 2), (0xDB, 3), (0xDF, 2), (0xDF, 3), (0xDF, 7):
             let format: apus_x87_format
             let size: Int

@@ -62,12 +62,12 @@ struct X87Cases {
                 userCase.code += memory(opcode, kind)
                 names.append("\(hex(opcode)) /\(kind) [\(hex(address))]")
             case 3:
-                let (opcode, kind) = rng.pick([(0xD9, 0), (0xDD, 0), (0xDB, 0), (0xDF, 0), (0xDF, 5), (0xDB, 5)] as [(UInt8, Int)])
+                let (opcode, kind) = rng.pick([(0xD9, 0), (0xDD, 0), (0xDB, 0), (0xDF, 0), (0xDF, 5), (0xDB, 5), (0xDF, 4)] as [(UInt8, Int)])
                 userCase.code += memory(opcode, kind)
                 names.append("load \(hex(opcode)) /\(kind) [\(hex(address))]")
             case 4:
                 let (opcode, kind) = rng.pick([(0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 2), (0xDB, 3),
-                                               (0xDF, 2), (0xDF, 3), (0xDF, 7), (0xDB, 7)] as [(UInt8, Int)])
+                                               (0xDF, 2), (0xDF, 3), (0xDF, 7), (0xDB, 7), (0xDF, 6)] as [(UInt8, Int)])
                 userCase.code += memory(opcode, kind)
                 names.append("store \(hex(opcode)) /\(kind) [\(hex(address))]")
             case 5:

@@ -78,14 +78,15 @@ struct X87UnmaskedCases {
                 register(opcode, UInt8(0xC0 + arithmetic << 3 + i), "\(hex(opcode)) arith/\(arithmetic) st\(i)")
             case 7:
                 let (opcode, reg, name) = rng.pick([(0xD9, 0, "fld m32"), (0xDD, 0, "fld m64"), (0xDB, 5, "fld m80"),
-                                                    (0xDF, 0, "fild m16"), (0xDB, 0, "fild m32"), (0xDF, 5, "fild m64")]
+                                                    (0xDF, 0, "fild m16"), (0xDB, 0, "fild m32"), (0xDF, 5, "fild m64"),
+                                                    (0xDF, 4, "fbld")]
                                                    as [(UInt8, Int, String)])
                 memory(opcode, reg, name)
             case 8, 9:
                 let (opcode, reg, name) = rng.pick([(0xD9, 2, "fst m32"), (0xD9, 3, "fstp m32"), (0xDD, 2, "fst m64"),
                                                     (0xDD, 3, "fstp m64"), (0xDB, 7, "fstp m80"), (0xDF, 2, "fist m16"),
                                                     (0xDF, 3, "fistp m16"), (0xDB, 2, "fist m32"), (0xDB, 3, "fistp m32"),
-                                                    (0xDF, 7, "fistp m64")] as [(UInt8, Int, String)])
+                                                    (0xDF, 7, "fistp m64"), (0xDF, 6, "fbstp")] as [(UInt8, Int, String)])
                 memory(opcode, reg, name)
             default:
                 let opcode = rng.pick([0xD8, 0xDC, 0xDA, 0xDE] as [UInt8])
