@@ -2,10 +2,10 @@ import ApusCore
 import CHostFPU
 
 /// SSE/SSE2 conversions between integers, singles and doubles (0F 2A, 2C, 2D, 5A, 5B, E6), lane by lane on the
-/// host's SSE unit under the guest's MXCSR. The MMX forms (CVTPI2PS and friends) are not
-/// implemented yet (#UD).
+/// host's SSE unit under the guest's MXCSR. The MMX forms are in CPUCore+SSEConvertMMX.swift.
 extension CPUCore {
     func sseConvert(_ i: inout Instruction, _ op: Int, prefix: Int, reg: Int, _ operand: Operand) throws {
+        if Self.isMMXConversion(op, prefix: prefix) { return try mmxConvert(&i, op, prefix: prefix, reg: reg, operand) }
         var flags: UInt32 = 0
         let mxcsr = fpu.mxcsr
         func convert(_ conversion: apus_sse_conversion, _ value: UInt64) -> UInt64 {

@@ -2,16 +2,18 @@ import ApusCore
 import ApusTesting
 
 /// MMX instructions (the no-prefix packed-integer opcodes on MM0-7, MOVD/MOVQ, PSHUFW, PINSRW/PEXTRW, PMOVMSKB,
-/// MOVNTQ, MASKMOVQ, EMMS, MOVQ2DQ/MOVDQ2Q) from a random x87 state (random significands and exponents, TOP and tag word), ending in
+/// MOVNTQ, MASKMOVQ, EMMS, MOVQ2DQ/MOVDQ2Q, the MMX conversions CVTPI2PS/PD and CVT(T)PS/PD2PI) from a random x87 state (random significands and exponents, TOP and tag word), ending in
 /// FXSAVE so the MMX registers, their exponent bytes, TOP and the tag word are all compared. Register fields range
 /// over 0-15 so a REX.R/REX.B that MMX must ignore is exercised too.
 struct SSEMMXCases {
     var rng: SplitMix64
     var lanes: SSECases
+    var floats: SSEFloatCases
 
     init(rng: SplitMix64) {
         self.rng = rng
         self.lanes = SSECases(rng: SplitMix64(seed: self.rng.value()))
+        self.floats = SSEFloatCases(rng: SplitMix64(seed: self.rng.value()))
     }
 
     struct Form {
@@ -58,6 +60,11 @@ struct SSEMMXCases {
         }
         fpu.fxsave[3] = UInt8(rng.below(8)) << 3    // TOP; no exception summary, so no #MF
         fpu.fxsave[4] = UInt8(truncatingIfNeeded: rng.next())   // abridged tag word
+        // XMM lanes and MXCSR for the conversions (CVTPI2PS and friends): IEEE specials and ordinary values, any
+        // rounding, now and then one exception unmasked.
+        for index in 0..<16 { let (low, high) = floats.register(); fpu.setXMM(index, low: low, high: high) }
+        fpu.mxcsr = 0x1F80 | UInt32(rng.below(4)) << 13
+        if rng.chance(10) { fpu.mxcsr &= ~(UInt32(1) << UInt32(7 + rng.below(6))) }
         userCase.fpu = fpu
         var names: [String] = []
         for _ in 0..<(1 + rng.below(4)) {
@@ -86,6 +93,23 @@ struct SSEMMXCases {
                 let toXMM = rng.chance(50), other = rng.below(16)
                 userCase.code += X86.registers([0x0F, 0xD6], reg: reg, rm: other, wide: false, prefix: [toXMM ? 0xF3 : 0xF2])
                 names.append(toXMM ? "movq2dq xmm\(reg), mm\(other)" : "movdq2q mm\(reg), xmm\(other)")
+            case 6:
+                // CVTPI2PS/PD xmm, mm/m64; CVT(T)PS2PI mm, xmm/m64; CVT(T)PD2PI mm, xmm/m128. The m128 is aligned:
+                // a misaligned one is #GP on this host's CPU (checked natively), but this host's software-nested KVM
+                // reports #UD for it, so KVM cannot referee that case. The m64 forms take any 8-byte offset.
+                let double = rng.chance(50), opcode = rng.pick([0x2A, 0x2C, 0x2D] as [UInt8])
+                let prefix: [UInt8] = double ? [0x66] : []
+                let name = "cvt \(double ? "66 " : "")0f \(hex(opcode))"
+                if rng.chance(30) {
+                    let address = UInt32(UserModeLayout.data) + UInt32(rng.below(0xFE)) * 8
+                        & (double && opcode != 0x2A ? ~UInt32(15) : ~UInt32(0))
+                    userCase.code += X86.absolute([0x0F, opcode], reg: reg, address: address, wide: false, prefix: prefix)
+                    names.append("\(name) \(reg), [\(hex(address))]")
+                } else {
+                    let other = rng.below(16)
+                    userCase.code += X86.registers([0x0F, opcode], reg: reg, rm: other, wide: false, prefix: prefix)
+                    names.append("\(name) \(reg), \(other)")
+                }
             case 4:
                 // MASKMOVQ to [rdi] inside the data page (MOV EDI, imm32 first: an earlier instruction may write rdi).
                 let target = UInt32(UserModeLayout.data) + UInt32(rng.below(0xF00))
