@@ -274,14 +274,22 @@ extension CPUCore {
 
     /// The read of a read-modify-write: write access is checked first, as hardware does, so a read-only or absent
     /// page faults as a write, and before anything (flags included) has changed.
+    /// Inlined, and the memory half takes no Instruction, so a call copies nothing (a register operand is common).
+    @inline(__always)
     func readForUpdate(_ operand: Operand, size: Int, _ i: Instruction) throws -> UInt64 {
-        if case .memory(let segment, let offset, let ripRelative) = operand {
-            let address = linear(segment, ripRelative ? offset &+ i.ip : offset)
-            try checkCanonical(address, segment)
-            _ = try translate(address, access: .write)
-            if (address & 0xFFF) + UInt64(size) > 0x1000 { _ = try translate((address | 0xFFF) &+ 1, access: .write) }
+        switch operand {
+        case .register(let index): return register(index, size: size, rex: i.hasREX)
+        case .memory(let segment, let offset, let ripRelative):
+            return try readForUpdate(segment, ripRelative ? offset &+ i.ip : offset, size: size)
         }
-        return try read(operand, size: size, i)
+    }
+
+    func readForUpdate(_ segment: SegmentRegister, _ offset: UInt64, size: Int) throws -> UInt64 {
+        let address = linear(segment, offset)
+        try checkCanonical(address, segment)
+        _ = try translate(address, access: .write)
+        if (address & 0xFFF) + UInt64(size) > 0x1000 { _ = try translate((address | 0xFFF) &+ 1, access: .write) }
+        return try read(segment, offset, size: size)
     }
 
     @inline(__always)
