@@ -12,7 +12,7 @@ struct Instruction {
     /// 0xF2 (REPNE) or 0xF3 (REP/REPE), or 0.
     var repeatPrefix: UInt8 = 0
     var operandSizePrefix = false
-    /// Bytes fetched so far.
+    /// Bytes fetched so far (at most 15: fetching a 16th is #GP, see `maximumInstructionLength`).
     var cursor = 0
     /// When `inline`, the instruction's first 16 bytes (from the decode cache, or copied when it was decoded), which
     /// fetches read instead of memory.
@@ -80,14 +80,18 @@ extension CPUCore {
         return size == 8 ? value : value & ((1 &<< UInt64(8 * size)) &- 1)
     }
 
+    /// The longest instruction x86 accepts; fetching a 16th byte is #GP(0) (this also bounds a run of prefixes).
+    static let maximumInstructionLength = 15
+
     @inline(__always)
     func fetch8(_ i: inout Instruction) throws -> UInt64 {
-        if i.inline && i.cursor < 16 {
+        if i.inline && i.cursor < Self.maximumInstructionLength {
             let byte = inlineBytes(i, at: i.cursor, size: 1)
             i.cursor &+= 1
             i.ip = advanced(i.ip, by: 1)
             return byte
         }
+        guard i.cursor < Self.maximumInstructionLength else { throw CPUFault.gp() }
         let address = linear(.cs, i.ip)
         let byte: UInt64
         if address >> 12 == fetchPage, let host = fetchHost {
@@ -115,12 +119,13 @@ extension CPUCore {
     }
 
     func fetch(_ i: inout Instruction, size: Int) throws -> UInt64 {
-        if i.inline && i.cursor + size <= 16 {
+        if i.inline && i.cursor + size <= Self.maximumInstructionLength {
             let value = inlineBytes(i, at: i.cursor, size: size)
             i.cursor &+= size
             i.ip = advanced(i.ip, by: size)
             return value
         }
+        guard i.cursor + size <= Self.maximumInstructionLength else { throw CPUFault.gp() }
         let address = linear(.cs, i.ip)
         if is64BitCode, address >> 12 == fetchPage, address & 0xFFF <= 0x1000 - 8, let host = fetchHost {
             // The immediate lies in the cached code page: one 8-byte load (never past the page) instead of `size`

@@ -59,6 +59,13 @@ import Testing
         Expected(name: "FXSAVE leaves the reserved bytes 416-463 alone",
                  code: X86.absolute([0x0F, 0xAE], reg: 0, address: UInt32(UserModeLayout.data + 0x1000), wide: false),
                  vector: 13, ripOffset: 8, untouched: 416..<464),
+        Expected(name: "an instruction of 15 bytes (14 prefixes) runs",
+                 code: [UInt8](repeating: 0x66, count: 14) + [0x90] + X86.ud2, vector: 6, ripOffset: 15),
+        Expected(name: "an instruction of 16 bytes is #GP(0) (and a run of prefixes cannot go on forever)",
+                 code: [UInt8](repeating: 0x66, count: 15) + [0x90], vector: 13, ripOffset: 0),
+        Expected(name: "a 16-byte instruction whose last byte is an immediate is #GP(0)",
+                 code: [UInt8](repeating: 0x66, count: 6) + [0x48, 0xB8, 1, 2, 3, 4, 5, 6, 7, 8], vector: 13,
+                 ripOffset: 0),
         // x87 cases end with FNSTSW AX; UD2, so the status word is in AX.
         Expected(name: "FPREM with a NaN result keeps C0 and C3 and clears C1 and C2",
                  code: x87([0xD9, 0xE8, 0xD9, 0xEE, 0xDE, 0xD9, 0xD9, 0xEE, 0xD9, 0xEE, 0xD9, 0xF8]),
