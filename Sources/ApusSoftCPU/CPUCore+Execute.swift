@@ -24,6 +24,8 @@ extension CPUCore {
     private func executeOneByte(_ i: inout Instruction, _ opcode: UInt64) throws -> StepResult {
         let size = i.operandSize
         let op = Int(opcode)
+        // Range and guarded cases compile to a chain of compares, not a jump table, so the common opcodes come
+        // first (no two cases overlap, so the order changes nothing else).
         switch op {
         case 0x00...0x3F where op & 7 < 6:
             let operation = op >> 3
@@ -47,14 +49,105 @@ extension CPUCore {
                 let (value, store) = alu(operation, register(0, size: width), immediate, size: width)
                 if store { setRegister(0, size: width, value) }
             }
-        case 0x40...0x4F:   // INC/DEC r (REX bytes in 64-bit mode never reach here)
-            let index = op & 7
-            setRegister(index, size: size, incrementOrDecrement(register(index, size: size), increment: op < 0x48, size: size))
+        case 0x88...0x8B:
+            let width = op & 1 == 0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            if op & 2 == 0 {
+                try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
+            } else {
+                setRegister(modrm.reg, size: width, try read(operand, size: width, i), rex: i.hasREX)
+            }
+        case 0x70...0x7F:
+            let displacement = signExtend(try fetch8(&i), from: 1)
+            if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
+        case 0x8D:
+            let (modrm, operand) = try decodeModRM(&i)
+            let (_, offset) = try effectiveOffset(operand, i)
+            setRegister(modrm.reg, size: size, offset)
+        case 0x84, 0x85:
+            let width = op == 0x84 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            _ = alu(4, try read(operand, size: width, i), register(modrm.reg, size: width, rex: i.hasREX), size: width)
+        case 0x80, 0x81, 0x83:
+            let width = op == 0x80 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let imm = op == 0x81 ? try immediate(&i, size: width) : signExtend(try fetch8(&i), from: 1)
+            let current = modrm.reg & 7 == 7 ? try read(operand, size: width, i) : try readForUpdate(operand, size: width, i)
+            let (value, store) = alu(modrm.reg & 7, current, imm, size: width)
+            if store { try write(operand, size: width, value, i) }
+        case 0xE8:
+            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            try push(i.ip, size: stackSize(i))
+            i.ip = relativeTarget(i, displacement)
+        case 0xC2, 0xC3:
+            let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
+            let savedRSP = gpr[4]
+            i.ip = try pop(size: stackSize(i))
+            guard !is64BitCode || isCanonical(i.ip) else {
+                gpr[4] = savedRSP
+                throw CPUFault.gp()
+            }
+            gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
+        case 0xFE, 0xFF:
+            let width = op == 0xFE ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            switch modrm.reg & 7 {
+            case 0, 1:
+                let value = try readForUpdate(operand, size: width, i)
+                let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
+                try write(operand, size: width, result, i)   // flags only once the store has not faulted
+                _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
+            case 2 where op == 0xFF:
+                let target = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
+                try push(i.ip, size: stackSize(i))
+                i.ip = target
+            case 4 where op == 0xFF:
+                i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
+            case 6 where op == 0xFF:
+                try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
+            default:
+                throw CPUFault.ud
+            }
         case 0x50...0x57:
             try push(gpr[op & 7 | i.rexB], size: stackSize(i))
         case 0x58...0x5F:
             let width = stackSize(i)
             setRegister(op & 7 | i.rexB, size: width, try pop(size: width))
+        case 0xE9:
+            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            i.ip = relativeTarget(i, displacement)
+        case 0xEB:
+            let displacement = signExtend(try fetch8(&i), from: 1)
+            i.ip = relativeTarget(i, displacement)
+        case 0xB8...0xBF:
+            setRegister(op & 7 | i.rexB, size: size, try fetch(&i, size: size))
+        case 0xC6, 0xC7:
+            let width = op == 0xC6 ? 1 : size
+            let (_, operand) = try decodeModRM(&i)
+            try write(operand, size: width, try immediate(&i, size: width), i)
+        case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
+            let width = op & 1 == 0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let raw: UInt64 = op <= 0xC1 ? try fetch8(&i) : (op <= 0xD1 ? 1 : gpr[1] & 0xFF)
+            let count = raw & (width == 8 ? 0x3F : 0x1F)
+            let value = shift(modrm.reg & 7, try readForUpdate(operand, size: width, i), count: count, size: width)
+            try write(operand, size: width, value, i)
+        case 0xF6, 0xF7:
+            let width = op == 0xF6 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            switch modrm.reg & 7 {
+            case 0, 1: _ = alu(4, try read(operand, size: width, i), try immediate(&i, size: width), size: width)
+            case 2: try write(operand, size: width, ~(try readForUpdate(operand, size: width, i)) & Flag.mask(width), i)
+            case 3:
+                let value = try readForUpdate(operand, size: width, i)
+                let (result, flags) = Flag.sub(0, value, borrow: 0, width)
+                try write(operand, size: width, result, i)
+                setArithmeticFlags(flags)
+            case let operation: try multiplyOrDivide(operation, try read(operand, size: width, i), size: width)
+            }
+        case 0x40...0x4F:   // INC/DEC r (REX bytes in 64-bit mode never reach here)
+            let index = op & 7
+            setRegister(index, size: size, incrementOrDecrement(register(index, size: size), increment: op < 0x48, size: size))
         case 0x63 where is64BitCode:
             let (modrm, operand) = try decodeModRM(&i)
             setRegister(modrm.reg, size: size, signExtend(try read(operand, size: 4, i), from: 4))
@@ -65,43 +158,17 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             let imm = op == 0x6B ? signExtend(try fetch8(&i), from: 1) : signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
             setRegister(modrm.reg, size: size, try signedMultiply(try read(operand, size: size, i), imm, size: size))
-        case 0x70...0x7F:
-            let displacement = signExtend(try fetch8(&i), from: 1)
-            if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
-        case 0x80, 0x81, 0x83:
-            let width = op == 0x80 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            let imm = op == 0x81 ? try immediate(&i, size: width) : signExtend(try fetch8(&i), from: 1)
-            let current = modrm.reg & 7 == 7 ? try read(operand, size: width, i) : try readForUpdate(operand, size: width, i)
-            let (value, store) = alu(modrm.reg & 7, current, imm, size: width)
-            if store { try write(operand, size: width, value, i) }
-        case 0x84, 0x85:
-            let width = op == 0x84 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            _ = alu(4, try read(operand, size: width, i), register(modrm.reg, size: width, rex: i.hasREX), size: width)
         case 0x86, 0x87:
             let width = op == 0x86 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             let memoryValue = try readForUpdate(operand, size: width, i)
             try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
             setRegister(modrm.reg, size: width, memoryValue, rex: i.hasREX)
-        case 0x88...0x8B:
-            let width = op & 1 == 0 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            if op & 2 == 0 {
-                try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
-            } else {
-                setRegister(modrm.reg, size: width, try read(operand, size: width, i), rex: i.hasREX)
-            }
         case 0x8C:
             let (modrm, operand) = try decodeModRM(&i)
             guard let segment = SegmentRegister(rawValue: modrm.reg & 7) else { throw CPUFault.ud }
             let selector = UInt64(self[segment].selector)
             if case .register = operand { try write(operand, size: size, selector, i) } else { try write(operand, size: 2, selector, i) }
-        case 0x8D:
-            let (modrm, operand) = try decodeModRM(&i)
-            let (_, offset) = try effectiveOffset(operand, i)
-            setRegister(modrm.reg, size: size, offset)
         case 0x8E:
             let (modrm, operand) = try decodeModRM(&i)
             guard let segment = SegmentRegister(rawValue: modrm.reg & 7), segment != .cs else { throw CPUFault.ud }
@@ -147,28 +214,6 @@ extension CPUCore {
             _ = alu(4, register(0, size: width), try immediate(&i, size: width), size: width)
         case 0xB0...0xB7:
             setRegister(op & 7 | i.rexB, size: 1, try fetch8(&i), rex: i.hasREX)
-        case 0xB8...0xBF:
-            setRegister(op & 7 | i.rexB, size: size, try fetch(&i, size: size))
-        case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
-            let width = op & 1 == 0 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            let raw: UInt64 = op <= 0xC1 ? try fetch8(&i) : (op <= 0xD1 ? 1 : gpr[1] & 0xFF)
-            let count = raw & (width == 8 ? 0x3F : 0x1F)
-            let value = shift(modrm.reg & 7, try readForUpdate(operand, size: width, i), count: count, size: width)
-            try write(operand, size: width, value, i)
-        case 0xC2, 0xC3:
-            let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
-            let savedRSP = gpr[4]
-            i.ip = try pop(size: stackSize(i))
-            guard !is64BitCode || isCanonical(i.ip) else {
-                gpr[4] = savedRSP
-                throw CPUFault.gp()
-            }
-            gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
-        case 0xC6, 0xC7:
-            let width = op == 0xC6 ? 1 : size
-            let (_, operand) = try decodeModRM(&i)
-            try write(operand, size: width, try immediate(&i, size: width), i)
         case 0xC9:
             gpr[4] = (gpr[4] & ~stackAddressMask) | (gpr[5] & stackAddressMask)
             setRegister(5, size: stackSize(i), try pop(size: stackSize(i)))
@@ -216,39 +261,16 @@ extension CPUCore {
             let port = op <= 0xE7 ? try fetch8(&i) : gpr[2] & 0xFFFF
             try checkIOPermission(port: port, size: width)
             try deviceWrite(isPort: true, address: port, size: width, register(0, size: width))
-        case 0xE8:
-            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
-            try push(i.ip, size: stackSize(i))
-            i.ip = relativeTarget(i, displacement)
-        case 0xE9:
-            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
-            i.ip = relativeTarget(i, displacement)
         case 0xEA where !is64BitCode:
             let offset = try fetch(&i, size: size)
             let selector = UInt16(try fetch(&i, size: 2))
             try farTransfer(selector: selector, offset: offset)
             return .normal
-        case 0xEB:
-            let displacement = signExtend(try fetch8(&i), from: 1)
-            i.ip = relativeTarget(i, displacement)
         case 0xF4:
             guard cpl == 0 else { throw CPUFault.gp() }
             rip = i.ip
             return .halt
         case 0xF5: rflags ^= Flag.cf
-        case 0xF6, 0xF7:
-            let width = op == 0xF6 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            switch modrm.reg & 7 {
-            case 0, 1: _ = alu(4, try read(operand, size: width, i), try immediate(&i, size: width), size: width)
-            case 2: try write(operand, size: width, ~(try readForUpdate(operand, size: width, i)) & Flag.mask(width), i)
-            case 3:
-                let value = try readForUpdate(operand, size: width, i)
-                let (result, flags) = Flag.sub(0, value, borrow: 0, width)
-                try write(operand, size: width, result, i)
-                setArithmeticFlags(flags)
-            case let operation: try multiplyOrDivide(operation, try read(operand, size: width, i), size: width)
-            }
         case 0xF8: rflags &= ~Flag.cf
         case 0xF9: rflags |= Flag.cf
         case 0xFA:
@@ -261,26 +283,6 @@ extension CPUCore {
             rflags |= Flag.if
         case 0xFC: rflags &= ~Flag.df
         case 0xFD: rflags |= Flag.df
-        case 0xFE, 0xFF:
-            let width = op == 0xFE ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            switch modrm.reg & 7 {
-            case 0, 1:
-                let value = try readForUpdate(operand, size: width, i)
-                let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
-                try write(operand, size: width, result, i)   // flags only once the store has not faulted
-                _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
-            case 2 where op == 0xFF:
-                let target = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
-                try push(i.ip, size: stackSize(i))
-                i.ip = target
-            case 4 where op == 0xFF:
-                i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
-            case 6 where op == 0xFF:
-                try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
-            default:
-                throw CPUFault.ud
-            }
         default:
             throw notImplemented(UInt64(op), i)
         }
