@@ -5,7 +5,67 @@ extension CPUCore {
     func executeTwoByte(_ i: inout Instruction, _ opcode: UInt64) throws -> StepResult {
         let size = i.operandSize
         let op = Int(opcode)
+        // Range cases compile to a chain of compares, not a jump table, so the common opcodes come first (no two
+        // cases overlap, so the order changes nothing else).
         switch op {
+        case 0x80...0x8F:
+            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
+            if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
+        case 0xB6, 0xB7, 0xBE, 0xBF:
+            let (modrm, operand) = try decodeModRM(&i)
+            let width = op & 1 == 0 ? 1 : 2
+            let value = try read(operand, size: width, i)
+            setRegister(modrm.reg, size: size, op < 0xBE ? value : signExtend(value, from: width) & Flag.mask(size))
+        case 0x40...0x4F:
+            let (modrm, operand) = try decodeModRM(&i)
+            let value = try read(operand, size: size, i)
+            if condition(op & 0xF) { setRegister(modrm.reg, size: size, value) }
+            else if size == 4 { setRegister(modrm.reg, size: 4, register(modrm.reg, size: 4)) }
+        case 0x90...0x9F:
+            let (_, operand) = try decodeModRM(&i)
+            try write(operand, size: 1, condition(op & 0xF) ? 1 : 0, i)
+        case 0x1F, 0x18...0x1E, 0x0D:
+            // Multi-byte NOP, the reserved-NOP space, and PREFETCH hints: no architectural effect (no cache here).
+            _ = try decodeModRM(&i)
+        case 0xA3, 0xAB, 0xB3, 0xBB, 0xBA:
+            let (modrm, operand) = try decodeModRM(&i)
+            let operation = op == 0xBA ? modrm.reg & 7 : [0xA3: 4, 0xAB: 5, 0xB3: 6, 0xBB: 7][op] ?? 4
+            guard operation >= 4 else { throw CPUFault.ud }
+            let bits = UInt64(size * 8)
+            let bitIndex = op == 0xBA ? try fetch8(&i) : register(modrm.reg, size: size)
+            // A register bit offset may reach beyond the addressed operand in memory (signed, in operand units).
+            var target = operand
+            if case .memory(let segment, let offset, let ripRelative) = operand, op != 0xBA {
+                let unit = Int64(bitPattern: signExtend(bitIndex, from: size)) >> Int64(size == 2 ? 4 : size == 4 ? 5 : 6)
+                target = .memory(segment, offset &+ UInt64(bitPattern: unit &* Int64(size)), ripRelative: ripRelative)
+            }
+            let value = operation == 4 ? try read(target, size: size, i) : try readForUpdate(target, size: size, i)
+            let mask = UInt64(1) << (bitIndex % bits)
+            setArithmeticFlags(value & mask != 0 ? Flag.cf : 0, mask: Flag.cf)
+            switch operation {
+            case 5: try write(target, size: size, value | mask, i)
+            case 6: try write(target, size: size, value & ~mask, i)
+            case 7: try write(target, size: size, value ^ mask, i)
+            default: break
+            }
+        case 0xAF:
+            let (modrm, operand) = try decodeModRM(&i)
+            setRegister(modrm.reg, size: size,
+                        try signedMultiply(register(modrm.reg, size: size), try read(operand, size: size, i), size: size))
+        case 0xB0, 0xB1:
+            // CMPXCHG: compare the accumulator with the destination; store the source on a match, else load it.
+            let width = op == 0xB0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let current = try readForUpdate(operand, size: width, i)
+            setArithmeticFlags(Flag.sub(register(0, size: width), current, borrow: 0, width).1)
+            if flag(Flag.zf) {
+                try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
+            } else {
+                // A memory destination gets a write cycle of its own value; a register destination is left
+                // untouched (its upper half survives a 32-bit mismatch), as hardware does at CPL3.
+                if case .memory = operand { try write(operand, size: width, current, i) }
+                setRegister(0, size: width, current)
+            }
         case 0x01:
             if try read(.cs, i.ip, size: 1, access: .fetch) == 0xF8 {   // SWAPGS
                 _ = try fetch8(&i)
@@ -53,9 +113,6 @@ extension CPUCore {
             guard cpl == 0 else { throw CPUFault.gp() }
         case 0x0B:
             throw CPUFault.ud
-        case 0x1F, 0x18...0x1E, 0x0D:
-            // Multi-byte NOP, the reserved-NOP space, and PREFETCH hints: no architectural effect (no cache here).
-            _ = try decodeModRM(&i)
         case 0x20, 0x22:
             guard cpl == 0 else { throw CPUFault.gp() }
             let (modrm, operand) = try decodeModRM(&i)
@@ -84,43 +141,11 @@ extension CPUCore {
             try moveDebugRegister(&i, toDebugRegister: op == 0x23)
         case 0x33:
             throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
-        case 0x40...0x4F:
-            let (modrm, operand) = try decodeModRM(&i)
-            let value = try read(operand, size: size, i)
-            if condition(op & 0xF) { setRegister(modrm.reg, size: size, value) }
-            else if size == 4 { setRegister(modrm.reg, size: 4, register(modrm.reg, size: 4)) }
-        case 0x80...0x8F:
-            let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
-            if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
-        case 0x90...0x9F:
-            let (_, operand) = try decodeModRM(&i)
-            try write(operand, size: 1, condition(op & 0xF) ? 1 : 0, i)
         case 0xA2:
             decoded.flushAll()   // serializing: how x86 code makes cross-modified code visible
             let (a, b, c, d) = model.cpuid(leaf: UInt32(gpr[0] & 0xFFFF_FFFF), subleaf: UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, UInt64(a)); setRegister(3, size: 4, UInt64(b))
             setRegister(1, size: 4, UInt64(c)); setRegister(2, size: 4, UInt64(d))
-        case 0xA3, 0xAB, 0xB3, 0xBB, 0xBA:
-            let (modrm, operand) = try decodeModRM(&i)
-            let operation = op == 0xBA ? modrm.reg & 7 : [0xA3: 4, 0xAB: 5, 0xB3: 6, 0xBB: 7][op] ?? 4
-            guard operation >= 4 else { throw CPUFault.ud }
-            let bits = UInt64(size * 8)
-            let bitIndex = op == 0xBA ? try fetch8(&i) : register(modrm.reg, size: size)
-            // A register bit offset may reach beyond the addressed operand in memory (signed, in operand units).
-            var target = operand
-            if case .memory(let segment, let offset, let ripRelative) = operand, op != 0xBA {
-                let unit = Int64(bitPattern: signExtend(bitIndex, from: size)) >> Int64(size == 2 ? 4 : size == 4 ? 5 : 6)
-                target = .memory(segment, offset &+ UInt64(bitPattern: unit &* Int64(size)), ripRelative: ripRelative)
-            }
-            let value = operation == 4 ? try read(target, size: size, i) : try readForUpdate(target, size: size, i)
-            let mask = UInt64(1) << (bitIndex % bits)
-            setArithmeticFlags(value & mask != 0 ? Flag.cf : 0, mask: Flag.cf)
-            switch operation {
-            case 5: try write(target, size: size, value | mask, i)
-            case 6: try write(target, size: size, value & ~mask, i)
-            case 7: try write(target, size: size, value ^ mask, i)
-            default: break
-            }
         case 0xA4, 0xA5, 0xAC, 0xAD:
             // SHLD / SHRD: shift the destination, filling from the source register.
             let (modrm, operand) = try decodeModRM(&i)
@@ -146,20 +171,6 @@ extension CPUCore {
             } else {
                 try write(operand, size: size, value, i)   // a count of 0 still writes (zero-extending 32-bit)
             }
-        case 0xB0, 0xB1:
-            // CMPXCHG: compare the accumulator with the destination; store the source on a match, else load it.
-            let width = op == 0xB0 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            let current = try readForUpdate(operand, size: width, i)
-            setArithmeticFlags(Flag.sub(register(0, size: width), current, borrow: 0, width).1)
-            if flag(Flag.zf) {
-                try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
-            } else {
-                // A memory destination gets a write cycle of its own value; a register destination is left
-                // untouched (its upper half survives a 32-bit mismatch), as hardware does at CPL3.
-                if case .memory = operand { try write(operand, size: width, current, i) }
-                setRegister(0, size: width, current)
-            }
         case 0xC0, 0xC1:
             // XADD: the destination gets the sum, the source register the old destination.
             let width = op == 0xC0 ? 1 : size
@@ -173,15 +184,6 @@ extension CPUCore {
             let (modrm, operand) = try decodeModRM(&i)
             if modrm.mod == 3 { break }                        // LFENCE, MFENCE, SFENCE: one vCPU, in order
             try floatingPointState(modrm.reg & 7, operand, i)
-        case 0xAF:
-            let (modrm, operand) = try decodeModRM(&i)
-            setRegister(modrm.reg, size: size,
-                        try signedMultiply(register(modrm.reg, size: size), try read(operand, size: size, i), size: size))
-        case 0xB6, 0xB7, 0xBE, 0xBF:
-            let (modrm, operand) = try decodeModRM(&i)
-            let width = op & 1 == 0 ? 1 : 2
-            let value = try read(operand, size: width, i)
-            setRegister(modrm.reg, size: size, op < 0xBE ? value : signExtend(value, from: width) & Flag.mask(size))
         case 0xBC, 0xBD:
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
