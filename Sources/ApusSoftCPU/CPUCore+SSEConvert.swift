@@ -7,11 +7,8 @@ extension CPUCore {
     func sseConvert(_ i: inout Instruction, _ op: Int, prefix: Int, reg: Int, _ operand: Operand) throws {
         if Self.isMMXConversion(op, prefix: prefix) { return try mmxConvert(&i, op, prefix: prefix, reg: reg, operand) }
         var flags: UInt32 = 0
-        let mxcsr = fpu.mxcsr
         func convert(_ conversion: apus_sse_conversion, _ value: UInt64) -> UInt64 {
-            var out: UInt64 = 0
-            flags |= apus_sse_convert(Int32(conversion.rawValue), value, mxcsr, &out)
-            return out
+            convertLane(conversion, value, flags: &flags)
         }
         let destination = xmm(reg)
         switch (prefix, op) {
@@ -86,5 +83,14 @@ extension CPUCore {
         default:
             throw CPUFault.ud
         }
+    }
+
+    /// One lane through the host's SSE unit under the guest's MXCSR; the exception flags it raises accumulate in
+    /// `flags`, committed (or raised) once every lane is done.
+    @inline(__always)
+    func convertLane(_ conversion: apus_sse_conversion, _ value: UInt64, flags: inout UInt32) -> UInt64 {
+        var out: UInt64 = 0
+        flags |= apus_sse_convert(Int32(conversion.rawValue), value, fpu.mxcsr, &out)
+        return out
     }
 }

@@ -11,12 +11,6 @@ extension CPUCore {
 
     func mmxConvert(_ i: inout Instruction, _ op: Int, prefix: Int, reg: Int, _ operand: Operand) throws {
         var flags: UInt32 = 0
-        let mxcsr = fpu.mxcsr
-        func convert(_ conversion: apus_sse_conversion, _ value: UInt64) -> UInt64 {
-            var out: UInt64 = 0
-            flags |= apus_sse_convert(Int32(conversion.rawValue), value, mxcsr, &out)
-            return out
-        }
         let double = prefix == 0x66
         if op == 0x2A {                                          // CVTPI2PS / CVTPI2PD xmm, mm/m64
             let source: UInt64
@@ -27,7 +21,8 @@ extension CPUCore {
                 source = try read(operand, size: 8, i)
             }
             let conversion = double ? APUS_CVT_INT32_TO_DOUBLE : APUS_CVT_INT32_TO_SINGLE
-            let low = convert(conversion, source & 0xFFFF_FFFF), high = convert(conversion, source >> 32)
+            let low = convertLane(conversion, source & 0xFFFF_FFFF, flags: &flags)
+            let high = convertLane(conversion, source >> 32, flags: &flags)
             try commitFlags(flags)
             setXMM(reg, double ? (low, high) : (low | high << 32, xmm(reg).high))
             return
@@ -39,8 +34,8 @@ extension CPUCore {
         let truncate = op == 0x2C
         let conversion = double ? (truncate ? APUS_CVTT_DOUBLE_TO_INT32 : APUS_CVT_DOUBLE_TO_INT32)
             : (truncate ? APUS_CVTT_SINGLE_TO_INT32 : APUS_CVT_SINGLE_TO_INT32)
-        let low = convert(conversion, double ? source.low : source.low & 0xFFFF_FFFF)
-        let high = convert(conversion, double ? source.high : source.low >> 32)
+        let low = convertLane(conversion, double ? source.low : source.low & 0xFFFF_FFFF, flags: &flags)
+        let high = convertLane(conversion, double ? source.high : source.low >> 32, flags: &flags)
         try commitFlags(flags)
         setMM(reg & 7, (low & 0xFFFF_FFFF) | (high & 0xFFFF_FFFF) << 32)
     }

@@ -138,12 +138,7 @@ extension CPUCore {
 
     /// TOP moves without touching tags (FDECSTP/FINCSTP): the slots rotate with it.
     private func setX87TopRotating(by shift: Int) {
-        var slots = [UInt8](repeating: 0, count: 128)
-        for index in 0..<128 { slots[index] = fpu.fxsave[32 + index] }
-        for i in 0..<8 {
-            let from = ((i + shift) & 7) * 16
-            for index in 0..<16 { fpu.fxsave[32 + i * 16 + index] = slots[from + index] }
-        }
+        rotateSlots(by: shift)
         setX87Top(x87Top + shift)
     }
 

@@ -54,7 +54,7 @@ extension CPUCore {
     }
 
     /// Moves the slot contents so ST numbering follows a TOP change of `by` (-1 for a push, +1 for a pop).
-    private func rotateSlots(by shift: Int) {
+    func rotateSlots(by shift: Int) {
         var slots = [UInt8](repeating: 0, count: 128)
         for index in 0..<128 { slots[index] = fpu.fxsave[32 + index] }
         for i in 0..<8 {

@@ -44,16 +44,7 @@ import Testing
 
         // Suspend the booting kernel (with its in-kernel PICs, IOAPIC and LAPIC), restore it into a new machine, and
         // it must carry on booting rather than start over.
-        try machine.pause()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("apus-linux-\(UInt32.random(in: 0...UInt32.max))")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try machine.suspend(to: directory)
-        machine.stop()
-        _ = machine.waitForOutcome()
-        let restoredOutput = CapturingSerialOutput()
-        let restored = try Machine.restore(from: directory, output: restoredOutput)
-        try restored.start()
-        try restored.resume()
+        let (restored, restoredOutput) = try suspendAndResume(machine)
         let restoreDeadline = Date().addingTimeInterval(240)
         while Date() < restoreDeadline && restoredOutput.text.split(whereSeparator: \.isNewline).count < 3 {
             Thread.sleep(forTimeInterval: 0.2)

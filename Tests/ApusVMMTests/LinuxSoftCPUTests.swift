@@ -54,17 +54,7 @@ import Testing
             return
         }
 
-        try machine.pause()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("apus-soft-linux-\(UInt32.random(in: 0...UInt32.max))")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        try machine.suspend(to: directory)
-        machine.stop()
-        _ = machine.waitForOutcome()
-
-        let restoredOutput = CapturingSerialOutput()
-        let restored = try Machine.restore(from: directory, output: restoredOutput)
-        try restored.start()
-        try restored.resume()
+        let (restored, restoredOutput) = try suspendAndResume(machine)
         let prompt = waitFor("# ", in: restoredOutput, machine: restored)
         #expect(prompt, "no shell prompt after the restore; output: \(restoredOutput.text.suffix(2000))")
         #expect(!restoredOutput.text.contains("Linux version"), "the restored kernel booted again")

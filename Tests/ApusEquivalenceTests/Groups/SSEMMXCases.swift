@@ -26,19 +26,8 @@ struct SSEMMXCases {
     }
 
     static let forms: [Form] = {
-        let packed: [(UInt8, String)] = [
-            (0x60, "punpcklbw"), (0x61, "punpcklwd"), (0x62, "punpckldq"), (0x63, "packsswb"), (0x64, "pcmpgtb"),
-            (0x65, "pcmpgtw"), (0x66, "pcmpgtd"), (0x67, "packuswb"), (0x68, "punpckhbw"), (0x69, "punpckhwd"),
-            (0x6A, "punpckhdq"), (0x6B, "packssdw"), (0x6F, "movq load"), (0x7F, "movq store"), (0x74, "pcmpeqb"),
-            (0x75, "pcmpeqw"), (0x76, "pcmpeqd"), (0xD1, "psrlw"), (0xD2, "psrld"), (0xD3, "psrlq"), (0xD4, "paddq"),
-            (0xD5, "pmullw"), (0xD8, "psubusb"), (0xD9, "psubusw"), (0xDA, "pminub"), (0xDB, "pand"),
-            (0xDC, "paddusb"), (0xDD, "paddusw"), (0xDE, "pmaxub"), (0xDF, "pandn"), (0xE0, "pavgb"), (0xE1, "psraw"),
-            (0xE2, "psrad"), (0xE3, "pavgw"), (0xE4, "pmulhuw"), (0xE5, "pmulhw"), (0xE8, "psubsb"), (0xE9, "psubsw"),
-            (0xEA, "pminsw"), (0xEB, "por"), (0xEC, "paddsb"), (0xED, "paddsw"), (0xEE, "pmaxsw"), (0xEF, "pxor"),
-            (0xF1, "psllw"), (0xF2, "pslld"), (0xF3, "psllq"), (0xF4, "pmuludq"), (0xF5, "pmaddwd"), (0xF6, "psadbw"),
-            (0xF8, "psubb"), (0xF9, "psubw"), (0xFA, "psubd"), (0xFB, "psubq"), (0xFC, "paddb"), (0xFD, "paddw"),
-            (0xFE, "paddd"),
-        ]
+        let packed: [(UInt8, String)] = SSECases.packedIntegerLow + [(0x6F, "movq load"), (0x7F, "movq store")]
+            + SSECases.packedIntegerHigh
         return packed.map { Form(opcode: $0.0, name: $0.1) } + [
             Form(opcode: 0x70, name: "pshufw", immediate: true),
             Form(opcode: 0xC4, name: "pinsrw", immediate: true, generalRM: true),
