@@ -93,6 +93,22 @@ extension CPUCore {
         for _ in 0..<pop { x87Pop() }
     }
 
+    /// Pushes a value a load converted (FLD m32/m64, FILD, FBLD), `status` being the conversion's. Only an unmasked
+    /// IE (a signalling NaN source) abandons the load; an unmasked DE (a denormal source) is reported and the value
+    /// still pushed, as hardware does. Onto a full stack the masked response pushes the indefinite value instead.
+    func x87PushLoaded(_ value: apus_float80, status: UInt16) {
+        guard x87Empty(7) else {
+            x87Push(value)
+            return
+        }
+        if status & ~x87Control & 0x01 != 0 {
+            _ = x87Accept(status)
+        } else {
+            _ = x87Accept(status, conditionCodes: x87Status)   // flags only: the condition codes stay
+            x87Push(value)
+        }
+    }
+
     /// A memory operand converted to 80 bits (FLD m32/m64, FILD, and the arithmetic forms' sources).
     func x87Load(_ format: apus_x87_format, _ operand: Operand, _ i: Instruction) throws -> (apus_float80, UInt16) {
         let size: Int
@@ -117,18 +133,7 @@ extension CPUCore {
             let format = [0xD9: APUS_X87_M32, 0xDD: APUS_X87_M64, 0xDB: APUS_X87_I32][opcode]
                 ?? (kind == 0 ? APUS_X87_I16 : APUS_X87_I64)
             let (value, status) = try x87Load(format, operand, i)
-            if x87Empty(7) {
-                // Only an unmasked IE (a signalling NaN source) abandons a load; an unmasked DE (a denormal source)
-                // is reported and the value still pushed, as hardware does.
-                if status & ~x87Control & 0x01 != 0 {
-                    _ = x87Accept(status)
-                } else {
-                    _ = x87Accept(status, conditionCodes: x87Status)
-                    x87Push(value)
-                }
-            } else {
-                x87Push(value)   // stack overflow: the masked response pushes the indefinite value
-            }
+            x87PushLoaded(value, status: status)
         case (0xDB, 5), (0xDB, 7), (0xDF, 4), (0xDF, 6):                // FLD/FSTP m80, FBLD, FBSTP
             try x87TenByte(opcode, kind: kind, operand, i)
         case (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 2), (0xDB, 3), (0xDF, 2), (0xDF, 3), (0xDF, 7):

@@ -181,9 +181,10 @@ extension CPUCore {
         let incomplete = status & 0x0400 != 0
         switch code {
         case 0x35, 0x38:
-            // FPREM1, FPREM: C0, C3, C1 are the low quotient bits and C2 clear once the reduction is complete;
-            // a partial one sets C2 and clears the other three (as the host reports them). A NaN result (a NaN operand, or an invalid
-            // one such as an infinite dividend or a zero divisor) has no quotient: C0 and C3 stay, C1 and C2 clear.
+            // FPREM1, FPREM: C0, C3, C1 are the low quotient bits and C2 clear once the reduction is complete; a
+            // partial one sets C2 and clears the other three (as the host reports them). A NaN result (a NaN operand,
+            // or an invalid one such as an infinite dividend or a zero divisor) has no quotient: C0 and C3 stay, C1
+            // and C2 clear.
             let codes = Self.x87IsNaN(result) ? x87Status & 0x4100 : status & 0x4500
             if x87Accept(status, conditionCodes: codes) { setST(0, result) }
         case 0x31, 0x33, 0x39:                                       // into ST(1), then pop

@@ -15,11 +15,7 @@ extension CPUCore {
             var bytes = try readTenBytes(operand, i)
             var value = apus_float80()
             let status = apus_x87_load(Int32(APUS_X87_BCD.rawValue), &bytes, x87Control, &value)
-            if x87Empty(7) {
-                if x87Accept(status) { x87Push(value) }
-            } else {
-                x87Push(value)   // stack overflow: the masked response pushes the indefinite value
-            }
+            x87PushLoaded(value, status: status)
         case (0xDB, 7):                                            // FSTP m80
             try probeTenBytes(operand, i)
             var value = Self.x87Indefinite

@@ -31,13 +31,23 @@ public enum BackendChoice: String, CaseIterable, Sendable, Codable {
             }
             return Resolution(hypervisor: kvm, note: nil)
         case .auto:
-            guard kvm.availability().isUsable else { return Resolution(hypervisor: SoftCPUHypervisor(), note: nil) }
-            guard runsGuestKernel && !(hardwareAssisted ?? HostVirtualization.hardwareAssisted()) else { return Resolution(hypervisor: kvm, note: nil) }
+            let kvmUsable = kvm.availability().isUsable
+            let assisted = hardwareAssisted ?? HostVirtualization.hardwareAssisted()
+            if Self.autoPicksKVM(kvmUsable: kvmUsable, runsGuestKernel: runsGuestKernel, hardwareAssisted: assisted) {
+                return Resolution(hypervisor: kvm, note: nil)
+            }
+            guard kvmUsable else { return Resolution(hypervisor: SoftCPUHypervisor(), note: nil) }
             return Resolution(hypervisor: SoftCPUHypervisor(), note: """
                 the host CPU has no hardware virtualization (no vmx or svm flag), so \(kvmDevicePath) would emulate \
                 the guest kernel at a few MIPS and not finish booting it; running on the software CPU instead \
                 (--backend kvm forces KVM)
                 """)
         }
+    }
+
+    /// The rule `auto` follows: KVM when it is usable, unless the guest is a kernel and KVM has no hardware
+    /// virtualization under it. HostReport applies the same rule to tell API clients.
+    static func autoPicksKVM(kvmUsable: Bool, runsGuestKernel: Bool, hardwareAssisted: Bool) -> Bool {
+        kvmUsable && (!runsGuestKernel || hardwareAssisted)
     }
 }

@@ -15,6 +15,8 @@ public struct HostReport: Sendable {
     /// Whether the host CPU has VT-x or AMD-V, so KVM runs guest kernel code on the CPU.
     public var hardwareAssisted: Bool
 
+    private static func name(kvm: Bool) -> String { kvm ? "kvm" : "soft" }
+
     public static func probe(kvmDevicePath: String = "/dev/kvm") -> HostReport {
         let kvm = KVMHypervisor(devicePath: kvmDevicePath)
         let availability = kvm.availability()
@@ -24,8 +26,10 @@ public struct HostReport: Sendable {
         let hardwareAssisted = HostVirtualization.hardwareAssisted()
         return HostReport(kvmUsable: availability.isUsable, kvmUnusableReason: reason,
                           kvmAPIVersion: report?.apiVersion, kvmCapabilities: report?.capabilities ?? [:],
-                          defaultBackend: availability.isUsable ? "kvm" : "soft",
-                          defaultKernelBackend: availability.isUsable && hardwareAssisted ? "kvm" : "soft",
+                          defaultBackend: name(kvm: BackendChoice.autoPicksKVM(
+                              kvmUsable: availability.isUsable, runsGuestKernel: false, hardwareAssisted: hardwareAssisted)),
+                          defaultKernelBackend: name(kvm: BackendChoice.autoPicksKVM(
+                              kvmUsable: availability.isUsable, runsGuestKernel: true, hardwareAssisted: hardwareAssisted)),
                           hardwareAssisted: hardwareAssisted)
     }
 }
