@@ -1,17 +1,14 @@
 import ApusBoot
 import ApusCore
+import ApusTesting
 import Foundation
 import Testing
 
 /// The Debian cloud kernel fetched by guests/linux/fetch.sh, when it is there.
 @Suite struct DebianKernelTests {
-    static let cache = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("guests/linux/cache")
-
     static func file(_ name: String) -> [UInt8]? {
-        let path = cache.appendingPathComponent(name).path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            print("DebianKernelTests: skipping checks on \(name): \(path) is missing; run guests/linux/fetch.sh")
+        guard DebianGuest.require(for: "DebianKernelTests (\(name))"),
+              let data = FileManager.default.contents(atPath: DebianGuest.cache.appendingPathComponent(name).path) else {
             return nil
         }
         return [UInt8](data)

@@ -1,5 +1,6 @@
 import ApusCore
 import ApusKVM
+import ApusTesting
 import Foundation
 import Testing
 
@@ -76,13 +77,8 @@ import Testing
     }
 
     @Test func linuxBootsOnTheSoftwareCPUAndRebootEndsTheRun() throws {
-        let cache = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("guests/linux/cache")
-        let kernel = cache.appendingPathComponent("vmlinux").path, initrd = cache.appendingPathComponent("initramfs.cpio.gz").path
-        guard FileManager.default.fileExists(atPath: kernel), FileManager.default.fileExists(atPath: initrd) else {
-            print("linux on the software CPU: skipping: the kernel or initramfs is missing; run guests/linux/fetch.sh")
-            return
-        }
+        guard DebianGuest.require(for: "linux on the software CPU") else { return }
+        let kernel = DebianGuest.kernel.path, initrd = DebianGuest.initramfs.path
         // The initramfs's /init prints APUS-INIT-OK and runs `reboot -f`; the default command line's reboot=k sends
         // that through the 8042, which ends the run.
         let result = try ApusCommand.run(["run", "--kernel", kernel, "--initrd", initrd, "--backend", "soft"])

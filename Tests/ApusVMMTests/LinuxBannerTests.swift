@@ -1,6 +1,7 @@
 import ApusCore
 import ApusDevices
 import ApusVMM
+import ApusTesting
 import Foundation
 import Testing
 
@@ -8,18 +9,9 @@ import Testing
 /// This machine's nested KVM emulates kernel code slowly and cannot finish the boot (shared/notes/host-kvm.md), so the
 /// test suspends the machine once the early boot lines have appeared, restores it, and checks the kernel goes on.
 @Suite struct LinuxBannerTests {
-    static let cache = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("guests/linux/cache")
-
     @Test func debianKernelPrintsItsBannerUnderKVM() throws {
-        let kernelPath = Self.cache.appendingPathComponent("vmlinux").path
-        guard FileManager.default.fileExists(atPath: kernelPath) else {
-            print("LinuxBannerTests: skipping: \(kernelPath) is missing; run guests/linux/fetch.sh")
-            return
-        }
-        guard Backends.usable(for: "Linux banner").contains(.kvm) else { return }
-        let kernel = try [UInt8](Data(contentsOf: URL(fileURLWithPath: kernelPath)))
+        guard Backends.usable(for: "Linux banner").contains(.kvm), DebianGuest.require(for: "LinuxBannerTests") else { return }
+        let kernel = try [UInt8](Data(contentsOf: DebianGuest.kernel))
         let output = CapturingSerialOutput()
         let machine = try Machine(
             configuration: MachineConfiguration(

@@ -1,6 +1,7 @@
 import ApusCore
 import ApusDevices
 import ApusVMM
+import ApusTesting
 import Foundation
 import Testing
 
@@ -10,10 +11,6 @@ import Testing
 /// restored kernel finishes booting; then the shell answers over the console and `reboot -f` ends the run through
 /// the 8042's reset line.
 @Suite struct LinuxSoftCPUTests {
-    static let cache = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("guests/linux/cache")
-
     /// A liveness bound, not a timing assertion: a debug build reaches the shell in about 2 minutes on an idle
     /// 2-core machine (a release build in about 11 s); a machine loaded several times over has taken over 5.
     static let bootLimit: TimeInterval = 600
@@ -29,14 +26,9 @@ import Testing
     }
 
     @Test func debianKernelBootsToAShellAcrossASuspend() throws {
-        let kernelPath = Self.cache.appendingPathComponent("vmlinux").path
-        let initrdPath = Self.cache.appendingPathComponent("initramfs.cpio.gz").path
-        guard FileManager.default.fileExists(atPath: kernelPath), FileManager.default.fileExists(atPath: initrdPath) else {
-            print("LinuxSoftCPUTests: skipping: the kernel or initramfs is missing; run guests/linux/fetch.sh")
-            return
-        }
-        let kernel = try [UInt8](Data(contentsOf: URL(fileURLWithPath: kernelPath)))
-        let initrd = try [UInt8](Data(contentsOf: URL(fileURLWithPath: initrdPath)))
+        guard DebianGuest.require(for: "LinuxSoftCPUTests") else { return }
+        let kernel = try [UInt8](Data(contentsOf: DebianGuest.kernel))
+        let initrd = try [UInt8](Data(contentsOf: DebianGuest.initramfs))
         let output = CapturingSerialOutput()
         // rdinit=/bin/sh: busybox's shell on the console instead of the initramfs's scripted /init.
         let machine = try Machine(

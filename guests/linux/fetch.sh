@@ -3,12 +3,16 @@
 #   cache/vmlinuz              the bzImage as Debian ships it
 #   cache/vmlinux              the uncompressed ELF kernel, extracted from the bzImage's LZ4 payload
 #   cache/initramfs.cpio.gz    busybox with an /init that prints APUS-INIT-OK and reboots (which ends the run)
-# Idempotent: work already done is skipped. Needs apt-get, dpkg-deb, lz4 and cpio (installed when missing, as root).
+# Idempotent: work already done is skipped; concurrent runs wait for each other (flock). Needs apt-get, dpkg-deb,
+# lz4 and cpio (installed when missing, as root).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/cache"
 mkdir -p "$cache"
 cd "$cache"
+# One fetch at a time: test processes that find the guest missing may start this script together.
+exec 9>"$cache/.fetch.lock"
+flock 9
 
 say() { echo "guests/linux: $*" >&2; }
 fail() { echo "guests/linux: error: $*" >&2; exit 1; }

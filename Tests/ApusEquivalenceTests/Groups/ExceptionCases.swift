@@ -74,10 +74,11 @@ struct ExceptionCases {
             userCase.description = "int3"
         default:
             // SGDT/SIDT are allowed at CPL3 (no UMIP) and store the table registers.
-            let store = rng.chance(50) ? 0 : 1
+            let instruction: SensitiveInstruction = rng.chance(50) ? .sgdt : .sidt
             userCase.registers.rax = UserModeLayout.data + UInt64(rng.below(0x100))
-            userCase.code = [0x0F, 0x01, UInt8(store << 3)]
-            userCase.description = store == 0 ? "sgdt [rax]" : "sidt [rax]"
+            userCase.code = instruction.code
+            userCase.description = "\(instruction) [rax]"
+            userCase.sensitive = instruction
         }
         return userCase
     }

@@ -12,6 +12,8 @@ struct UserCase {
     var userStack = UserModeLayout.userStackTop
     /// x87/SSE state to start from (SSE cases); other cases leave whatever the last case left, and never read it.
     var fpu: FPUState?
+    /// Set when the case runs a sensitive-but-unprivileged instruction, which KVM may not be able to referee here.
+    var sensitive: SensitiveInstruction?
 
     var hexBytes: String { code.map { hex($0, width: 2) }.joined(separator: " ") }
 }

@@ -10,7 +10,8 @@ final class UserModeRunner {
     let name: String
     private let memory: GuestMemory
     private let vcpu: any VCPUBackend
-    private let special: SpecialRegisters
+    /// The ring-0 state every case starts from (descriptor tables, control registers).
+    let special: SpecialRegisters
     /// Set when a case ended other than in a ring-0 stub, so the vCPU may still be in ring 3: the next case first
     /// restores the ring-0 state (the usual path never needs the extra KVM_SET_SREGS).
     private var needsReset = false
