@@ -41,6 +41,16 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
     case initrdTooLarge(size: Int, room: UInt64)
     case memoryMapTooLarge(entries: Int)
 
+    // Multiboot.
+    case notMultiboot
+    case multibootUnsupportedRequirements(UInt32)
+    case multibootNeedsAddressFields
+    case multibootAbove4GiB(address: UInt64)
+    case invalidMultibootAddresses(String)
+    case tooManyMultibootModules(count: Int, limit: Int)
+    case multibootInfoTooLarge(bytes: Int, room: Int)
+    case multibootOptionsNeedMultiboot
+
     public var description: String {
         switch self {
         case .emptyImage:
@@ -111,6 +121,24 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "for it above the kernel; give the machine more memory"
         case .memoryMapTooLarge(let entries):
             return "guest memory needs \(entries) e820 entries but the zero page holds at most 128"
+        case .notMultiboot:
+            return "the image has no Multiboot header (magic 0x1BADB002 with a valid checksum) in its first 8 KiB"
+        case .multibootUnsupportedRequirements(let bits):
+            return "the Multiboot header requires features Apus does not provide (flag bits \(hex(UInt64(bits))) of 0-15)"
+        case .multibootNeedsAddressFields:
+            return "the Multiboot image is not ELF and its header has no address fields (flag bit 16), so there is no "
+                + "way to know where it loads"
+        case .multibootAbove4GiB(let address):
+            return "the Multiboot kernel reaches \(hex(address)), above the 4 GiB a 32-bit entry can address"
+        case .invalidMultibootAddresses(let reason):
+            return "invalid Multiboot address fields: \(reason)"
+        case .tooManyMultibootModules(let count, let limit):
+            return "\(count) Multiboot modules given but at most \(limit) fit the module list"
+        case .multibootInfoTooLarge(let bytes, let room):
+            return "the Multiboot command line and module strings need \(bytes) bytes but only \(room) fit below 1 MiB"
+        case .multibootOptionsNeedMultiboot:
+            return "a command line and modules can be given only to a Linux kernel or a Multiboot image, and this image "
+                + "has no Multiboot header"
         }
     }
 }

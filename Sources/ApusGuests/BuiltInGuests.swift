@@ -41,6 +41,8 @@ public enum BuiltInGuests {
               output: "bench-compute: done\n"),
         guest("bench-paging", "the software-CPU benchmark's 4 KiB-page memory walk; Multiboot (needs 48 MiB)",
               output: "bench-paging: done\n"),
+        guest("multiboot", "a Multiboot kernel: prints its Multiboot information and QEMU fw_cfg items, exits with its module count",
+              output: multibootOutput),
         guest("triplefault", "crashes with a triple fault on purpose", output: ""),
         guest("unmapped", "writes to a port with no device on purpose", output: ""),
     ]
@@ -60,6 +62,28 @@ public enum BuiltInGuests {
         return BuiltInGuest(name: name, summary: summary, image: image, expectedOutput: output, expectedResult: 0,
                             needsInterruptController: interrupts)
     }
+
+    /// What the multiboot guest prints when run as a built-in guest with 64 MiB, no --cmdline and no modules.
+    static let multibootOutput = """
+        multiboot: flags 0000024d
+        multiboot: cmdline 'multiboot'
+        multiboot: loader Apus
+        multiboot: mem_lower 0000027f mem_upper 0000fc00
+        multiboot: mmap 0000000000000000 length 000000000009fc00 type 00000001
+        multiboot: mmap 000000000009fc00 length 0000000000060400 type 00000002
+        multiboot: mmap 0000000000100000 length 0000000003f00000 type 00000001
+        fw_cfg: signature QEMU
+        fw_cfg: id 00000001
+        fw_cfg: ram 0000000004000000
+        fw_cfg: cpus 00000001
+        fw_cfg: cmdline ''
+        fw_cfg: files 00000004
+        fw_cfg: file etc/e820 select 00000020 size 0000003c
+        fw_cfg: file opt/org.apus/cmdline select 00000023 size 00000001
+        fw_cfg: file opt/org.apus/cpu-count select 00000022 size 00000002
+        fw_cfg: file opt/org.apus/ram-size select 00000021 size 00000008
+
+        """
 
     static let demoOutput = """
         Apus demo guest: a tiny OS booting on your hypervisor

@@ -14,11 +14,18 @@ struct RunCommand: ParsableCommand {
             ELF64 entered in long mode; see docs/GUEST-ABI.md) or the name of a built-in guest. With neither IMAGE \
             nor --kernel, the built-in demo guest runs.
 
+            An IMAGE with a Multiboot (v1) header boots as `qemu-system-x86_64 -kernel IMAGE` boots it: entered in \
+            32-bit protected mode with EAX = 0x2BADB002 and EBX pointing at the Multiboot information (memory map, \
+            --cmdline, --module files, loader name "Apus"). QEMU's fw_cfg device answers at ports 0x510/0x511 (RAM \
+            size, CPU count, command line), and --exit-status qemu maps a debug-exit write as QEMU's isa-debug-exit \
+            does, so scripts written for QEMU keep working.
+
             Examples:
               apus run                           # the demo guest
               apus run hello --backend soft      # a built-in guest on the software CPU
               apus run --kernel guests/linux/cache/vmlinux \\
                        --initrd guests/linux/cache/initramfs.cpio.gz
+              apus run kernel.elf --cmdline "verbose" --module initrd.tar,initrd --exit-status qemu
 
             Backends: auto uses KVM when /dev/kvm is usable, except for a Linux kernel on a host whose CPU has no \
             hardware virtualization (no vmx or svm flag): such a KVM is software-nested, emulates guest kernel code \
@@ -49,8 +56,18 @@ struct RunCommand: ParsableCommand {
     @Option(help: "An initial ramdisk for --kernel.")
     var initrd: String?
 
-    @Option(help: "The kernel command line for --kernel.")
-    var cmdline: String = RunCommand.defaultCommandLine
+    @Option(help: ArgumentHelp("The command line for --kernel, or for a Multiboot IMAGE.",
+                               discussion: "Default for --kernel: \(RunCommand.defaultCommandLine)"))
+    var cmdline: String?
+
+    @Option(name: .customLong("module"), parsing: .singleValue,
+            help: ArgumentHelp("A module for a Multiboot IMAGE, as FILE or FILE,STRING (repeatable, loaded in order).",
+                               discussion: "The kernel sees STRING next to the module, or FILE when there is none."))
+    var modules: [String] = []
+
+    @Option(name: .customLong("exit-status"),
+            help: "How a guest's write of V to the debug-exit port 0xF4 becomes the exit status: apus (V itself) or qemu ((V << 1) | 1, as QEMU's isa-debug-exit).")
+    var exitStatusConvention: ExitStatusConvention = .apus
 
     @Option(name: .customLong("unmapped-io"),
             help: "What a guest access to an address with no device does: fail (default for guest images) or ignore (default for --kernel).")
@@ -71,6 +88,12 @@ struct RunCommand: ParsableCommand {
         }
         if kernel == nil && initrd != nil {
             throw ValidationError("--initrd needs --kernel")
+        }
+        if kernel != nil && !modules.isEmpty {
+            throw ValidationError("--module is for a Multiboot IMAGE; a Linux kernel takes --initrd")
+        }
+        if image == nil && kernel == nil && (cmdline != nil || !modules.isEmpty) {
+            throw ValidationError("--cmdline and --module need a Multiboot IMAGE or --kernel")
         }
         if !(2...MachineConfiguration.maximumMemoryMiB).contains(memoryMiB) {
             throw ValidationError("--memory must be between 2 and \(MachineConfiguration.maximumMemoryMiB) MiB")
@@ -126,7 +149,7 @@ struct RunCommand: ParsableCommand {
         default:
             break
         }
-        return ExitStatus.forOutcome(outcome)
+        return ExitStatus.forOutcome(outcome, convention: exitStatusConvention)
     }
 
     private func makeConfiguration() throws -> MachineConfiguration {
@@ -135,9 +158,9 @@ struct RunCommand: ParsableCommand {
         if let kernel {
             boot = .linux(kernel: try ImageSource.readFile(kernel, role: "kernel", limit: limit),
                           initrd: try initrd.map { try ImageSource.readFile($0, role: "initrd", limit: limit) },
-                          commandLine: cmdline)
+                          commandLine: cmdline ?? Self.defaultCommandLine)
         } else {
-            boot = try ImageSource.guestImage(image, limit: limit)
+            boot = try ImageSource.guestImage(image, commandLine: cmdline, modules: modules, limit: limit)
         }
         // Built-in guests that program the PIC and PIT get the interrupt-controller platform.
         let needsInterrupts = image.flatMap { BuiltInGuests.named($0) }?.needsInterruptController == true
@@ -152,4 +175,5 @@ struct RunCommand: ParsableCommand {
 }
 
 extension BackendChoice: ExpressibleByArgument {}
+extension ExitStatusConvention: ExpressibleByArgument {}
 extension UnmappedAccessPolicy: ExpressibleByArgument {}

@@ -1,9 +1,14 @@
 public import ApusCore
 
 /// Loads one of our guest images per docs/GUEST-ABI.md, choosing by format: a flat binary runs in real mode, an
-/// ELF32 image in 32-bit protected mode, an ELF64 image in long mode. `apus run IMAGE` uses this.
+/// ELF32 image in 32-bit protected mode, an ELF64 image in long mode, and an image with a Multiboot header as
+/// MultibootLoader describes. `apus run IMAGE` uses this.
 public enum GuestImageLoader {
     public static func load(_ bytes: [UInt8], into memory: GuestMemory) throws -> BootPlan {
+        // A kernel made for GRUB or `qemu -kernel` is entered the Multiboot way, whatever its container format.
+        if MultibootHeader.find(in: bytes) != nil {
+            return try MultibootLoader.load(bytes, commandLine: "", modules: [], into: memory)
+        }
         switch ImageFormat.detect(bytes) {
         case .flat:
             return try FlatImageLoader.load(bytes, into: memory)

@@ -1,15 +1,15 @@
-import ApusCore
+public import ApusCore
 
 /// One entry of the BIOS-style memory map Linux reads from the zero page.
-struct E820Entry: Equatable {
-    var address: UInt64
-    var size: UInt64
-    var type: UInt32
+public struct E820Entry: Equatable, Sendable {
+    public var address: UInt64
+    public var size: UInt64
+    public var type: UInt32
 
     /// The PC map over guest RAM: conventional memory below 0x9FC00 usable, the EBDA and ROM hole up to 1 MiB
     /// reserved (the loader's own tables live below 0x10000 but are dead once the kernel runs), RAM from 1 MiB up
     /// usable.
-    static func map(for memory: GuestMemory) -> [E820Entry] {
+    public static func map(for memory: GuestMemory) -> [E820Entry] {
         let regions = memory.regions.map(\.range)
         var low: [E820Entry] = [], high: [E820Entry] = []
         for range in regions {

@@ -54,8 +54,9 @@ extension Machine {
         }
         let hypervisor = resolution.hypervisor
         let control = RunControl(startPaused: true)
+        // The command line fw_cfg reports comes back with its saved state.
         let (parts, _) = try MachineParts.build(platform: platform, hypervisor: hypervisor, output: output,
-                                                control: control) { memory in
+                                                control: control, commandLine: "") { memory in
             try SnapshotDirectory.loadMemory(snapshot, into: memory, from: directory.path)
         }
         if snapshot.backend == hypervisor.name {
@@ -63,6 +64,8 @@ extension Machine {
         }
         for slot in parts.devices {
             guard let saved = snapshot.devices[slot.name] else {
+                // Snapshots written before a device existed restore with that device as built.
+                if MachineParts.devicesAddedLater.contains(slot.name) { continue }
                 throw SnapshotError.corrupt("it has no state for device \(slot.name)")
             }
             try slot.withDevice { try saved.restore(into: $0, name: slot.name) }

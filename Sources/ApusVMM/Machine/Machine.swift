@@ -28,7 +28,8 @@ public final class Machine: Sendable {
         let hypervisor = resolution.hypervisor
         let control = RunControl()
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
-                                                   output: output, control: control) { memory in
+                                                   output: output, control: control,
+                                                   commandLine: configuration.boot.commandLine) { memory in
             try Self.load(configuration.boot, into: memory)
         }
         self.init(parts: parts, control: control, backendName: hypervisor.name, backendNote: resolution.note,
@@ -50,10 +51,16 @@ public final class Machine: Sendable {
     private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
         do {
             switch boot {
+            case .guestImage(let name, let bytes) where MultibootHeader.find(in: bytes) != nil:
+                return try MultibootLoader.load(bytes, commandLine: name, modules: [], into: memory)
             case .guestImage(_, let bytes):
                 return try GuestImageLoader.load(bytes, into: memory)
             case .linux(let kernel, let initrd, let commandLine):
                 return try LinuxBootLoader.load(kernel: kernel, initrd: initrd, commandLine: commandLine, into: memory)
+            case .multiboot(let name, let bytes, let commandLine, let modules):
+                // As QEMU and GRUB do, the kernel's own name is the first word of its command line.
+                return try MultibootLoader.load(bytes, commandLine: commandLine.isEmpty ? name : "\(name) \(commandLine)",
+                                                modules: modules, into: memory)
             }
         } catch {
             throw VMMError.bootFailed("\(error)")

@@ -20,7 +20,7 @@ struct MachineParts: Sendable {
     /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
     /// each at the address, port range and IRQ line the allocator hands out.
     static func build<Entry>(platform: MachinePlatform, hypervisor: any Hypervisor, output: any SerialOutput,
-                             control: RunControl,
+                             control: RunControl, commandLine: String,
                              prepare: (GuestMemory) throws -> Entry) throws -> (MachineParts, Entry) {
         let memory = try GuestMemory(size: UInt64(platform.memoryMiB) << 20)
         let entry = try prepare(memory)
@@ -54,6 +54,13 @@ struct MachineParts: Sendable {
         let postCode = DeviceSlot(name: "post-code", device: PostCodePort())
         ports = try ports.inserting(postCode, at: try resources.reservePorts(PlatformLayout.postCodePort, count: 1))
 
+        // QEMU's fw_cfg, for kernels written for `qemu -kernel` (RAM size, CPU count, command line).
+        let firmwareConfig = DeviceSlot(name: "fw-cfg", device: FirmwareConfig(items: FirmwareConfigItems(
+            ramSize: memory.size, cpuCount: platform.vcpuCount, commandLine: commandLine,
+            memoryMap: E820Entry.map(for: memory).map { ($0.address, $0.size, $0.type) })))
+        ports = try ports.inserting(firmwareConfig, at: try resources.reservePorts(PlatformLayout.firmwareConfigPort,
+                                                                                   count: FirmwareConfig.portCount))
+
         let mmioUART = DeviceSlot(
             name: "mmio-uart",
             device: Serial16550(interrupt: backend.interruptLine(try resources.allocateIRQ()), output: output))
@@ -62,9 +69,12 @@ struct MachineParts: Sendable {
         let parts = MachineParts(
             platform: platform, memory: memory, backend: backend,
             dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
-            console: com1, devices: [com1, debugExit, postCode, mmioUART] + platformDevices, timer: timer)
+            console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer)
         return (parts, entry)
     }
+
+    /// Devices a snapshot from an older Apus may lack; restoring one keeps them as built.
+    static let devicesAddedLater: Set<String> = ["fw-cfg"]
 
     /// The PC's interrupt controllers and timers: the 8259A pair (only when the backend has no in-kernel one), the
     /// 8254 with port 0x61, the CMOS clock and the 8042 (for its reset line); the fixed legacy IRQs are reserved first.

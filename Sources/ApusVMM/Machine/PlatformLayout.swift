@@ -5,6 +5,8 @@ enum PlatformLayout {
     static let uartRegisterCount: UInt16 = 8
     static let debugExitPort: UInt16 = 0xF4
     static let postCodePort: UInt16 = 0x80
+    /// QEMU's fw_cfg selector and data ports.
+    static let firmwareConfigPort: UInt16 = 0x510
     /// The MMIO UART takes the first allocation of the MMIO window, which is 0xD000_0000.
     static let mmioUARTSize: UInt64 = 8
 

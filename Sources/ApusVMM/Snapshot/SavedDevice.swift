@@ -10,6 +10,7 @@ enum SavedDevice: Codable, Sendable, Equatable {
     case pit(PIT8254.State)
     case cmos(CMOSClock.State)
     case keyboardController(I8042Controller.State)
+    case firmwareConfig(FirmwareConfig.State)
 
     static func save(_ device: any BusDevice) -> SavedDevice? {
         switch device {
@@ -20,6 +21,7 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case let pit as PIT8254: return .pit(pit.saveState())
         case let cmos as CMOSClock: return .cmos(cmos.saveState())
         case let keyboard as I8042Controller: return .keyboardController(keyboard.saveState())
+        case let firmware as FirmwareConfig: return .firmwareConfig(firmware.saveState())
         default: return nil
         }
     }
@@ -33,6 +35,7 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case (.pit(let state), let pit as PIT8254): try pit.restoreState(state)
         case (.cmos(let state), let cmos as CMOSClock): try cmos.restoreState(state)
         case (.keyboardController(let state), let keyboard as I8042Controller): try keyboard.restoreState(state)
+        case (.firmwareConfig(let state), let firmware as FirmwareConfig): try firmware.restoreState(state)
         default: throw SnapshotError.corrupt("saved state for device \(name) is for another kind of device")
         }
     }
