@@ -105,6 +105,9 @@ extension CPUCore {
                 i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
             case 6 where op == 0xFF:
                 try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
+            case 3 where op == 0xFF, 5 where op == 0xFF:
+                try farTransferThroughMemory(&i, operand, isCall: modrm.reg & 7 == 3)
+                return .normal
             default:
                 throw CPUFault.ud
             }
@@ -264,7 +267,7 @@ extension CPUCore {
         case 0xEA where !is64BitCode:
             let offset = try fetch(&i, size: size)
             let selector = UInt16(try fetch(&i, size: 2))
-            try farTransfer(selector: selector, offset: offset)
+            try farJump(selector: selector, offset: offset, size: size)
             return .normal
         case 0xF4:
             guard cpl == 0 else { throw CPUFault.gp() }
@@ -284,7 +287,7 @@ extension CPUCore {
         case 0xFC: rflags &= ~Flag.df
         case 0xFD: rflags |= Flag.df
         default:
-            throw notImplemented(UInt64(op), i)
+            return try executeLegacyOneByte(&i, op)
         }
         rip = i.ip
         return .normal

@@ -43,10 +43,4 @@ extension CPUCore {
                        g: granular,
                        avl: (raw >> 52) & 1 != 0)
     }
-
-    /// A far jump or call target: loads CS and RIP.
-    func farTransfer(selector: UInt16, offset: UInt64) throws {
-        try loadSegment(.cs, selector: selector)
-        rip = offset
-    }
 }

@@ -67,17 +67,18 @@ extension CPUCore {
                 setRegister(0, size: width, current)
             }
         case 0x01:
-            if try read(.cs, i.ip, size: 1, access: .fetch) == 0xF8 {   // SWAPGS
-                _ = try fetch8(&i)
-                guard is64BitCode else { throw CPUFault.ud }
-                guard cpl == 0 else { throw CPUFault.gp() }
-                let kernelBase = msrs[MSR.kernelGSBase] ?? 0
-                msrs[MSR.kernelGSBase] = sregs.gs.base
-                sregs.gs.base = kernelBase
+            var peek = i
+            let modrmByte = try fetch8(&peek)
+            if modrmByte >> 6 == 3 {   // SWAPGS, RDTSCP, SMSW r...: one instruction per ModRM byte
+                try groupSevenRegisterForm(&i, modrmByte)
                 break
             }
             let (modrm, operand) = try decodeModRM(&i)
             let kind = modrm.reg & 7
+            if kind == 4 || kind == 6 {            // SMSW m16, LMSW m16
+                try machineStatusWord(i, operand, store: kind == 4)
+                break
+            }
             if kind == 7 {                         // INVLPG
                 guard cpl == 0 else { throw CPUFault.gp() }
                 let (segment, offset) = try effectiveOffset(operand, i)
@@ -127,6 +128,7 @@ extension CPUCore {
             guard cpl == 0 else { throw CPUFault.gp() }
             try writeMSR(UInt32(gpr[1] & 0xFFFF_FFFF), (gpr[2] & 0xFFFF_FFFF) << 32 | gpr[0] & 0xFFFF_FFFF)
         case 0x31:
+            try checkTimeStampAccess()
             let tsc = timeStampCounter.value
             setRegister(0, size: 4, tsc & 0xFFFF_FFFF)
             setRegister(2, size: 4, tsc >> 32)
@@ -196,8 +198,11 @@ extension CPUCore {
             }
         case 0xC7:
             let (modrm, operand) = try decodeModRM(&i)
-            guard modrm.reg & 7 == 1 else { throw notImplemented(0x1C7, i) }
-            try compareExchangeWide(&i, operand)
+            switch modrm.reg & 7 {
+            case 1: try compareExchangeWide(&i, operand)
+            case 6, 7: try randomOrProcessorID(&i, modrm, operand)
+            default: throw notImplemented(0x1C7, i)
+            }
         case 0xC8...0xCF:
             let index = op & 7 | i.rexB
             let value = register(index, size: size)
@@ -205,7 +210,7 @@ extension CPUCore {
         case _ where Self.isSSEOpcode(op):
             try sse(&i, op)
         default:
-            throw notImplemented(0x100 | UInt64(op), i)
+            try executeLegacyTwoByte(&i, op)
         }
         rip = i.ip
         return .normal
@@ -283,7 +288,9 @@ extension CPUCore {
         case MSR.gsBase: return sregs.gs.base
         case MSR.tsc: return timeStampCounter.value
         case _ where Self.storedMSRs.contains(index): return msrs[index] ?? (index == MSR.pat ? 0x0007_0406_0007_0406 : 0)
-        default: throw CPUFault.gp()
+        default:
+            guard let value = readModelMSR(index) else { throw CPUFault.gp() }
+            return value
         }
     }
 
@@ -299,7 +306,7 @@ extension CPUCore {
         case MSR.gsBase: sregs.gs.base = value
         case MSR.tsc: timeStampCounter.set(value)
         case _ where Self.storedMSRs.contains(index): msrs[index] = value
-        default: throw CPUFault.gp()
+        default: guard try writeModelMSR(index, value) else { throw CPUFault.gp() }
         }
     }
 }

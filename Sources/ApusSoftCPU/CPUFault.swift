@@ -1,7 +1,7 @@
 /// An exception the guest's own instruction raised: delivered through the guest's IDT, never to the host.
 struct CPUFault: Error {
     enum Vector: UInt8 {
-        case divideError = 0, debug = 1, breakpoint = 3, invalidOpcode = 6, deviceNotAvailable = 7
+        case divideError = 0, debug = 1, breakpoint = 3, overflow = 4, boundRange = 5, invalidOpcode = 6, deviceNotAvailable = 7
         case doubleFault = 8, invalidTSS = 10, segmentNotPresent = 11, stackFault = 12, generalProtection = 13
         case pageFault = 14, floatingPointError = 16, simdFloatingPoint = 19
     }

@@ -9,6 +9,8 @@ enum Flag {
     static let `if`: UInt64 = 1 << 9
     static let df: UInt64 = 1 << 10
     static let of: UInt64 = 1 << 11
+    /// Alignment check / SMAP access override (CLAC, STAC).
+    static let ac: UInt64 = 1 << 18
     static let arithmetic: UInt64 = cf | pf | af | zf | sf | of
     static let fixed: UInt64 = 1 << 1
 
