@@ -40,9 +40,12 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
     case commandLineContainsNUL
     case initrdTooLarge(size: Int, room: UInt64)
     case memoryMapTooLarge(entries: Int)
+    case invalidACPIPlatform(String)
 
     public var description: String {
         switch self {
+        case .invalidACPIPlatform(let reason):
+            return "cannot build the ACPI tables: \(reason)"
         case .emptyImage:
             return "the image file is empty"
         case .truncated(let what, let needed, let fileSize):

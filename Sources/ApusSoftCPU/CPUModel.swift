@@ -13,7 +13,7 @@ public struct CPUModel: Sendable, Equatable {
     public static let `default` = CPUModel(
         vendor: "ApusSoftCPU ",
         features1EDX: 1 << 0 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26,
-        features1ECX: 1 << 13 | 1 << 31,
+        features1ECX: 1 << 13 | 1 << 21 | 1 << 24 | 1 << 31,   // 21 x2APIC, 24 TSC-deadline: cleared without a local APIC
         extendedEDX: 1 << 11 | 1 << 20 | 1 << 29,
         tscFrequencyKHz: 1_000_000)
 
