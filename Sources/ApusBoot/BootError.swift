@@ -40,6 +40,7 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
     case commandLineContainsNUL
     case initrdTooLarge(size: Int, room: UInt64)
     case memoryMapTooLarge(entries: Int)
+    case invalidACPIPlatform(String)
 
     // Multiboot.
     case notMultiboot
@@ -53,6 +54,8 @@ public enum BootError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .invalidACPIPlatform(let reason):
+            return "cannot build the ACPI tables: \(reason)"
         case .emptyImage:
             return "the image file is empty"
         case .truncated(let what, let needed, let fileSize):

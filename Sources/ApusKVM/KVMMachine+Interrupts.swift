@@ -3,12 +3,16 @@ import CKVM
 
 /// Interrupt delivery and eventfd shortcuts on the VM fd.
 extension KVMMachine {
-    public func interruptLine(_ gsi: UInt32) -> any InterruptLine {
+    static let inKernelIOAPICPins: UInt32 = 24
+
+    /// GSIs 0-23: the in-kernel IOAPIC's pins (0-15 also reach the in-kernel PIC).
+    public func interruptLine(_ gsi: UInt32) throws -> any InterruptLine {
         guard options.interruptController == .full else {
             // No in-kernel irqchip was created, and KVM_IRQ_LINE without one fails with ENXIO. A machine without an
             // interrupt controller is a board without a PIC: the line goes nowhere and HLT leaves run() as `.halt`.
             return DisconnectedInterruptLine()
         }
+        guard gsi < Self.inKernelIOAPICPins else { throw InterruptRoutingError.unroutable(gsi: gsi) }
         return KVMInterruptLine(vmFD: fd, gsi: gsi)
     }
 

@@ -164,6 +164,7 @@ extension CPUCore {
         if let (host, _) = ram.locate(address, length: size) {
             return loadHost(host, size: size)
         }
+        if let value = apicPageRead(address, size: size) { return value }
         return try deviceRead(isPort: false, address: address, size: size)
     }
 
@@ -174,6 +175,7 @@ extension CPUCore {
             storeHost(host, size: size, value)
             return
         }
+        if apicPageWrite(address, size: size, value) { return }
         try deviceWrite(isPort: false, address: address, size: size, value)
     }
 

@@ -145,7 +145,7 @@ extension CPUCore {
             throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
         case 0xA2:
             decoded.flushAll()   // serializing: how x86 code makes cross-modified code visible
-            let (a, b, c, d) = model.cpuid(leaf: UInt32(gpr[0] & 0xFFFF_FFFF), subleaf: UInt32(gpr[1] & 0xFFFF_FFFF))
+            let (a, b, c, d) = cpuidWithAPIC(leaf: UInt32(gpr[0] & 0xFFFF_FFFF), subleaf: UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, UInt64(a)); setRegister(3, size: 4, UInt64(b))
             setRegister(1, size: 4, UInt64(c)); setRegister(2, size: 4, UInt64(d))
         case 0xA4, 0xA5, 0xAC, 0xAD:
@@ -249,7 +249,7 @@ extension CPUCore {
         case 2: return sregs.cr2
         case 3: return sregs.cr3
         case 4: return sregs.cr4
-        case 8: return sregs.cr8
+        case 8: return taskPriorityRegister
         default: throw CPUFault.ud
         }
     }
@@ -269,7 +269,7 @@ extension CPUCore {
         case 2: sregs.cr2 = value
         case 3: sregs.cr3 = value
         case 4: sregs.cr4 = value
-        case 8: sregs.cr8 = value & 0xF
+        case 8: try setTaskPriorityRegister(value)
         default: throw CPUFault.ud
         }
     }
@@ -281,9 +281,9 @@ extension CPUCore {
     ]
 
     func readMSR(_ index: UInt32) throws -> UInt64 {
+        if let value = try readAPICMSR(index) { return value }
         switch index {
         case MSR.efer: return sregs.efer
-        case MSR.apicBase: return sregs.apicBase
         case MSR.fsBase: return sregs.fs.base
         case MSR.gsBase: return sregs.gs.base
         case MSR.tsc: return timeStampCounter.value
@@ -296,12 +296,12 @@ extension CPUCore {
 
     func writeMSR(_ index: UInt32, _ value: UInt64) throws {
         decoded.flushAll()   // serializing
+        if try writeAPICMSR(index, value) { return }
         switch index {
         case MSR.efer:
             let writable = ControlRegister.eferSCE | ControlRegister.eferLME | ControlRegister.eferNXE
             guard value & ~(writable | ControlRegister.eferLMA) == 0 else { throw CPUFault.gp() }
             sregs.efer = (value & writable) | (sregs.efer & ControlRegister.eferLMA)
-        case MSR.apicBase: sregs.apicBase = value
         case MSR.fsBase: sregs.fs.base = value
         case MSR.gsBase: sregs.gs.base = value
         case MSR.tsc: timeStampCounter.set(value)

@@ -21,6 +21,8 @@ final class CPUCore {
         }
     }
     var msrs: [UInt32: UInt64] = [:]
+    /// This vCPU's local APIC, on a machine with the interrupt-controller platform.
+    var localAPIC: (any LocalInterruptController)?
     var fpu = FPUState()
     var halted = false
     /// The last opcode the interpreter has no case for (0x100 | byte for the 0F map) and where: the guest gets #UD,

@@ -33,7 +33,8 @@ public struct CPUModel: Sendable, Equatable {
         brand: "Apus software CPU",
         signature: 0x0000_06FB,
         features1EDX: 1 << 0 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26,
-        features1ECX: 1 << 13 | 1 << 30 | 1 << 31,
+        // ECX 21 x2APIC and 24 TSC-deadline: cleared when the machine has no local APIC.
+        features1ECX: 1 << 13 | 1 << 21 | 1 << 24 | 1 << 30 | 1 << 31,
         features7EBX: 1 << 1 | 1 << 18,
         features7ECX: 1 << 22,
         features7EDX: 0,

@@ -42,11 +42,11 @@ final class HaltWaker: @unchecked Sendable {
         return signals
     }
 
-    /// Sleeps until `wake` is called after `ticket` was taken, or `milliseconds` pass.
-    func sleep(after ticket: UInt64, milliseconds: Int) {
+    /// Sleeps until `wake` is called after `ticket` was taken, or `nanoseconds` pass.
+    func sleep(after ticket: UInt64, nanoseconds delay: UInt64) {
         var deadline = timespec()
         clock_gettime(CLOCK_REALTIME, &deadline)
-        let nanoseconds = deadline.tv_nsec + milliseconds * 1_000_000
+        let nanoseconds = deadline.tv_nsec + Int(min(delay, 1_000_000_000))
         deadline.tv_sec += nanoseconds / 1_000_000_000
         deadline.tv_nsec = nanoseconds % 1_000_000_000
         pthread_mutex_lock(mutex)

@@ -12,6 +12,7 @@ public final class SoftMachine: MachineBackend {
     /// Shared by the machine's vCPUs: the interrupt hint and the place a halted vCPU sleeps.
     let waker = HaltWaker()
     private let controller = Mutex<(any ExternalInterruptController)?>(nil)
+    private let localAPICs = Mutex<[any LocalInterruptController]>([])
     private let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
@@ -21,8 +22,10 @@ public final class SoftMachine: MachineBackend {
     }
 
     public func makeVCPU(index: Int) throws -> any VCPUBackend {
-        SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 }, waker: waker,
-                 diagnostics: diagnostics.withLock { $0 })
+        let apics = localAPICs.withLock { $0 }
+        return SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 },
+                        localAPIC: index < apics.count ? apics[index] : nil, waker: waker,
+                        diagnostics: diagnostics.withLock { $0 })
     }
 
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {
@@ -35,10 +38,17 @@ public final class SoftMachine: MachineBackend {
         self.controller.withLock { $0 = controller }
     }
 
+    public var needsLocalAPICs: Bool { options.interruptController == .full }
+
+    public func connect(localAPICs: [any LocalInterruptController]) {
+        self.localAPICs.withLock { $0 = localAPICs }
+    }
+
     public func externalInterruptRaised() { waker.wake(interrupt: true) }
 
     /// The connected controller's input, or (without one) a line to nowhere, as on KVM without an irqchip.
-    public func interruptLine(_ gsi: UInt32) -> any InterruptLine {
-        controller.withLock { $0 }?.line(Int(gsi)) ?? DisconnectedInterruptLine()
+    public func interruptLine(_ gsi: UInt32) throws -> any InterruptLine {
+        guard let controller = controller.withLock({ $0 }) else { return DisconnectedInterruptLine() }
+        return try controller.line(Int(gsi))
     }
 }

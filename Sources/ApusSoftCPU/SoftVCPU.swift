@@ -7,8 +7,12 @@ public final class SoftVCPU: VCPUBackend {
     public let index: Int
     let core: CPUCore
     private let softKicker: SoftKicker
-    /// The 8259A pair the VMM connected, if the machine has the interrupt-controller platform.
+    /// The 8259A pair the VMM connected, if the machine has the interrupt-controller platform and no local APIC.
     private let controller: (any ExternalInterruptController)?
+    /// This vCPU's local APIC; with one, the 8259A reaches the CPU through its LINT0.
+    private let localAPIC: (any LocalInterruptController)?
+    /// Whether anything can interrupt this CPU (a HLT then sleeps instead of ending the run).
+    private var hasInterruptSource: Bool { controller != nil || localAPIC != nil }
     private let waker: HaltWaker
     /// Where the vCPU reports things the VM log should show (opcodes it does not implement).
     private let diagnostics: (@Sendable (String) -> Void)?
@@ -19,16 +23,19 @@ public final class SoftVCPU: VCPUBackend {
     static let kickCheckInterval = 4096
 
     /// How long a halted vCPU sleeps before looking at its kick flag again (kicks also wake it at once).
-    static let haltSleepMilliseconds = 10
+    static let haltSleepNanoseconds: UInt64 = 10_000_000
 
     init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
+         localAPIC: (any LocalInterruptController)? = nil,
          waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil) {
         self.index = index
         self.diagnostics = diagnostics
-        self.controller = controller
+        self.controller = localAPIC == nil ? controller : nil
+        self.localAPIC = localAPIC
         self.waker = waker
         softKicker = SoftKicker(waker: waker)
         core = CPUCore(memory: memory, model: model)
+        core.localAPIC = localAPIC
     }
 
     deinit { buffer.deallocate() }
@@ -44,18 +51,24 @@ public final class SoftVCPU: VCPUBackend {
         }
         if core.halted {
             // Without a controller, entering again continues after the HLT, as KVM without an irqchip does.
-            if controller == nil { core.halted = false } else if let exit = waitWhileHalted() { return exit }
+            if !hasInterruptSource { core.halted = false } else if let exit = waitWhileHalted() { return exit }
         }
         var countdown = 0
         while true {
             if countdown == 0 {
                 if softKicker.consume() { return .interrupted }
                 countdown = Self.kickCheckInterval
+                // The APIC timer and NMIs are looked at between batches: a timer interrupt is late by at most a
+                // batch, and an NMI (rare: IPIs, LINT1) never costs a lock per instruction.
+                if let localAPIC {
+                    _ = localAPIC.serviceTimer()
+                    if localAPIC.takeNMI(), core.deliverExternal(2) == .tripleFault { return .shutdown }
+                }
             }
             countdown -= 1
             // One relaxed load per instruction while INTR is low; the rest only when an interrupt may be pending.
             if waker.interruptHint.load(ordering: .relaxed), core.rflags & Flag.if != 0, !core.inInterruptShadow,
-               let controller, takeInterrupt(from: controller) == .tripleFault {
+               hasInterruptSource, takeInterrupt() == .tripleFault {
                 return .shutdown
             }
             do {
@@ -68,7 +81,7 @@ public final class SoftVCPU: VCPUBackend {
                 if result == .halt {
                     core.halted = true
                     // Without an interrupt controller nothing can wake this CPU: the run ends, as on KVM.
-                    if controller == nil { return .halt }
+                    if !hasInterruptSource { return .halt }
                     if let exit = waitWhileHalted() { return exit }
                 }
             } catch ExitRequest.pendingRead {
@@ -102,8 +115,18 @@ public final class SoftVCPU: VCPUBackend {
 
     /// INTR is high and IF set: the acknowledge cycle, then delivery through the IDT (or IVT). A request that went
     /// away is not delivered; the hint stays set while anything is still pending.
-    private func takeInterrupt(from controller: any ExternalInterruptController) -> CPUCore.DeliveryOutcome {
+    private func takeInterrupt() -> CPUCore.DeliveryOutcome {
         waker.interruptHint.store(false, ordering: .relaxed)
+        if let localAPIC {
+            guard let accepted = localAPIC.acknowledge() else { return .delivered }
+            if localAPIC.hasPendingInterrupt { waker.interruptHint.store(true, ordering: .relaxed) }
+            // INIT and SIPI are for application processors, which this backend does not start yet: the bootstrap
+            // processor ignores them, as it would INIT-deassert.
+            guard case .vector(let vector) = accepted else { return .delivered }
+            core.halted = false
+            return core.deliverExternal(vector)
+        }
+        guard let controller else { return .delivered }
         guard let vector = controller.acknowledge() else { return .delivered }
         if controller.pendingInterrupt { waker.interruptHint.store(true, ordering: .relaxed) }
         core.halted = false
@@ -116,7 +139,12 @@ public final class SoftVCPU: VCPUBackend {
     private func waitWhileHalted() -> VCPUExit? {
         while core.halted {
             if let exit = sleepUntilInterrupt() { return exit }
-            if let controller, takeInterrupt(from: controller) == .tripleFault { return .shutdown }
+            if let localAPIC, localAPIC.takeNMI() {
+                core.halted = false
+                if core.deliverExternal(2) == .tripleFault { return .shutdown }
+                continue
+            }
+            if takeInterrupt() == .tripleFault { return .shutdown }
         }
         return nil
     }
@@ -127,12 +155,23 @@ public final class SoftVCPU: VCPUBackend {
         while true {
             let ticket = waker.ticket()
             if softKicker.consume() { return .interrupted }
-            if core.rflags & Flag.if != 0, let controller, controller.pendingInterrupt {
+            var sleep = Self.haltSleepNanoseconds
+            if let localAPIC {
+                // The timer fires here while the CPU sleeps; its next expiry bounds the sleep.
+                if let remaining = localAPIC.serviceTimer() { sleep = min(sleep, max(remaining, 1)) }
+                if localAPIC.hasPendingNMI { return nil }
+            }
+            if core.rflags & Flag.if != 0, pendingInterrupt {
                 waker.interruptHint.store(true, ordering: .relaxed)
                 return nil
             }
-            waker.sleep(after: ticket, milliseconds: Self.haltSleepMilliseconds)
+            waker.sleep(after: ticket, nanoseconds: sleep)
         }
+    }
+
+    private var pendingInterrupt: Bool {
+        if let localAPIC { return localAPIC.hasPendingInterrupt }
+        return controller?.pendingInterrupt ?? false
     }
 
     private func exit(isPort: Bool, address: UInt64, size: Int, direction: IODirection) -> VCPUExit {

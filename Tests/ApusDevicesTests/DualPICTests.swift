@@ -21,11 +21,11 @@ import Testing
         func add() { value.withLock { $0 += 1 } }
     }
 
-    @Test func anUnmaskedEdgeIsDeliveredOnceWithItsVector() {
+    @Test func anUnmaskedEdgeIsDeliveredOnceWithItsVector() throws {
         let requests = Counter()
         let pic = programmed(masterMask: 0xFE, requests: requests)
         #expect(!pic.pendingInterrupt)
-        pic.line(0).pulse()
+        try pic.line(0).pulse()
         #expect(pic.pendingInterrupt)
         #expect(requests.value.withLock { $0 } == 1)
         #expect(pic.acknowledge() == 0x30)
@@ -36,18 +36,18 @@ import Testing
         #expect(pic.read(offset: 0, size: 1) == 0x00)
     }
 
-    @Test func masksHoldRequestsUntilUnmasked() {
+    @Test func masksHoldRequestsUntilUnmasked() throws {
         let pic = programmed(masterMask: 0xFF)
-        pic.line(1).pulse()
+        try pic.line(1).pulse()
         #expect(!pic.pendingInterrupt)
         #expect(pic.read(offset: 1, size: 1) == 0xFF)
         pic.write(offset: 1, size: 1, value: 0xFD)
         #expect(pic.acknowledge() == 0x31)
     }
 
-    @Test func slaveInterruptsCascadeThroughIRQ2() {
+    @Test func slaveInterruptsCascadeThroughIRQ2() throws {
         let pic = programmed(masterMask: 0xFB, slaveMask: 0xEF)   // slave input 4 = IRQ 12
-        pic.line(12).pulse()
+        try pic.line(12).pulse()
         #expect(pic.pendingInterrupt)
         #expect(pic.acknowledge() == 0x3C)
         // Both chips have it in service until both get an EOI, slave first.
@@ -58,23 +58,23 @@ import Testing
         #expect(pic.read(offset: 0, size: 1) == 0x00)
     }
 
-    @Test func higherPriorityNestsAndLowerWaits() {
+    @Test func higherPriorityNestsAndLowerWaits() throws {
         let pic = programmed(masterMask: 0x00)
-        pic.line(3).pulse()
+        try pic.line(3).pulse()
         #expect(pic.acknowledge() == 0x33)
-        pic.line(4).pulse()
+        try pic.line(4).pulse()
         #expect(!pic.pendingInterrupt, "IRQ 4 waits behind IRQ 3 in service")
-        pic.line(1).pulse()
+        try pic.line(1).pulse()
         #expect(pic.acknowledge() == 0x31, "IRQ 1 preempts")
         pic.write(offset: 0, size: 1, value: 0x20)      // ends IRQ 1
         pic.write(offset: 0, size: 1, value: 0x20)      // ends IRQ 3
         #expect(pic.acknowledge() == 0x34)
     }
 
-    @Test func levelInputsRequestWhileHighOnly() {
+    @Test func levelInputsRequestWhileHighOnly() throws {
         let pic = programmed(masterMask: 0x00)
         pic.elcr = (master: 0x20, slave: 0)             // IRQ 5 level-triggered
-        let line = pic.line(5)
+        let line = try pic.line(5)
         line.setLevel(true)
         #expect(pic.acknowledge() == 0x35)
         pic.write(offset: 0, size: 1, value: 0x20)
@@ -83,24 +83,24 @@ import Testing
         #expect(!pic.pendingInterrupt)
     }
 
-    @Test func autoEOIAndSpecificRotation() {
+    @Test func autoEOIAndSpecificRotation() throws {
         let pic = DualPIC()
         for (offset, value) in [(0, 0x11), (1, 0x08), (1, 0x04), (1, 0x03), (1, 0x00)] {   // ICW4 with AEOI
             pic.write(offset: UInt64(offset), size: 1, value: UInt64(value))
         }
-        pic.line(6).pulse()
+        try pic.line(6).pulse()
         #expect(pic.acknowledge() == 0x0E)
         pic.write(offset: 0, size: 1, value: 0x0B)
         #expect(pic.read(offset: 0, size: 1) == 0, "auto-EOI leaves nothing in service")
         pic.write(offset: 0, size: 1, value: 0xC0 | 4)   // set priority: IRQ 4 lowest, so IRQ 5 is highest
-        pic.line(0).pulse()
-        pic.line(5).pulse()
+        try pic.line(0).pulse()
+        try pic.line(5).pulse()
         #expect(pic.acknowledge() == 0x0D)
     }
 
-    @Test func pollModeAcknowledgesThroughARead() {
+    @Test func pollModeAcknowledgesThroughARead() throws {
         let pic = programmed(masterMask: 0x00)
-        pic.line(7).pulse()
+        try pic.line(7).pulse()
         pic.write(offset: 0, size: 1, value: 0x0C)       // OCW3 poll
         #expect(pic.read(offset: 0, size: 1) == 0x87)
         pic.write(offset: 0, size: 1, value: 0x0C)
@@ -109,7 +109,7 @@ import Testing
 
     @Test func stateRoundTripsAndBadStateIsRefused() throws {
         let pic = programmed(masterMask: 0x00)
-        pic.line(3).pulse()
+        try pic.line(3).pulse()
         let saved = pic.saveState()
         let copy = DualPIC()
         try copy.restoreState(saved)
@@ -119,7 +119,7 @@ import Testing
         #expect(throws: DeviceStateError.self) { try copy.restoreState(bad) }
     }
 
-    @Test func hostileWritesNeverTrapTheController() {
+    @Test func hostileWritesNeverTrapTheController() throws {
         let pic = DualPIC()
         var seed: UInt64 = 0x1234_5678
         for _ in 0..<20_000 {
@@ -130,7 +130,7 @@ import Testing
             } else {
                 _ = pic.read(offset: offset, size: 1)
             }
-            if seed & 0x3000 == 0 { pic.line(Int(seed >> 40) & 15).setLevel(seed & 0x4000 != 0) }
+            if seed & 0x3000 == 0 { try pic.line(Int(seed >> 40) & 15).setLevel(seed & 0x4000 != 0) }
             if seed & 0x7000 == 0x7000 { _ = pic.acknowledge() }
         }
         #expect(pic.saveState().master.lowestPriority <= 7)

@@ -53,7 +53,7 @@ import Testing
         guard let t = try KVMTestMachine.make("irqLine", code: [0xF4], options: MachineOptions(interruptController: .full))
         else { return }
         // Raising and lowering a PIC input is accepted by KVM (it fails with ENXIO without an irqchip).
-        t.machine.interruptLine(4).pulse()
+        try t.machine.interruptLine(4).pulse()
         try t.machine.signalMSI(address: 0xFEE0_0000, data: 0x30)
     }
 }

@@ -6,10 +6,11 @@ import Foundation
 import Testing
 
 /// The Debian cloud kernel (guests/linux/fetch.sh) boots on the software CPU to a busybox shell: the whole VMM
-/// (loader, 8259A/8254/CMOS/8042 platform, UART) with the interpreter instead of KVM, which on this host cannot finish
-/// the boot at all. The machine is suspended to disk while the kernel boots, restored into a new machine, and the
-/// restored kernel finishes booting; then the shell answers over the console and `reboot -f` ends the run through
-/// the 8042's reset line.
+/// (loader, ACPI tables, local APIC, IOAPIC, 8259A/8254/CMOS/8042/ACPI PM platform, UART) with the interpreter
+/// instead of KVM, which on this host cannot finish the boot at all. The machine is suspended to disk while the
+/// kernel boots, restored into a new machine, and the restored kernel finishes booting; then the shell answers over
+/// the console, /proc/interrupts shows the UART and the timer on IO-APIC pins and the local APIC timer counting,
+/// the kernel log has no ACPI errors or warnings, and `poweroff -f` ends the run through ACPI S5.
 @Suite struct LinuxSoftCPUTests {
     /// A liveness bound, not a timing assertion: a debug build reaches the shell in about 2 minutes on an idle
     /// 2-core machine (a release build in about 11 s); a machine loaded several times over has taken over 5.
@@ -61,9 +62,38 @@ import Testing
              to: restored)
         let answered = waitFor("APUS-42 : ApusSoftCPU", in: restoredOutput, machine: restored)
         #expect(answered, "the shell did not answer; output: \(restoredOutput.text.suffix(2000))")
-        send("reboot -f\n", to: restored)
+        try checkInterruptPlatform(restored, output: restoredOutput)
+        print("LinuxSoftCPUTests: the kernel's ACPI and APIC lines:\n" + (output.text + restoredOutput.text)
+            .split(whereSeparator: \.isNewline).filter { $0.contains("ACPI") || $0.contains("APIC") || $0.contains("apic") }
+            .joined(separator: "\n"))
+        for text in [output.text, restoredOutput.text] {
+            #expect(!text.contains("ACPI BIOS Error") && !text.contains("ACPI Warning") && !text.contains("ACPI Error"),
+                    "the kernel complained about the ACPI tables: \(text.components(separatedBy: "\n").filter { $0.contains("ACPI") })")
+        }
+        send("poweroff -f\n", to: restored)
         let outcome = restored.waitForOutcome()
-        #expect(outcome == .systemEvent(.reset), "\(outcome); output: \(restoredOutput.text.suffix(1000))")
+        #expect(outcome == .systemEvent(.shutdown), "\(outcome); output: \(restoredOutput.text.suffix(1000))")
+    }
+
+    /// /proc/interrupts read twice, a second apart: the UART (IRQ 4) and the PIT (IRQ 0, IOAPIC pin 2) are IO-APIC
+    /// interrupts, and the local APIC timer's count ("LOC") grows.
+    private func checkInterruptPlatform(_ machine: Machine, output: CapturingSerialOutput) throws {
+        // $((n)) keeps the marker out of the echoed command line.
+        send("cat /proc/interrupts; echo IRQ-TABLE-$((1))\n", to: machine)
+        #expect(waitFor("IRQ-TABLE-1", in: output, machine: machine), "no /proc/interrupts; \(output.text.suffix(1000))")
+        send("sleep 1; cat /proc/interrupts; echo IRQ-TABLE-$((2))\n", to: machine)
+        #expect(waitFor("IRQ-TABLE-2", in: output, machine: machine), "no second /proc/interrupts; \(output.text.suffix(1000))")
+        let text = output.text
+        // The console ends lines with CR LF, a single Character to Swift: split on any newline.
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init)
+        print("LinuxSoftCPUTests: /proc/interrupts:\n" + lines.filter { $0.contains(":") && ($0.contains("IO-APIC") || $0.contains("LOC") || $0.contains("XT-PIC")) }.joined(separator: "\n"))
+        #expect(lines.contains { $0.contains("IO-APIC") && $0.contains("ttyS0") }, "the UART is not on an IO-APIC pin")
+        #expect(lines.contains { $0.contains("IO-APIC") && $0.contains("2-edge") && $0.contains("timer") },
+                "the PIT is not on IO-APIC pin 2")
+        let counts = lines.filter { $0.trimmingCharacters(in: .whitespaces).hasPrefix("LOC:") }.compactMap { line in
+            line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
+        }
+        #expect(counts.count == 2 && counts[1] > counts[0], "local APIC timer counts \(counts)")
     }
 
     /// Console input a few bytes at a time, as the UART's 16-byte FIFO drains.

@@ -19,8 +19,9 @@ public enum LinuxBootLoader {
     /// initrd_addr_max of every x86-64 kernel's header.
     static let vmlinuxInitrdAddressMax: UInt32 = 0x7FFF_FFFF
 
+    /// With `acpi`, the ACPI tables are written to the legacy RSDP area and boot_params.acpi_rsdp_addr points at them.
     public static func load(kernel: [UInt8], initrd: [UInt8]?, commandLine: String,
-                            into memory: GuestMemory) throws -> BootPlan {
+                            into memory: GuestMemory, acpi: ACPIPlatform? = nil) throws -> BootPlan {
         guard !kernel.isEmpty else { throw BootError.emptyImage }
         try memory.require(0, size: LowMemory.reservedEnd, for: "the boot tables below 1 MiB")
 
@@ -32,6 +33,7 @@ public enum LinuxBootLoader {
         case .elf32, .flat: throw BootError.notALinuxKernel(ImageFormat.detect(kernel))
         }
         var zeroPage = loaded.zeroPage
+        let acpiTables = try acpi.map { try ACPITables.build(for: $0) }
 
         let commandBytes = Array(commandLine.utf8)
         guard !commandBytes.contains(0) else { throw BootError.commandLineContainsNUL }
@@ -56,6 +58,11 @@ public enum LinuxBootLoader {
             summary += ", initrd \(formatBytes(UInt64(initrd.count))) at \(hex(initrdAddress))"
         }
         try zeroPage.setMemoryMap(E820Entry.map(for: memory))
+        if let acpiTables {
+            try acpiTables.write(into: memory)
+            zeroPage.set64(ZeroPage.acpiRSDPAddress, acpiTables.rsdpAddress)
+            summary += ", ACPI tables at \(hex(acpiTables.rsdpAddress))"
+        }
         try memory.place(zeroPage.bytes, at: LowMemory.bootParams, what: "boot_params")
 
         var (registers, special) = try EntryState.longMode(entry: loaded.entry, stack: LowMemory.linuxStack,

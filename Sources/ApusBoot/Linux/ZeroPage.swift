@@ -4,6 +4,8 @@ enum ZeroPage {
     static let size = 4096
 
     // boot_params proper.
+    /// acpi_rsdp_addr (boot protocol 2.14): where the RSDP is, so the kernel need not scan for it.
+    static let acpiRSDPAddress = 0x070
     static let extRamdiskImage = 0x0C0
     static let extRamdiskSize = 0x0C4
     static let extCommandLinePointer = 0x0C8

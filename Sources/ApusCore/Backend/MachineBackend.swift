@@ -8,7 +8,8 @@ public protocol MachineBackend: AnyObject, Sendable {
     func makeVCPU(index: Int) throws -> any VCPUBackend
 
     /// The input of the interrupt controller at global system interrupt `gsi` (ISA IRQs 0-15 keep their numbers).
-    func interruptLine(_ gsi: UInt32) -> any InterruptLine
+    /// A GSI the machine's controllers have no pin for is `InterruptRoutingError.unroutable`.
+    func interruptLine(_ gsi: UInt32) throws -> any InterruptLine
 
     /// Machine-wide state the backend keeps itself (KVM: the in-kernel PIC and IOAPIC, the guest clock), by name,
     /// for suspend and migration. Call it with every vCPU parked.
@@ -22,6 +23,11 @@ public protocol MachineBackend: AnyObject, Sendable {
     /// Connects the VMM's interrupt controller: its lines become this machine's `interruptLine`s and its INTR the
     /// vCPUs' external interrupt input.
     func connect(_ controller: any ExternalInterruptController)
+    /// Whether the VMM must supply one local APIC per vCPU (the software CPU with the interrupt-controller
+    /// platform); it then calls `connect(localAPICs:)` before any vCPU is made.
+    var needsLocalAPICs: Bool { get }
+    /// Gives vCPU `i` its local APIC `localAPICs[i]`.
+    func connect(localAPICs: [any LocalInterruptController])
     /// The controller's INTR rose: wake a vCPU halted waiting for an interrupt.
     func externalInterruptRaised()
     /// Where the backend reports what the VM log should say (an opcode the software CPU does not implement, say).
@@ -32,6 +38,8 @@ public protocol MachineBackend: AnyObject, Sendable {
 extension MachineBackend {
     public var needsExternalInterruptController: Bool { false }
     public func connect(_ controller: any ExternalInterruptController) {}
+    public var needsLocalAPICs: Bool { false }
+    public func connect(localAPICs: [any LocalInterruptController]) {}
     public func externalInterruptRaised() {}
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {}
     public func captureMachineState() throws -> [String: [UInt8]] { [:] }

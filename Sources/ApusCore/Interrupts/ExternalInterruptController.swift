@@ -5,6 +5,6 @@ public protocol ExternalInterruptController: AnyObject, Sendable {
     var pendingInterrupt: Bool { get }
     /// The acknowledge cycle: the vector to deliver, or nil if the request went away.
     func acknowledge() -> UInt8?
-    /// Input `gsi` (ISA IRQs 0-15) as a line for a device.
-    func line(_ gsi: Int) -> any InterruptLine
+    /// Input `gsi` (ISA IRQs 0-15) as a line for a device; any other number is `InterruptRoutingError.unroutable`.
+    func line(_ gsi: Int) throws -> any InterruptLine
 }

@@ -39,9 +39,10 @@ public final class DualPIC: StatefulDevice, ExternalInterruptController, @unchec
         }
     }
 
-    /// Global system interrupt `irq` (0-15) as a line for a device.
-    public func line(_ irq: Int) -> any InterruptLine {
-        PICInputLine(pic: self, irq: irq & 15)
+    /// ISA IRQ `irq` (0-15) as a line for a device. Other numbers have no pin here: an error, never a wrap-around.
+    public func line(_ irq: Int) throws -> any InterruptLine {
+        guard irq >= 0, irq < 16 else { throw InterruptRoutingError.unroutable(gsi: UInt32(truncatingIfNeeded: irq)) }
+        return PICInputLine(pic: self, irq: irq)
     }
 
     func setLevel(_ irq: Int, _ high: Bool) {

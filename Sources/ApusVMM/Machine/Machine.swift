@@ -30,7 +30,9 @@ public final class Machine: Sendable {
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control,
                                                    commandLine: configuration.boot.commandLine) { memory in
-            try Self.load(configuration.boot, into: memory)
+            try Self.load(configuration.boot, into: memory,
+                          acpi: configuration.platform.interruptController == .full
+                              ? ACPIPlatform(vcpuCount: configuration.vcpuCount) : nil)
         }
         self.init(parts: parts, control: control, backendName: hypervisor.name, backendNote: resolution.note,
                   summary: plan.summary, entries: Array(repeating: .boot(plan), count: configuration.vcpuCount))
@@ -48,7 +50,9 @@ public final class Machine: Sendable {
         self.statistics = entries.map { _ in ExitStatisticsBox() }
     }
 
-    private static func load(_ boot: BootSource, into memory: GuestMemory) throws -> BootPlan {
+    /// A Linux kernel on the interrupt-controller platform finds the machine through ACPI tables (the Debian kernel
+    /// has no MP-table parser).
+    private static func load(_ boot: BootSource, into memory: GuestMemory, acpi: ACPIPlatform?) throws -> BootPlan {
         do {
             switch boot {
             case .guestImage(let name, let bytes) where MultibootHeader.find(in: bytes) != nil:
@@ -56,7 +60,8 @@ public final class Machine: Sendable {
             case .guestImage(_, let bytes):
                 return try GuestImageLoader.load(bytes, into: memory)
             case .linux(let kernel, let initrd, let commandLine):
-                return try LinuxBootLoader.load(kernel: kernel, initrd: initrd, commandLine: commandLine, into: memory)
+                return try LinuxBootLoader.load(kernel: kernel, initrd: initrd, commandLine: commandLine, into: memory,
+                                                acpi: acpi)
             case .multiboot(let name, let bytes, let commandLine, let modules):
                 // As QEMU and GRUB do, the kernel's own name is the first word of its command line.
                 return try MultibootLoader.load(bytes, commandLine: commandLine.isEmpty ? name : "\(name) \(commandLine)",

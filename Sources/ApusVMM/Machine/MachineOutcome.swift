@@ -29,6 +29,7 @@ public enum MachineOutcome: Sendable, Equatable, CustomStringConvertible {
         case .exited(let code): return "guest exited with result code \(code)"
         case .halted: return "guest halted"
         case .tripleFault(let vcpu): return "vCPU \(vcpu) triple-faulted (shutdown exit): the guest crashed"
+        case .systemEvent(.shutdown): return "guest powered off"
         case .systemEvent(let event): return "guest requested \(event)"
         case .stopped: return "stopped by the host"
         case .failed(let message): return message

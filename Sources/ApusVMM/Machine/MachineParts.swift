@@ -34,14 +34,22 @@ struct MachineParts: Sendable {
         var mmio = IOBus(name: "MMIO")
         var platformDevices: [DeviceSlot] = []
         var timer: PlatformTimer?
+        var routing: GSIRouting?
         if platform.interruptController == .full {
-            (ports, platformDevices, timer) = try addInterruptPlatform(to: ports, backend: backend, resources: &resources,
-                                                                       control: control)
+            var interrupts = InterruptPlatform(ports: ports, mmio: mmio, backend: backend, control: control,
+                                               vcpuCount: platform.vcpuCount)
+            try interrupts.build(resources: &resources)
+            (ports, mmio, platformDevices, timer, routing) = (interrupts.ports, interrupts.mmio, interrupts.slots,
+                                                              interrupts.timer, interrupts.routing)
+        }
+        // With the VMM's own controllers, lines come from its GSI routing; otherwise from the backend.
+        let line: (UInt32) throws -> any InterruptLine = { gsi in
+            try routing.map { try $0.line(gsi) } ?? backend.interruptLine(gsi)
         }
 
         let com1 = DeviceSlot(
             name: "com1",
-            device: Serial16550(interrupt: backend.interruptLine(try resources.reserveIRQ(PlatformLayout.com1IRQ)),
+            device: Serial16550(interrupt: try line(try resources.reserveIRQ(PlatformLayout.com1IRQ)),
                                 output: output))
         ports = try ports.inserting(com1, at: try resources.reservePorts(PlatformLayout.com1Port,
                                                                          count: PlatformLayout.uartRegisterCount))
@@ -63,7 +71,7 @@ struct MachineParts: Sendable {
 
         let mmioUART = DeviceSlot(
             name: "mmio-uart",
-            device: Serial16550(interrupt: backend.interruptLine(try resources.allocateIRQ()), output: output))
+            device: Serial16550(interrupt: try line(try resources.allocateIRQ()), output: output))
         mmio = try mmio.inserting(mmioUART, at: try resources.allocateMMIO(size: PlatformLayout.mmioUARTSize))
 
         let parts = MachineParts(
@@ -75,44 +83,6 @@ struct MachineParts: Sendable {
 
     /// Devices a snapshot from an older Apus may lack; restoring one keeps them as built.
     static let devicesAddedLater: Set<String> = ["fw-cfg"]
-
-    /// The PC's interrupt controllers and timers: the 8259A pair (only when the backend has no in-kernel one), the
-    /// 8254 with port 0x61, the CMOS clock and the 8042 (for its reset line); the fixed legacy IRQs are reserved first.
-    private static func addInterruptPlatform(to ports: IOBus, backend: any MachineBackend,
-                                             resources: inout ResourceAllocator,
-                                             control: RunControl) throws -> (IOBus, [DeviceSlot], PlatformTimer) {
-        var ports = ports
-        var slots: [DeviceSlot] = []
-        for irq in [PlatformLayout.pitIRQ, PlatformLayout.cascadeIRQ, PlatformLayout.rtcIRQ] {
-            _ = try resources.reserveIRQ(irq)
-        }
-        if backend.needsExternalInterruptController {
-            let pic = DualPIC { [weak backend] in backend?.externalInterruptRaised() }
-            backend.connect(pic)
-            let master = DeviceSlot(name: "pic", device: pic)
-            ports = try ports.inserting(master, at: try resources.reservePorts(PlatformLayout.picMasterPort, count: 2))
-            ports = try ports.inserting(DeviceSlot(name: "pic-slave-ports", device: pic.slavePorts),
-                                        at: try resources.reservePorts(PlatformLayout.picSlavePort, count: 2))
-            slots.append(master)
-        }
-        let timer = PlatformTimer()
-        let pit = PIT8254(irq0: backend.interruptLine(PlatformLayout.pitIRQ)) { timer.poke() }
-        timer.attach(pit)
-        control.atEndOfRun { timer.stop() }
-        let pitSlot = DeviceSlot(name: "pit", device: pit)
-        ports = try ports.inserting(pitSlot, at: try resources.reservePorts(PlatformLayout.pitPort, count: 4))
-        ports = try ports.inserting(DeviceSlot(name: "port-61", device: pit.systemControlPort),
-                                    at: try resources.reservePorts(PlatformLayout.systemControlPortB, count: 1))
-        let cmos = DeviceSlot(name: "cmos", device: CMOSClock())
-        ports = try ports.inserting(cmos, at: try resources.reservePorts(PlatformLayout.cmosPort, count: 2))
-        // The keyboard controller's reset line is how a PC guest reboots (Linux: reboot=k).
-        let keyboard = I8042Controller { control.finish(.systemEvent(.reset)) }
-        let keyboardSlot = DeviceSlot(name: "i8042", device: keyboard)
-        ports = try ports.inserting(keyboardSlot, at: try resources.reservePorts(PlatformLayout.keyboardDataPort, count: 1))
-        ports = try ports.inserting(DeviceSlot(name: "i8042-command-port", device: keyboard.commandPort),
-                                    at: try resources.reservePorts(PlatformLayout.keyboardCommandPort, count: 1))
-        return (ports, slots + [pitSlot, cmos, keyboardSlot], timer)
-    }
 }
 
 /// The VMM's log: what a backend reports about a guest (an unimplemented opcode, say) goes here.

@@ -21,4 +21,8 @@ enum PlatformLayout {
     static let pitIRQ: UInt32 = 0
     static let cascadeIRQ: UInt32 = 2
     static let rtcIRQ: UInt32 = 8
+    /// ACPI: the SCI's ISA IRQ (level-triggered, as the MADT says), the PM block's ports, the IOAPIC's page.
+    static let sciIRQ: UInt32 = 9
+    static let acpiPMPort: UInt16 = 0x600
+    static let ioapicAddress: UInt64 = 0xFEC0_0000
 }

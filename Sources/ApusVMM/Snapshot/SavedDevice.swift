@@ -11,6 +11,9 @@ enum SavedDevice: Codable, Sendable, Equatable {
     case cmos(CMOSClock.State)
     case keyboardController(I8042Controller.State)
     case firmwareConfig(FirmwareConfig.State)
+    case ioapic(IOAPICState)
+    case localAPIC(LocalAPICState)
+    case acpiPowerManagement(ACPIPowerManagement.State)
 
     static func save(_ device: any BusDevice) -> SavedDevice? {
         switch device {
@@ -22,6 +25,9 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case let cmos as CMOSClock: return .cmos(cmos.saveState())
         case let keyboard as I8042Controller: return .keyboardController(keyboard.saveState())
         case let firmware as FirmwareConfig: return .firmwareConfig(firmware.saveState())
+        case let ioapic as IOAPIC: return .ioapic(ioapic.saveState())
+        case let apic as LocalAPIC: return .localAPIC(apic.saveState())
+        case let power as ACPIPowerManagement: return .acpiPowerManagement(power.saveState())
         default: return nil
         }
     }
@@ -36,6 +42,9 @@ enum SavedDevice: Codable, Sendable, Equatable {
         case (.cmos(let state), let cmos as CMOSClock): try cmos.restoreState(state)
         case (.keyboardController(let state), let keyboard as I8042Controller): try keyboard.restoreState(state)
         case (.firmwareConfig(let state), let firmware as FirmwareConfig): try firmware.restoreState(state)
+        case (.ioapic(let state), let ioapic as IOAPIC): try ioapic.restoreState(state)
+        case (.localAPIC(let state), let apic as LocalAPIC): try apic.restoreState(state)
+        case (.acpiPowerManagement(let state), let power as ACPIPowerManagement): try power.restoreState(state)
         default: throw SnapshotError.corrupt("saved state for device \(name) is for another kind of device")
         }
     }
