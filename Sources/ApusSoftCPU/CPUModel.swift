@@ -18,9 +18,10 @@ public struct CPUModel: Sendable, Equatable {
     public var extendedEDX: UInt32
     public var extendedECX: UInt32
     public var tscFrequencyKHz: UInt64
-    /// The core crystal clock of leaf 15h. Linux also takes it as the local APIC timer's rate (lapic_timer_period),
-    /// so a LAPIC timer must count at this frequency.
-    public var crystalKHz: UInt32 = 25_000
+    /// The core crystal clock of leaf 15h. Linux also takes it as the local APIC timer's rate (lapic_timer_period =
+    /// crystal / HZ), so it is the 1 GHz the local APIC's timer counts at (LocalAPICState.timerNanosecondsPerTick);
+    /// any other value would make the guest's tick run fast or slow.
+    public var crystalKHz: UInt32 = 1_000_000
 
     /// What linux-guest-minimum.md lists (fpu tsc msr pae cx8 apic pge cmov fxsr sse sse2 cx16 syscall nx lm and the
     /// hypervisor bit), mmx for glibc's baseline check, and what the interpreter implements besides: RDRAND, RDSEED,
