@@ -1,0 +1,319 @@
+public import ApusCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The virtio 1.x PCI transport ("modern", virtio 1.x 4.1) around a device model: vendor capabilities pointing at
+/// the common, notify, ISR and device configuration structures in BAR 4, MSI-X in BAR 1, INTx otherwise.
+///
+/// A driver that breaks the virtqueue protocol puts the device into DEVICE_NEEDS_RESET (one log line, a
+/// configuration-change interrupt); the device then ignores notifications until the driver resets it.
+public final class VirtioPCIFunction: PCIFunction {
+    public enum Layout {
+        public static let msixBar = 1
+        public static let configBar = 4
+        public static let configBarSize: UInt64 = 0x4000
+        public static let commonOffset: UInt64 = 0x0000
+        public static let isrOffset: UInt64 = 0x1000
+        public static let deviceOffset: UInt64 = 0x2000
+        public static let notifyOffset: UInt64 = 0x3000
+        public static let notifyMultiplier: UInt32 = 4
+        public static let msixTableOffset: UInt32 = 0
+        public static let msixPBAOffset: UInt32 = 0x800
+    }
+
+    /// Everything the transport knows, for suspend and restore.
+    public struct State: Codable, Equatable, Sendable {
+        public var config: PCIConfigSpace
+        public var msix: MSIXTable
+        public var transport: VirtioTransportState
+    }
+
+    public let model: any VirtioDeviceModel
+    public let memory: GuestMemory
+    public private(set) var config: PCIConfigSpace
+    public private(set) var msix: MSIXTable
+    public private(set) var transport: VirtioTransportState
+    private let interrupts: PCIInterruptOut
+    private let name: String
+    private let log: @Sendable (String) -> Void
+    private var intxAsserted = false
+
+    public init(model: any VirtioDeviceModel, memory: GuestMemory, interrupts: PCIInterruptOut, name: String,
+                log: (@Sendable (String) -> Void)? = nil) {
+        self.model = model
+        self.memory = memory
+        self.interrupts = interrupts
+        self.name = name
+        self.log = log ?? { message in
+            let line = message + "\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+        var config = PCIConfigSpace(vendorID: 0x1AF4, deviceID: 0x1040 + model.deviceType,
+                                    classCode: model.pciClassCode, revision: 1, subsystemVendorID: 0x1AF4,
+                                    subsystemID: 0x40, interruptPin: 1)
+        config.defineBar(Layout.msixBar, PCIBarDefinition(kind: .memory32, size: 0x1000))
+        config.defineBar(Layout.configBar, PCIBarDefinition(kind: .memory64, size: Layout.configBarSize,
+                                                            prefetchable: true))
+        let vectors = model.queueCount + 1
+        msix = MSIXTable(vectors: vectors, config: &config, bar: Layout.msixBar, tableOffset: Layout.msixTableOffset,
+                         pbaOffset: Layout.msixPBAOffset)
+        VirtioPCIFunction.addVirtioCapability(&config, type: 1, offset: Layout.commonOffset, length: 0x38)
+        VirtioPCIFunction.addVirtioCapability(&config, type: 2, offset: Layout.notifyOffset,
+                                 length: UInt32(model.queueCount) * Layout.notifyMultiplier,
+                                 extra: Layout.notifyMultiplier)
+        VirtioPCIFunction.addVirtioCapability(&config, type: 3, offset: Layout.isrOffset, length: 1)
+        VirtioPCIFunction.addVirtioCapability(&config, type: 4, offset: Layout.deviceOffset, length: 0x1000)
+        self.config = config
+        transport = VirtioTransportState(queueCount: model.queueCount, maxQueueSize: model.maxQueueSize)
+    }
+
+    /// A virtio_pci_cap (virtio 1.x 4.1.4): vendor-specific capability 0x09.
+    private static func addVirtioCapability(_ config: inout PCIConfigSpace, type: UInt8, offset: UInt64,
+                                            length: UInt32, extra: UInt32? = nil) {
+        var body: [UInt8] = [extra == nil ? 16 : 20, type, UInt8(Layout.configBar), 0, 0, 0]
+        for value in [UInt32(offset), length] + (extra.map { [$0] } ?? []) {
+            for i in 0..<4 { body.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(i)))) }
+        }
+        config.addCapability(id: 0x09, body: body)
+    }
+
+    public var status: UInt8 { transport.status }
+
+    // MARK: - Configuration space
+
+    public func readConfig(offset: Int, size: Int) -> UInt32 { config.read(offset: offset, size: size) }
+
+    public func writeConfig(offset: Int, size: Int, value: UInt32) {
+        config.write(offset: offset, size: size, value: value)
+        // Masks and INTx-disable may have changed.
+        for message in msix.flushPending(config: config) { interrupts.msi?.deliver(address: message.address, data: message.data) }
+        updateINTx()
+    }
+
+    // MARK: - BARs
+
+    public func readBar(_ index: Int, offset: UInt64, size: Int) -> UInt64 {
+        if index == Layout.msixBar {
+            return offset < UInt64(Layout.msixPBAOffset) ? msix.readTable(offset: offset, size: size)
+                : msix.readPBA(offset: offset - UInt64(Layout.msixPBAOffset), size: size)
+        }
+        guard index == Layout.configBar else { return 0 }
+        switch offset {
+        case Layout.commonOffset..<Layout.isrOffset: return readCommon(offset: offset, size: size)
+        case Layout.isrOffset:
+            let value = transport.isr
+            transport.isr = 0
+            updateINTx()
+            return UInt64(value)
+        case Layout.deviceOffset..<Layout.notifyOffset:
+            return model.readConfig(offset: Int(offset - Layout.deviceOffset), size: size)
+        default: return 0
+        }
+    }
+
+    public func writeBar(_ index: Int, offset: UInt64, size: Int, value: UInt64) {
+        if index == Layout.msixBar {
+            guard offset < UInt64(Layout.msixPBAOffset) else { return }
+            for message in msix.writeTable(offset: offset, size: size, value: value, config: config) {
+                interrupts.msi?.deliver(address: message.address, data: message.data)
+            }
+            return
+        }
+        guard index == Layout.configBar else { return }
+        switch offset {
+        case Layout.commonOffset..<Layout.isrOffset: writeCommon(offset: offset, size: size, value: value)
+        case Layout.deviceOffset..<Layout.notifyOffset:
+            model.writeConfig(offset: Int(offset - Layout.deviceOffset), size: size, value: value)
+        case Layout.notifyOffset..<Layout.configBarSize:
+            let queue = (offset - Layout.notifyOffset) / UInt64(Layout.notifyMultiplier)
+            notify(queue: Int(queue))
+        default: break
+        }
+    }
+
+    // MARK: - Common configuration (virtio 1.x 4.1.4.3)
+
+    private var selectedQueue: Int? {
+        Int(transport.queueSelect) < transport.queues.count ? Int(transport.queueSelect) : nil
+    }
+
+    private func readCommon(offset: UInt64, size: Int) -> UInt64 {
+        let queue = selectedQueue.map { transport.queues[$0] }
+        let value: UInt64
+        switch offset {
+        case 0x00: value = UInt64(transport.deviceFeatureSelect)
+        case 0x04:
+            value = transport.deviceFeatureSelect < 2 ? (model.offeredFeatures >> (32 * UInt64(transport.deviceFeatureSelect))) & 0xFFFF_FFFF : 0
+        case 0x08: value = UInt64(transport.driverFeatureSelect)
+        case 0x0C:
+            value = transport.driverFeatureSelect < 2 ? (transport.driverFeatures >> (32 * UInt64(transport.driverFeatureSelect))) & 0xFFFF_FFFF : 0
+        case 0x10: value = UInt64(transport.configVector)
+        case 0x12: value = UInt64(transport.queues.count)
+        case 0x14: value = UInt64(transport.status)
+        case 0x15: value = UInt64(transport.configGeneration)
+        case 0x16: value = UInt64(transport.queueSelect)
+        case 0x18: value = UInt64(queue?.size ?? 0)
+        case 0x1A: value = UInt64(queue?.msixVector ?? VirtioTransportState.noVector)
+        case 0x1C: value = queue?.enabled == true ? 1 : 0
+        case 0x1E: value = UInt64(selectedQueue ?? 0)
+        case 0x20, 0x24: value = (queue?.descriptorTable ?? 0) >> (offset == 0x24 ? 32 : 0)
+        case 0x28, 0x2C: value = (queue?.driverArea ?? 0) >> (offset == 0x2C ? 32 : 0)
+        case 0x30, 0x34: value = (queue?.deviceArea ?? 0) >> (offset == 0x34 ? 32 : 0)
+        default: value = 0
+        }
+        return size >= 8 ? value : value & ((1 << (8 * UInt64(size))) - 1)
+    }
+
+    private func writeCommon(offset: UInt64, size: Int, value: UInt64) {
+        let low32 = UInt32(truncatingIfNeeded: value)
+        switch offset {
+        case 0x00: transport.deviceFeatureSelect = low32
+        case 0x08: transport.driverFeatureSelect = low32
+        case 0x0C:
+            guard transport.status & VirtioStatus.featuresOK == 0, transport.driverFeatureSelect < 2 else { return }
+            let shift = 32 * UInt64(transport.driverFeatureSelect)
+            transport.driverFeatures = transport.driverFeatures & ~(0xFFFF_FFFF << shift) | UInt64(low32) << shift
+        case 0x10: transport.configVector = validVector(UInt16(truncatingIfNeeded: value))
+        case 0x14: writeStatus(UInt8(truncatingIfNeeded: value))
+        case 0x16: transport.queueSelect = UInt16(truncatingIfNeeded: value)
+        default: writeQueueRegister(offset: offset, size: size, value: value)
+        }
+    }
+
+    private func writeQueueRegister(offset: UInt64, size: Int, value: UInt64) {
+        guard let index = selectedQueue else { return }
+        var queue = transport.queues[index]
+        defer { transport.queues[index] = queue }
+        if offset == 0x1A {
+            queue.msixVector = validVector(UInt16(truncatingIfNeeded: value))
+            return
+        }
+        // The ring's geometry is fixed once the queue is enabled (virtio 1.x 4.1.4.3.2).
+        guard !queue.enabled else { return }
+        func merge(_ old: UInt64, high: Bool) -> UInt64 {
+            if size == 8 { return value }
+            return high ? old & 0xFFFF_FFFF | (value & 0xFFFF_FFFF) << 32 : old & ~0xFFFF_FFFF | value & 0xFFFF_FFFF
+        }
+        switch offset {
+        case 0x18: queue.size = min(UInt16(truncatingIfNeeded: value), model.maxQueueSize)
+        case 0x1C:
+            guard value & 1 == 1 else { return }
+            let ring = SplitVirtqueue(size: queue.size, descriptorTable: GuestAddress(queue.descriptorTable),
+                                      availableRing: GuestAddress(queue.driverArea),
+                                      usedRing: GuestAddress(queue.deviceArea),
+                                      eventIndex: transport.driverFeatures & VirtioFeature.eventIndex != 0)
+            do {
+                try ring.validateLayout(in: memory)
+                queue.ring = ring
+                queue.enabled = true
+            } catch {
+                enterNeedsReset("queue \(index): \(error)")
+            }
+        case 0x20, 0x24: queue.descriptorTable = merge(queue.descriptorTable, high: offset == 0x24)
+        case 0x28, 0x2C: queue.driverArea = merge(queue.driverArea, high: offset == 0x2C)
+        case 0x30, 0x34: queue.deviceArea = merge(queue.deviceArea, high: offset == 0x34)
+        default: break
+        }
+    }
+
+    private func validVector(_ vector: UInt16) -> UInt16 {
+        Int(vector) < msix.count ? vector : VirtioTransportState.noVector
+    }
+
+    private func writeStatus(_ value: UInt8) {
+        if value == 0 {
+            reset()
+            return
+        }
+        var next = value & ~VirtioStatus.needsReset | transport.status & VirtioStatus.needsReset
+        let newlySet = next & ~transport.status
+        if newlySet & VirtioStatus.featuresOK != 0 {
+            let features = transport.driverFeatures
+            let acceptable = features & ~model.offeredFeatures == 0 && features & VirtioFeature.version1 != 0
+            if !acceptable { next &= ~VirtioStatus.featuresOK }
+        }
+        if newlySet & VirtioStatus.driverOK != 0 {
+            guard next & VirtioStatus.featuresOK != 0 else {
+                enterNeedsReset("DRIVER_OK set before FEATURES_OK")
+                return
+            }
+            model.activate(features: transport.driverFeatures)
+        }
+        transport.status = next
+    }
+
+    private func reset() {
+        transport = VirtioTransportState(queueCount: model.queueCount, maxQueueSize: model.maxQueueSize)
+        model.reset()
+        updateINTx()
+    }
+
+    // MARK: - Queues and interrupts
+
+    private func notify(queue index: Int) {
+        guard index < transport.queues.count, transport.status & VirtioStatus.driverOK != 0,
+              transport.status & VirtioStatus.needsReset == 0,
+              config.command & PCIConfigSpace.Command.busMaster != 0,
+              var ring = transport.queues[index].ring else { return }
+        do {
+            let published = try model.process(queue: index, &ring, memory: memory)
+            var wanted = false
+            if published { wanted = try ring.shouldNotify(in: memory) }
+            transport.queues[index].ring = ring
+            if wanted { interrupt(vector: transport.queues[index].msixVector, isrBit: 1) }
+        } catch {
+            transport.queues[index].ring = ring
+            enterNeedsReset("queue \(index): \(error)")
+        }
+    }
+
+    /// The driver broke the protocol: stop serving it until it resets the device, and say so once.
+    private func enterNeedsReset(_ reason: String) {
+        guard transport.status & VirtioStatus.needsReset == 0 else { return }
+        transport.status |= VirtioStatus.needsReset
+        log("\(name): driver error, device needs reset: \(reason)")
+        transport.configGeneration &+= 1
+        interrupt(vector: transport.configVector, isrBit: 2)
+    }
+
+    private func interrupt(vector: UInt16, isrBit: UInt8) {
+        if msix.isEnabled(config) {
+            guard vector != VirtioTransportState.noVector,
+                  let message = msix.signal(Int(vector), config: config) else { return }
+            interrupts.msi?.deliver(address: message.address, data: message.data)
+        } else {
+            transport.isr |= isrBit
+            updateINTx()
+        }
+    }
+
+    private func updateINTx() {
+        let level = transport.isr != 0 && !msix.isEnabled(config)
+        config.setInterruptStatus(level)
+        let asserted = level && config.command & PCIConfigSpace.Command.interruptDisable == 0
+        if asserted != intxAsserted {
+            intxAsserted = asserted
+            interrupts.intx.setLevel(asserted)
+        }
+    }
+
+    // MARK: - State
+
+    public func saveState() -> State { State(config: config, msix: msix, transport: transport) }
+
+    public func restoreState(_ state: State) throws {
+        guard state.transport.queues.count == model.queueCount, state.msix.count == msix.count,
+              state.config.bars == config.bars else {
+            throw DeviceStateError.invalid(device: name, reason: "the saved state is for a different device layout")
+        }
+        for queue in state.transport.queues {
+            if let ring = queue.ring { try ring.validateLayout(in: memory) }
+        }
+        config = state.config
+        msix = state.msix
+        transport = state.transport
+        if transport.status & VirtioStatus.driverOK != 0 { model.activate(features: transport.driverFeatures) }
+        updateINTx()
+    }
+}
