@@ -1,8 +1,8 @@
 public import ApusCore
 import Synchronization
 
-/// PCI bus 0: up to 32 single-function devices, configuration mechanism 1, and the address windows through which
-/// BARs are reached.
+/// PCI bus 0: up to 32 single-function devices, configuration mechanism 1 and ECAM, and the address windows through
+/// which BARs are reached.
 ///
 /// The machine's port and MMIO buses are fixed once it runs, so the bus owns two windows (`ioWindow`, `memoryWindow`)
 /// that the VMM inserts once; inside them, an access goes to whichever BAR the guest has placed there and enabled.
@@ -70,6 +70,40 @@ public final class PCIBus: @unchecked Sendable {
         return (found, Int(configAddress & 0xFC) + dataOffset)
     }
 
+    // MARK: - ECAM (PCI Express enhanced configuration access)
+
+    /// Bytes of ECAM space bus 0 takes: 32 devices x 8 functions x 4 KiB. The VMM places it where the ACPI MCFG
+    /// table says (start bus 0, end bus 0).
+    public static let ecamSize: UInt64 = 1 << 20
+
+    /// An ECAM read at `offset` (device << 15 | function << 12 | register). Functions have conventional 256-byte
+    /// configuration space: the extended registers read as zero, so the extended capability list is empty.
+    public func ecamRead(offset: UInt64, size: Int) -> UInt64 {
+        lock.withLock { _ in
+            let allOnes = UInt64.max >> (64 - 8 * UInt64(size))
+            guard let (function, register) = ecamTarget(offset: offset, size: size) else { return allOnes }
+            guard register < PCIConfigSpace.size else { return 0 }
+            return UInt64(function.readConfig(offset: register, size: size))
+        }
+    }
+
+    public func ecamWrite(offset: UInt64, size: Int, value: UInt64) {
+        lock.withLock { _ in
+            guard let (function, register) = ecamTarget(offset: offset, size: size),
+                  register < PCIConfigSpace.size else { return }
+            function.writeConfig(offset: register, size: size, value: UInt32(truncatingIfNeeded: value))
+        }
+    }
+
+    private func ecamTarget(offset: UInt64, size: Int) -> (any PCIFunction, Int)? {
+        // Accesses are naturally aligned and at most a dword; anything else is dropped, as on real root complexes.
+        guard offset < Self.ecamSize, [1, 2, 4].contains(size), offset % UInt64(size) == 0 else { return nil }
+        let device = Int(offset >> 15)
+        let function = (offset >> 12) & 0x7
+        guard function == 0, let found = slots[device] else { return nil }
+        return (found, Int(offset & 0xFFF))
+    }
+
     // MARK: - BAR windows
 
     /// An access inside the I/O or memory window: routed to the enabled BAR placed there, else open bus.
@@ -106,6 +140,8 @@ public final class PCIBus: @unchecked Sendable {
 
     /// The device to insert at ports 0xCF8-0xCFF.
     public var configPorts: any BusDevice { ConfigPorts(bus: self) }
+    /// The device to insert on the MMIO bus over `ecamSize` bytes at the MCFG base address.
+    public var ecamDevice: any BusDevice { ECAM(bus: self) }
     /// The device to insert over `ioWindow` on the port bus.
     public var ioWindowDevice: any BusDevice { Window(bus: self, io: true, base: ioWindow.start.rawValue) }
     /// The device to insert over `memoryWindow` on the MMIO bus.
@@ -116,6 +152,13 @@ public final class PCIBus: @unchecked Sendable {
         init(bus: PCIBus) { self.bus = bus }
         func read(offset: UInt64, size: Int) -> UInt64 { bus.configPortRead(offset: offset, size: size) }
         func write(offset: UInt64, size: Int, value: UInt64) { bus.configPortWrite(offset: offset, size: size, value: value) }
+    }
+
+    private final class ECAM: BusDevice {
+        let bus: PCIBus
+        init(bus: PCIBus) { self.bus = bus }
+        func read(offset: UInt64, size: Int) -> UInt64 { bus.ecamRead(offset: offset, size: size) }
+        func write(offset: UInt64, size: Int, value: UInt64) { bus.ecamWrite(offset: offset, size: size, value: value) }
     }
 
     private final class Window: BusDevice {

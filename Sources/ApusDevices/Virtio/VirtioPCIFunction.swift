@@ -38,6 +38,8 @@ public final class VirtioPCIFunction: PCIFunction {
     private let name: String
     private let log: @Sendable (String) -> Void
     private var intxAsserted = false
+    /// Where the VIRTIO_PCI_CAP_PCI_CFG capability sits: a window into the BARs through configuration space.
+    private let pciConfigWindow: Int
 
     public init(model: any VirtioDeviceModel, memory: GuestMemory, interrupts: PCIInterruptOut, name: String,
                 log: (@Sendable (String) -> Void)? = nil) {
@@ -64,31 +66,60 @@ public final class VirtioPCIFunction: PCIFunction {
                                  extra: Layout.notifyMultiplier)
         VirtioPCIFunction.addVirtioCapability(&config, type: 3, offset: Layout.isrOffset, length: 1)
         VirtioPCIFunction.addVirtioCapability(&config, type: 4, offset: Layout.deviceOffset, length: 0x1000)
+        pciConfigWindow = VirtioPCIFunction.addVirtioCapability(&config, type: 5, offset: 0, length: 0,
+                                                                extra: 0, writable: true)
         self.config = config
         transport = VirtioTransportState(queueCount: model.queueCount, maxQueueSize: model.maxQueueSize)
     }
 
     /// A virtio_pci_cap (virtio 1.x 4.1.4): vendor-specific capability 0x09.
+    /// `writable` makes bar, offset, length and the trailing dword guest-writable (the PCI_CFG window).
+    @discardableResult
     private static func addVirtioCapability(_ config: inout PCIConfigSpace, type: UInt8, offset: UInt64,
-                                            length: UInt32, extra: UInt32? = nil) {
+                                            length: UInt32, extra: UInt32? = nil, writable: Bool = false) -> Int {
         var body: [UInt8] = [extra == nil ? 16 : 20, type, UInt8(Layout.configBar), 0, 0, 0]
         for value in [UInt32(offset), length] + (extra.map { [$0] } ?? []) {
             for i in 0..<4 { body.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(i)))) }
         }
-        config.addCapability(id: 0x09, body: body)
+        let mask: [UInt8] = writable ? [0, 0, 0xFF, 0, 0, 0] + [UInt8](repeating: 0xFF, count: 12) : []
+        return config.addCapability(id: 0x09, body: body, writableBody: mask)
     }
 
     public var status: UInt8 { transport.status }
 
     // MARK: - Configuration space
 
-    public func readConfig(offset: Int, size: Int) -> UInt32 { config.read(offset: offset, size: size) }
+    public func readConfig(offset: Int, size: Int) -> UInt32 {
+        if touchesWindowData(offset: offset, size: size), let (bar, at, length) = windowTarget() {
+            // Fetch what the window points at into pci_cfg_data, then read it like any config register.
+            config.set32(pciConfigWindow + 16, UInt32(truncatingIfNeeded: readBar(bar, offset: at, size: length)))
+        }
+        return config.read(offset: offset, size: size)
+    }
 
     public func writeConfig(offset: Int, size: Int, value: UInt32) {
         config.write(offset: offset, size: size, value: value)
+        if touchesWindowData(offset: offset, size: size), let (bar, at, length) = windowTarget() {
+            let data = UInt64(config.read(offset: pciConfigWindow + 16, size: 4))
+            writeBar(bar, offset: at, size: length, value: data & (UInt64.max >> (64 - 8 * UInt64(length))))
+        }
         // Masks and INTx-disable may have changed.
         for message in msix.flushPending(config: config) { interrupts.msi?.deliver(address: message.address, data: message.data) }
         updateINTx()
+    }
+
+    private func touchesWindowData(offset: Int, size: Int) -> Bool {
+        offset < pciConfigWindow + 20 && offset + size > pciConfigWindow + 16
+    }
+
+    /// The BAR access the PCI_CFG window describes (cap.bar, cap.offset, cap.length), if it is a sane one.
+    private func windowTarget() -> (bar: Int, offset: UInt64, length: Int)? {
+        let bar = Int(config.read(offset: pciConfigWindow + 4, size: 1))
+        let offset = UInt64(config.read(offset: pciConfigWindow + 8, size: 4))
+        let length = Int(config.read(offset: pciConfigWindow + 12, size: 4))
+        guard [1, 2, 4].contains(length), offset % UInt64(length) == 0,
+              bar == Layout.configBar || bar == Layout.msixBar else { return nil }
+        return (bar, offset, length)
     }
 
     // MARK: - BARs

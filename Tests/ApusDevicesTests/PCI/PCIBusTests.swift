@@ -126,6 +126,24 @@ final class RecordingPCIFunction: PCIFunction {
         #expect(function.accesses.last?.offset == 8)
     }
 
+    @Test func ecamReachesTheSameConfigurationSpace() throws {
+        let function = RecordingPCIFunction()
+        let device = try bus.plug(function)
+        let base = UInt64(device) << 15
+        #expect(bus.ecamRead(offset: 0, size: 4) == 0x0008_1B36, "the host bridge at 00:00.0")
+        #expect(bus.ecamRead(offset: base, size: 4) == 0x5678_1234)
+        #expect(bus.ecamRead(offset: base + 2, size: 2) == 0x5678)
+        bus.ecamWrite(offset: base + 0x14, size: 4, value: 0xFFFF_FFFF)
+        #expect(configRead(device, 0x14) == 0xFFFF_F000, "a BAR sized through ECAM reads back through 0xCF8")
+        #expect(bus.ecamRead(offset: base + 0x100, size: 4) == 0, "no extended capabilities")
+        #expect(bus.ecamRead(offset: 7 << 15, size: 4) == 0xFFFF_FFFF, "an empty slot")
+        #expect(bus.ecamRead(offset: base | 1 << 12, size: 4) == 0xFFFF_FFFF, "function 1 does not exist")
+        #expect(bus.ecamRead(offset: base + 1, size: 4) == 0xFFFF_FFFF, "a misaligned access is dropped")
+        #expect(bus.ecamRead(offset: PCIBus.ecamSize, size: 4) == 0xFFFF_FFFF, "beyond bus 0")
+        bus.ecamWrite(offset: base + 0x101, size: 2, value: 0xFFFF)
+        #expect(bus.ecamRead(offset: base, size: 4) == 0x5678_1234)
+    }
+
     @Test func msixDeliversUnmaskedVectorsAndHoldsMaskedOnesPending() {
         var config = PCIConfigSpace(vendorID: 1, deviceID: 2, classCode: 0)
         var table = MSIXTable(vectors: 3, config: &config, bar: 1, tableOffset: 0, pbaOffset: 0x800)

@@ -91,7 +91,7 @@ final class LineRecorder: Sendable {
         #expect(driver.configRead(0x08) >> 8 == 0x01_8000)
         #expect(driver.configRead(0x08) & 0xFF == 1, "revision 1: modern only")
         driver.probe()
-        #expect(Set(driver.structures.keys) == [1, 2, 3, 4])
+        #expect(Set(driver.structures.keys) == [1, 2, 3, 4, 5], "common, notify, ISR, device, PCI configuration window")
         let accepted = try driver.initialise(features: ~0)
         #expect(accepted & VirtioFeature.version1 != 0)
         #expect(accepted & VirtioBlock.Feature.flush != 0 && accepted & VirtioBlock.Feature.discard != 0)
@@ -99,6 +99,27 @@ final class LineRecorder: Sendable {
         #expect(driver.deviceConfig(20, size: 4) == 512)
         #expect(driver.status == VirtioStatus.acknowledge | VirtioStatus.driver | VirtioStatus.featuresOK
                 | VirtioStatus.driverOK)
+    }
+
+    @Test func thePCIConfigurationWindowReachesTheBars() throws {
+        let fixture = try Fixture()
+        let driver = fixture.driver
+        var pointer = Int(driver.configRead(0x34, size: 1))
+        var window: Int?
+        while pointer != 0 {
+            if driver.configRead(pointer, size: 1) == 0x09, driver.configRead(pointer + 3, size: 1) == 5 { window = pointer }
+            pointer = Int(driver.configRead(pointer + 1, size: 1))
+        }
+        let cap = try #require(window, "VIRTIO_PCI_CAP_PCI_CFG is present")
+        // Without placing any BAR: device_feature_select = 1, then device_feature reads the high half.
+        driver.configWrite(cap + 4, 4, size: 1)
+        driver.configWrite(cap + 8, 0x00)
+        driver.configWrite(cap + 12, 4)
+        driver.configWrite(cap + 16, 1)
+        driver.configWrite(cap + 8, 0x04)
+        #expect(driver.configRead(cap + 16) & 1 == 1, "VIRTIO_F_VERSION_1 is bit 32")
+        driver.configWrite(cap + 12, 3)
+        #expect(driver.configRead(cap + 16) == 1, "an odd length is ignored; the data field keeps its value")
     }
 
     @Test func featuresWithoutVersion1AreRefused() throws {
