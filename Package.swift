@@ -105,6 +105,12 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "apus-bench-disk",
+            dependencies: ["ApusDisk"],
+            path: "bench/Sources/apus-bench-disk",
+            swiftSettings: strict),
+
+        .executableTarget(
             name: "apus-bench-daemon",
             dependencies: ["ApusAPI", "ApusClient"],
             path: "bench/Sources/apus-bench-daemon",

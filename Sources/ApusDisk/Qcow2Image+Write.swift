@@ -1,20 +1,10 @@
 /// Writing: in place where a cluster is this image's own, otherwise a new cluster holding the old contents with the
-/// new bytes over them. Ordering per request: new L2 tables and data clusters and their refcounts are written, then
-/// one flush, then the L2 entries and L1 entries that point at them.
+/// new bytes over them. New L2 tables, data clusters and their refcounts go to the file at once; the L2 and L1 entries
+/// that point at them wait in memory for `commitMetadata()` (a flush), which syncs, writes them, and syncs again.
 extension Qcow2Image {
-    private struct PendingEntry {
-        var tableOffset: UInt64
-        var index: Int
-        var entry: UInt64
-        /// A compressed cluster the new entry replaces, released once nothing points at it.
-        var released: UInt64?
-    }
-
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws(DiskError) {
         guard !isReadOnly else { throw .readOnly(path: file.path) }
         try checkRange(offset: offset, length: buffer.count)
-        var pending: [PendingEntry] = []
-        var newL1: [Int: UInt64] = [:]
         var done = 0
         while done < buffer.count {
             let position = offset + UInt64(done)
@@ -26,13 +16,7 @@ extension Qcow2Image {
             if case .data(let host) = current {
                 try file.write(piece, at: host + within)
             } else {
-                // Build the whole cluster: what the guest saw there, with the new bytes over it.
-                var contents = [UInt8](repeating: 0, count: Int(clusterSize))
-                try contents.withMutableBytes { whole throws(DiskError) in
-                    if count < Int(clusterSize) { try readCluster(cluster, within: 0, into: whole) }
-                    UnsafeMutableRawBufferPointer(rebasing: whole[Int(within)..<Int(within) + count]).copyMemory(from: piece)
-                }
-                let tableOffset = try l2Table(forCluster: cluster, newL1: &newL1)
+                let tableOffset = try l2Table(forCluster: cluster)
                 var host: UInt64
                 var released: UInt64?
                 switch current {
@@ -44,20 +28,45 @@ extension Qcow2Image {
                 default:
                     host = try allocateCluster()
                 }
-                try file.write(contents, at: host)
-                pending.append(PendingEntry(tableOffset: tableOffset, index: Int(cluster % l2Entries),
-                                            entry: host | Qcow2Entry.copied, released: released))
+                if count == Int(clusterSize) {
+                    try file.write(piece, at: host)
+                } else {
+                    // The whole cluster: what the guest saw there, with the new bytes over it.
+                    var contents = [UInt8](repeating: 0, count: Int(clusterSize))
+                    try contents.withMutableBytes { whole throws(DiskError) in
+                        try readCluster(cluster, within: 0, into: whole)
+                        UnsafeMutableRawBufferPointer(rebasing: whole[Int(within)..<Int(within) + count])
+                            .copyMemory(from: piece)
+                    }
+                    try file.write(contents, at: host)
+                }
+                let index = Int(cluster % l2Entries)
+                l2Tables[tableOffset]?[index] = host | Qcow2Entry.copied
+                pendingL2[tableOffset + UInt64(index) * 8] = host | Qcow2Entry.copied
+                if let released { pendingReleases.append(released) }
             }
             done += count
         }
-        guard !pending.isEmpty || !newL1.isEmpty else { return }
+        if pendingL2.count + pendingL1.count > Self.maxPendingEntries { try commitMetadata() }
+    }
+
+    /// Makes pending mappings durable in qcow2's order: data and refcounts synced, then L2 entries, then L1 entries,
+    /// synced; only then are replaced compressed clusters released.
+    func commitMetadata() throws(DiskError) {
+        guard !pendingL2.isEmpty || !pendingL1.isEmpty || !pendingReleases.isEmpty else { return }
         try file.sync()
-        for item in pending { try setL2Entry(table: item.tableOffset, index: item.index, item.entry) }
-        for (index, entry) in newL1.sorted(by: { $0.key < $1.key }) {
-            l1[index] = entry
+        for (position, entry) in pendingL2.sorted(by: { $0.key < $1.key }) {
+            try file.write(BigEndian.bytes(entry), at: position)
+        }
+        for (index, entry) in pendingL1.sorted(by: { $0.key < $1.key }) {
             try file.write(BigEndian.bytes(entry), at: header.l1TableOffset + UInt64(index) * 8)
         }
-        for case let entry? in pending.map(\.released) { try releaseCompressed(entry) }
+        pendingL2 = [:]
+        pendingL1 = [:]
+        try file.sync()
+        let releases = pendingReleases
+        pendingReleases = []
+        for entry in releases { try releaseCompressed(entry) }
     }
 
     public func discard(offset: UInt64, length: UInt64) throws(DiskError) {
@@ -100,20 +109,23 @@ extension Qcow2Image {
 
     // MARK: - Tables
 
-    /// The L2 table covering `cluster`, allocating an empty one (linked into L1 later, after the flush).
-    private func l2Table(forCluster cluster: UInt64, newL1: inout [Int: UInt64]) throws(DiskError) -> UInt64 {
+    /// The L2 table covering `cluster`, allocating an empty one (linked into the file's L1 at the next commit).
+    private func l2Table(forCluster cluster: UInt64) throws(DiskError) -> UInt64 {
         let l1Index = Int(cluster / l2Entries)
-        let existing = (newL1[l1Index] ?? l1[l1Index]) & Qcow2Entry.offsetMask
+        let existing = l1[l1Index] & Qcow2Entry.offsetMask
         if existing != 0 { return existing }
         let table = try allocateCluster()
         try file.write([UInt8](repeating: 0, count: Int(clusterSize)), at: table)
         l2Tables[table] = [UInt64](repeating: 0, count: Int(l2Entries))
-        newL1[l1Index] = table | Qcow2Entry.copied
+        l1[l1Index] = table | Qcow2Entry.copied
+        pendingL1[l1Index] = table | Qcow2Entry.copied
         return table
     }
 
+    /// Writes an entry now (discard), superseding a pending one for the same slot.
     private func setL2Entry(table: UInt64, index: Int, _ entry: UInt64) throws(DiskError) {
         l2Tables[table]?[index] = entry
+        pendingL2[table + UInt64(index) * 8] = nil
         try file.write(BigEndian.bytes(entry), at: table + UInt64(index) * 8)
     }
 

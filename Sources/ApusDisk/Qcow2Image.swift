@@ -7,8 +7,10 @@ import Glibc
 ///
 /// Everything is checked when the image is opened — header, features, every L1, refcount table and L2 entry against
 /// the file — so a corrupt or unsupported image is refused whole, never half-opened. Writes follow qcow2's ordering:
-/// data and refcounts first, a flush, then the L2 (and L1) entries that make them reachable; a crash leaks clusters
-/// at worst.
+/// data and refcounts first, a sync, then the L2 (and L1) entries that make them reachable; a crash leaks clusters
+/// at worst. The entries for newly allocated clusters are held in memory (and serve reads at once) until the next
+/// `flush()` or until `maxPendingEntries` accumulate, as a write-back disk cache would: like QEMU's, unflushed
+/// writes to new clusters may be lost in a crash, flushed ones never.
 public final class Qcow2Image: DiskImage {
     let file: HostFile
     var header: Qcow2Header
@@ -19,6 +21,13 @@ public final class Qcow2Image: DiskImage {
     var l2Tables: [UInt64: [UInt64]] = [:]
     /// Where the next cluster is allocated (clusters are appended; freed ones are punched out of the file).
     var fileEnd: UInt64
+    /// L2 entries (by their position in the file) and L1 entries written in memory, not yet in the file.
+    var pendingL2: [UInt64: UInt64] = [:]
+    var pendingL1: [Int: UInt64] = [:]
+    /// Compressed clusters replaced by pending entries, released once those entries are durable.
+    var pendingReleases: [UInt64] = []
+    /// How many new mappings may wait for a flush before they are written anyway.
+    public static let maxPendingEntries = 16384
 
     let clusterSize: UInt64
     let clusterBits: UInt64
@@ -250,5 +259,13 @@ public final class Qcow2Image: DiskImage {
         }
     }
 
-    public func flush() throws(DiskError) { try file.sync() }
+    public func flush() throws(DiskError) {
+        try commitMetadata()
+        try file.sync()
+    }
+
+    deinit {
+        // Closing without a flush still leaves the image consistent and the data reachable.
+        if !file.isReadOnly { try? commitMetadata() }
+    }
 }

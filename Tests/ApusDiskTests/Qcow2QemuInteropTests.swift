@@ -78,6 +78,29 @@ struct Qcow2QemuInteropTests {
         #expect(info.output.contains("backing file: base.\(baseFormat)"), "\(info.output)")
     }
 
+    /// The file as a crash would leave it, before and after a flush: consistent, at worst leaking clusters; the
+    /// unflushed data may be missing (as on a write-back disk), the flushed data is there.
+    @Test func anUnflushedImageIsConsistentAndLeaksAtWorst() throws {
+        let scratch = try ScratchDirectory()
+        let path = scratch.file("disk.qcow2")
+        let image = try Qcow2Image.create(path: path, size: Self.size)
+        try image.write(pattern(3 << 20, seed: 11), at: 1 << 20)
+        try image.flush()
+        let flushed = try image.readBytes(at: 0, count: Int(Self.size))
+        try image.write(pattern(2 << 20, seed: 12), at: 5 << 20)  // new clusters, not flushed
+        try image.write(pattern(4096, seed: 13), at: 2 << 20)     // in place, not flushed
+        let check = try QemuTools.run("qemu-img", ["check", path])
+        #expect(check.status == 0 || check.status == 3, "\(check.output)")
+        #expect(!check.output.contains("ERROR"), "\(check.output)")
+        // Another reader of the file now sees the flushed mappings; the new clusters are not reachable yet.
+        let crashView = try Qcow2Image(path: path, readOnly: true)
+        #expect(try crashView.readBytes(at: 5 << 20, count: 2 << 20) == Array(flushed[(5 << 20)..<(7 << 20)]))
+        try image.flush()
+        let after = try Qcow2Image(path: path, readOnly: true)
+        #expect(try after.readBytes(at: 0, count: Int(Self.size)) == image.readBytes(at: 0, count: Int(Self.size)))
+        try expectClean(path)
+    }
+
     @Test func imagesQemuWritesReadBackInApus() throws {
         let scratch = try ScratchDirectory()
         let path = scratch.file("qemu.qcow2")
