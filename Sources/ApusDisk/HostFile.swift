@@ -84,7 +84,7 @@ final class HostFile {
     /// glibc's fallocate(2) wrapper, looked up at run time: Swift's Glibc module does not import the GNU-only
     /// declaration.
     private typealias FallocateFunction = @convention(c) (Int32, Int32, off_t, off_t) -> Int32
-    nonisolated(unsafe) private static let fallocate: FallocateFunction? = {
+    private static let fallocate: FallocateFunction? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate") else { return nil }
         return unsafeBitCast(symbol, to: FallocateFunction.self)
     }()

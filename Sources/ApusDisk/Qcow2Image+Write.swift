@@ -96,15 +96,22 @@ extension Qcow2Image {
         try file.sync()
         for old in released {
             switch old {
-            case .data(let host), .zero(let host) where host != 0:
-                try changeRefcount(ofHost: host, by: -1)
-                if try refcount(ofHost: host) == 0 { file.punchHole(offset: host, length: clusterSize) }
+            case .data(let host):
+                try release(host: host)
+            case .zero(let host) where host != 0:
+                try release(host: host)
             case .compressed(let entry):
                 try releaseCompressed(entry)
             default:
                 break
             }
         }
+    }
+
+    /// Drops one reference to a data cluster; the file gives the space back when none is left.
+    private func release(host: UInt64) throws(DiskError) {
+        try changeRefcount(ofHost: host, by: -1)
+        if try refcount(ofHost: host) == 0 { file.punchHole(offset: host, length: clusterSize) }
     }
 
     // MARK: - Tables

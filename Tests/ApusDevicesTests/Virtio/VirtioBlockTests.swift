@@ -30,8 +30,9 @@ final class LineRecorder: Sendable {
         let function: VirtioPCIFunction
         let driver: VirtioPCITestDriver
 
-        init(readOnly: Bool = false, qcow2: Bool = false) throws {
-            directory = NSTemporaryDirectory() + "apus-blk-" + UUID().uuidString
+        /// `parent` is where the disk image lives (the system's temporary directory by default).
+        init(readOnly: Bool = false, qcow2: Bool = false, parent: String = NSTemporaryDirectory()) throws {
+            directory = parent + "/apus-blk-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = directory + (qcow2 ? "/disk.qcow2" : "/disk.raw")
             if qcow2 {
