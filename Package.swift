@@ -37,8 +37,10 @@ let package = Package(
         // about ten times slower. (-enable-testing still applies, so @testable imports keep working.)
         .target(name: "ApusSoftCPU", dependencies: ["ApusCore", "CHostFPU"],
                 swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        // Disk image formats (raw, qcow2): host files only, no guest knowledge.
+        .target(name: "ApusDisk", swiftSettings: strict),
         // Emulated devices: pure state machines, no backend knowledge.
-        .target(name: "ApusDevices", dependencies: ["ApusCore"], swiftSettings: strict),
+        .target(name: "ApusDevices", dependencies: ["ApusCore", "ApusDisk"], swiftSettings: strict),
         // Loaders and platform tables.
         .target(name: "ApusBoot", dependencies: ["ApusCore"], swiftSettings: strict),
         // The VMM: builds a machine from a configuration and runs it.
@@ -103,6 +105,12 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "apus-bench-disk",
+            dependencies: ["ApusDisk"],
+            path: "bench/Sources/apus-bench-disk",
+            swiftSettings: strict),
+
+        .executableTarget(
             name: "apus-bench-daemon",
             dependencies: ["ApusAPI", "ApusClient"],
             path: "bench/Sources/apus-bench-daemon",
@@ -112,7 +120,8 @@ let package = Package(
         .target(name: "ApusTesting", dependencies: ["ApusCore"], swiftSettings: strict),
 
         .testTarget(name: "ApusCoreTests", dependencies: ["ApusCore", "ApusTesting"]),
-        .testTarget(name: "ApusDevicesTests", dependencies: ["ApusDevices", "ApusTesting"]),
+        .testTarget(name: "ApusDevicesTests", dependencies: ["ApusDevices", "ApusDisk", "ApusTesting"]),
+        .testTarget(name: "ApusDiskTests", dependencies: ["ApusDisk"]),
         .testTarget(name: "ApusBootTests", dependencies: ["ApusBoot", "ApusTesting"]),
         .testTarget(name: "ApusKVMTests", dependencies: ["ApusKVM", "ApusCore"]),
         .testTarget(name: "ApusSoftCPUTests", dependencies: ["ApusSoftCPU", "ApusCore", "ApusBoot", "ApusTesting"]),
