@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The API server is NIO under Hummingbird's HTTP/1 channel (connection limits, timeouts): declared, not borrowed.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // The kernel interface only: typed ioctl wrappers and flexible-array helpers.
@@ -63,19 +67,25 @@ let package = Package(
         .target(
             name: "ApusDaemon",
             dependencies: [
-                "ApusAPI", "ApusVMM", "ApusGuests",
+                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         // A small blocking HTTP/1.1 client over the daemon's Unix socket, for the CLI and the tests.
-        .target(name: "ApusClient", dependencies: ["ApusAPI"], swiftSettings: strict),
+        .target(name: "ApusClient", dependencies: ["ApusAPI", "ApusCore"], swiftSettings: strict),
         .executableTarget(
             name: "apusd",
             dependencies: [
-                "ApusDaemon",
+                "ApusDaemon", "ApusAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "apus",
             dependencies: [
-                "ApusVMM", "ApusGuests", "ApusAPI", "ApusClient",
+                "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests", "ApusAPI", "ApusClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,6 +144,8 @@ let package = Package(
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore", "ApusTesting"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
         .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusTesting"]),
+        // Every module's imports against docs/ARCHITECTURE.md's table and the dependencies declared here.
+        .testTarget(name: "ApusArchitectureTests"),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.
         .testTarget(name: "ApusDaemonE2ETests", dependencies: ["ApusAPI", "ApusClient", "ApusTesting"]),
     ]

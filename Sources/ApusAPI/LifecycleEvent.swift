@@ -17,8 +17,11 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
     /// The state after the event (nil once undefined).
     public var state: VMState?
     public var reason: String?
+    /// The id of the operation that caused the event; nil for what the guest did by itself (power-off, crash).
+    public var operation: String?
 
-    public init(sequence: UInt64, time: Date, vm: String, name: String, kind: Kind, state: VMState?, reason: String?) {
+    public init(sequence: UInt64, time: Date, vm: String, name: String, kind: Kind, state: VMState?, reason: String?,
+                operation: String? = nil) {
         self.sequence = sequence
         self.time = time
         self.vm = vm
@@ -26,5 +29,6 @@ public struct LifecycleEvent: Codable, Sendable, Equatable {
         self.kind = kind
         self.state = state
         self.reason = reason
+        self.operation = operation
     }
 }

@@ -14,9 +14,11 @@ public struct VMInfo: Codable, Sendable, Equatable {
     /// Exits by kind since the current run started (active and paused VMs).
     public var exits: [String: Int]?
     public var allowedOperations: [VMOperation]
+    /// The last lifecycle operation asked of the VM and how it ended (kept across daemon restarts).
+    public var lastOperation: OperationRecord?
 
     public init(id: String, definition: VMDefinition, state: VMState, reason: String?, since: Date,
-                runningBackend: String?, exits: [String: Int]?) {
+                runningBackend: String?, exits: [String: Int]?, lastOperation: OperationRecord? = nil) {
         self.id = id
         self.definition = definition
         self.state = state
@@ -25,5 +27,6 @@ public struct VMInfo: Codable, Sendable, Equatable {
         self.runningBackend = runningBackend
         self.exits = exits
         self.allowedOperations = state.allowedOperations
+        self.lastOperation = lastOperation
     }
 }

@@ -1,3 +1,4 @@
+import ApusCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -45,9 +46,10 @@ final class UnixSocketConnection {
     func write(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes { pending in
+                SystemCall.retryingInterrupts { Glibc.send(fd, pending.baseAddress, pending.count, Int32(MSG_NOSIGNAL)) }
+            }
             if written < 0 {
-                if errno == EINTR { continue }
                 throw ClientError.protocolError("the connection broke while sending (\(String(cString: strerror(errno))))")
             }
             offset += written
@@ -57,14 +59,13 @@ final class UnixSocketConnection {
     /// Up to `maximum` bytes; an empty result means the daemon closed the connection.
     func read(maximum: Int = 64 << 10) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: maximum)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, maximum, 0) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ClientError.protocolError("the connection broke while reading (\(String(cString: strerror(errno))))")
-            }
-            return Array(buffer[0..<count])
+        let count = buffer.withUnsafeMutableBytes { bytes in
+            SystemCall.retryingInterrupts { recv(fd, bytes.baseAddress, maximum, 0) }
         }
+        if count < 0 {
+            throw ClientError.protocolError("the connection broke while reading (\(String(cString: strerror(errno))))")
+        }
+        return Array(buffer[0..<count])
     }
 
     /// Stops further sends (so a streamed upload ends) while reads go on.

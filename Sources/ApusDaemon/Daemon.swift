@@ -21,6 +21,12 @@ public final class Daemon {
 
     /// Takes the locks and brings back the VMs on disk; nothing listens until the services run.
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
+        var configuration = configuration
+        let connections = DescriptorLimit.connections(wanted: configuration.maximumConnections)
+        if connections < configuration.maximumConnections {
+            logger.warning("serving at most \(connections) connections, not \(configuration.maximumConnections): the descriptor limit is \(DescriptorLimit.softLimit) (raise LimitNOFILE)")
+            configuration.maximumConnections = connections
+        }
         self.configuration = configuration
         self.logger = logger
         let store = try StateDirectory(root: configuration.stateDirectory)
@@ -29,13 +35,19 @@ public final class Daemon {
             try DirectoryLock(path: store.lockPath, purpose: "state directory \(store.root)"),
             try DirectoryLock(path: configuration.socketPath + ".lock", purpose: "socket \(configuration.socketPath)"),
         ]
-        registry = VMRegistry(store: store, events: EventLog(), logger: logger)
+        let imageRoots = try ImageRoots(
+            configuration.imageRoots.isEmpty ? [configuration.defaultImageRoot] : configuration.imageRoots,
+            creating: configuration.imageRoots.isEmpty ? configuration.defaultImageRoot : nil,
+            stateDirectory: store.root)
+        registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: imageRoots),
+                              budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), logger: logger)
+        logger.info("image roots: \(imageRoots.directories.joined(separator: ", ")); memory budget: \(configuration.memoryBudgetMiB.map { "\($0) MiB" } ?? "none (overcommit)")")
         registry.recover()
 
         let router = Router(context: DaemonRequestContext.self)
         router.add(middleware: LatencyMiddleware(metrics: metrics))
-        router.add(middleware: ErrorMiddleware())
         let table = APIRoutes(router: router)
+        router.add(middleware: ErrorMiddleware(routes: table.table))
         let audit = AuditLog(logger: logger)
         VMRoutes(registry: registry, audit: audit).register(on: table)
         ActionRoutes(registry: registry, audit: audit).register(on: table)
@@ -56,18 +68,13 @@ public final class Daemon {
         // its group, e.g. "apus", may drive VMs) once it exists. It is never more open than that, even briefly.
         umask(0o077)
         let fleet = FleetService(registry: registry, suspend: configuration.suspendOnShutdown, logger: logger)
-        if let descriptor = ActivatedSocketServer.inheritedDescriptor() {
-            return [fleet, ActivatedSocketServer(descriptor: descriptor, responder: router.buildResponder(), logger: logger)]
+        let listener: APIServer.Listener = SocketActivation.inheritedDescriptor().map { .descriptor($0) } ?? .path(socketPath)
+        var server = APIServer(listener: listener, responder: router.buildResponder(), configuration: configuration,
+                               logger: logger)
+        if case .path = listener {
+            server.onListening = { chmod(socketPath, 0o660) }
         }
-        let application = Application(
-            router: router,
-            configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "apusd"),
-            onServerRunning: { _ in
-                chmod(socketPath, 0o660)
-                logger.info("apusd listening on \(socketPath)")
-            },
-            logger: logger)
-        return [fleet, application]
+        return [fleet, server]
     }
 
     /// Creates the socket's directory if needed and refuses to replace anything at the socket path that is not a

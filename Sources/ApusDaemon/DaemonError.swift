@@ -15,7 +15,13 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The request is well formed but cannot be carried out (a missing kernel, an unusable backend, a boot error).
     case unprocessable(String)
     case insufficientStorage(String)
+    /// Starting the VM would commit more guest memory than the daemon's budget.
+    case insufficientMemory(name: String, requestedMiB: Int, committedMiB: Int, budgetMiB: Int)
     case payloadTooLarge(limit: Int)
+    /// The body's Content-Type is not the one the route takes.
+    case unsupportedMediaType(expected: String, got: String?)
+    /// The path exists but not with this method; `allowed` goes into the Allow header.
+    case methodNotAllowed(method: String, path: String, allowed: [String])
     case `internal`(String)
     /// Start-up only: another daemon holds the state directory or socket.
     case conflictingDaemon(String)
@@ -25,10 +31,12 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badRequest: return 400
         case .notFound: return 404
         case .conflict, .busy, .nameTaken, .notRunning: return 409
+        case .methodNotAllowed: return 405
         case .payloadTooLarge: return 413
+        case .unsupportedMediaType: return 415
         case .unprocessable: return 422
         case .internal, .conflictingDaemon: return 500
-        case .insufficientStorage: return 507
+        case .insufficientStorage, .insufficientMemory: return 507
         }
     }
 
@@ -40,8 +48,11 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .busy: return "busy"
         case .nameTaken: return "name-taken"
         case .payloadTooLarge: return "payload-too-large"
+        case .unsupportedMediaType: return "unsupported-media-type"
+        case .methodNotAllowed: return "method-not-allowed"
         case .unprocessable: return "unprocessable"
         case .insufficientStorage: return "insufficient-storage"
+        case .insufficientMemory: return "insufficient-memory"
         case .internal, .conflictingDaemon: return "internal"
         }
     }
@@ -60,6 +71,14 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notRunning(let name, let state):
             return "VM '\(name)' is \(state.rawValue); console input needs it active"
         case .payloadTooLarge(let limit): return "the request body is larger than \(limit) bytes"
+        case .unsupportedMediaType(let expected, let got):
+            return "the body must be sent as Content-Type: \(expected), not \(got.map { "'\($0)'" } ?? "without a Content-Type")"
+        case .methodNotAllowed(let method, let path, let allowed):
+            return "\(path) does not take \(method) (allowed: \(allowed.joined(separator: ", ")))"
+        case .insufficientMemory(let name, let requested, let committed, let budget):
+            return "cannot run VM '\(name)': it needs \(requested) MiB, but \(committed) MiB of the \(budget) MiB memory "
+                + "budget are committed to running VMs (\(max(budget - committed, 0)) MiB available); stop or suspend a VM, "
+                + "or raise apusd --memory-budget"
         }
     }
 

@@ -1,3 +1,4 @@
+import ApusCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,8 +27,9 @@ public enum HostVirtualization {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
+            let count = chunk.withUnsafeMutableBytes { buffer in
+                SystemCall.retryingInterrupts { read(descriptor, buffer.baseAddress, buffer.count) }
+            }
             guard count >= 0 else { return nil }
             if count == 0 { break }
             bytes += chunk[..<count]

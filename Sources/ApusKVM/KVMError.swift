@@ -1,3 +1,4 @@
+import ApusCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,10 +41,7 @@ public enum KVMError: Error, Equatable, Sendable, CustomStringConvertible {
 /// restartable), and turns failure into a `KVMError` naming the ioctl.
 @inline(__always)
 func checked(_ name: String, _ call: () -> Int32) throws -> Int32 {
-    while true {
-        let result = call()
-        if result >= 0 { return result }
-        if errno == EINTR { continue }
-        throw KVMError.ioctl(name: name, errno: errno)
-    }
+    let result = SystemCall.retryingInterrupts(call)
+    if result >= 0 { return result }
+    throw KVMError.ioctl(name: name, errno: errno)
 }

@@ -1,3 +1,4 @@
+import ApusCore
 import ApusVMM
 import Foundation
 import Synchronization
@@ -11,8 +12,9 @@ final class ConsoleInputPump: Sendable {
         let thread = Thread { [self] in
             var buffer = [UInt8](repeating: 0, count: 256)
             while !self.detached.load(ordering: .relaxed) {
-                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
+                let count = buffer.withUnsafeMutableBytes { bytes in
+                    SystemCall.retryingInterrupts { read(STDIN_FILENO, bytes.baseAddress, bytes.count) }
+                }
                 guard count > 0 else { return }
                 var pending = Array(buffer[0..<count])
                 while !pending.isEmpty && !self.detached.load(ordering: .relaxed) {

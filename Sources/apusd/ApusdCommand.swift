@@ -23,6 +23,20 @@ struct ApusdCommand: AsyncParsableCommand {
             apusd may use a state directory or a socket at a time. SIGTERM or SIGINT stops the daemon gracefully: \
             running VMs are suspended to disk (or stopped, with --on-shutdown stop) and resume later. \
             The socket is created with mode 0660; its group decides who may drive VMs.
+
+            Boot files (--image, --kernel, --initrd of a definition) are opened only from image roots: by default \
+            <state-dir>/images (created 0700), or the directories given with --image-root (repeatable). Copy or \
+            link images into a root as the administrator, e.g.
+
+              install -m 0644 vmlinuz initrd.img /var/lib/apus/images/
+
+            and define VMs with those paths. A path is resolved once (symbolic links followed) and must lie inside \
+            a root; only regular files no larger than the VM's memory are accepted, so clients cannot make apusd read \
+            other files, devices or FIFOs.
+
+            Running VMs together may hold at most --memory-budget MiB of guest memory (default: the host's memory \
+            less an eighth, at least 1 GiB, kept for the host); a start beyond it answers 507 with what is committed. \
+            --memory-overcommit turns that check off.
             """,
         version: ApusVersion.current)
 
@@ -39,6 +53,28 @@ struct ApusdCommand: AsyncParsableCommand {
     @Option(help: "What happens to running VMs when apusd stops: suspend (to disk, resumable) or stop.")
     var onShutdown: ShutdownPolicy = .suspend
 
+    @Option(name: .customLong("image-root"),
+            help: ArgumentHelp("A directory VMs may boot files from (repeatable; default: <state-dir>/images).",
+                               valueName: "dir"))
+    var imageRoots: [String] = []
+
+    @Option(help: ArgumentHelp("The most guest memory running VMs may hold together (default: host memory less a reserve).",
+                               valueName: "MiB"))
+    var memoryBudget: Int?
+
+    @Flag(help: "Start VMs whatever memory they need (no admission control).")
+    var memoryOvercommit = false
+
+    @Option(help: "The most client connections served at once; more wait in the listen backlog.")
+    var maxConnections: Int = DaemonConfiguration.defaultMaximumConnections
+
+    @Option(help: ArgumentHelp("Close a connection with no request in progress after this long.", valueName: "seconds"))
+    var idleTimeout: Double = 60
+
+    @Option(help: ArgumentHelp("Close a connection whose request body has not arrived this long after its head.",
+                               valueName: "seconds"))
+    var requestTimeout: Double = 30
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -46,6 +82,12 @@ struct ApusdCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)'")
         }
+        if let memoryBudget, memoryBudget < 1 { throw ValidationError("--memory-budget must be at least 1 MiB") }
+        if memoryOvercommit && memoryBudget != nil {
+            throw ValidationError("--memory-budget and --memory-overcommit exclude each other")
+        }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard idleTimeout > 0, requestTimeout > 0 else { throw ValidationError("timeouts must be positive") }
     }
 
     func run() async throws {
@@ -56,11 +98,18 @@ struct ApusdCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "apusd")
+        DescriptorLimit.raiseSoftLimit()
         let daemon: Daemon
         do {
             daemon = try Daemon(
-                configuration: DaemonConfiguration(socketPath: absolute(socket), stateDirectory: absolute(stateDir),
-                                                   suspendOnShutdown: onShutdown == .suspend),
+                configuration: DaemonConfiguration(
+                    socketPath: absolute(socket), stateDirectory: absolute(stateDir),
+                    suspendOnShutdown: onShutdown == .suspend,
+                    imageRoots: imageRoots.map(absolute),
+                    memoryBudgetMiB: memoryOvercommit ? nil : (memoryBudget ?? DaemonConfiguration.defaultMemoryBudgetMiB),
+                    maximumConnections: maxConnections,
+                    idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+                    requestTimeout: .milliseconds(Int64(requestTimeout * 1000))),
                 logger: logger)
         } catch {
             FileHandle.standardError.write(Data("apusd: \(error)\n".utf8))

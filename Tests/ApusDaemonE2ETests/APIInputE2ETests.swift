@@ -20,8 +20,8 @@ import Testing
             ("POST", "/v1/vms", "{\"boot\": {\"guest\": \"hello\"}}", 400, "missing field 'name'"),
             ("POST", "/v1/vms", "{\"name\": \"a/b\", \"boot\": {\"guest\": \"hello\"}}", 400, "not a valid name"),
             ("POST", "/v1/vms", "{\"name\": \"x\", \"boot\": {\"guest\": \"hello\", \"image\": \"/x\"}}", 400, "exactly one"),
-            ("POST", "/v1/vms", "{\"name\": \"x\", \"boot\": {\"kernel\": \"/no/such/kernel\"}}", 400, "No such file"),
-            ("POST", "/v1/vms", "{\"name\": \"x\", \"boot\": {\"guest\": \"nope\"}}", 400, "no built-in guest"),
+            ("POST", "/v1/vms", "{\"name\": \"x\", \"boot\": {\"kernel\": \"/no/such/kernel\"}}", 422, "No such file"),
+            ("POST", "/v1/vms", "{\"name\": \"x\", \"boot\": {\"guest\": \"nope\"}}", 422, "no built-in guest"),
             ("POST", "/v1/vms", "{\"name\": \"x\", \"memoryMiB\": 1, \"boot\": {\"guest\": \"hello\"}}", 400, "memory must be"),
             ("POST", "/v1/vms", "{\"name\": \"x\", \"backend\": \"vmware\", \"boot\": {\"guest\": \"hello\"}}", 400, "unknown backend"),
             ("POST", "/v1/vms", String(repeating: " ", count: 70_000), 413, "larger than 65536"),
@@ -49,7 +49,7 @@ import Testing
         #expect(String(decoding: second.body, as: UTF8.self).contains("\"state\":\"active\""))
 
         // An image that disappears between define and start: 422 naming the file, and the VM stays inactive.
-        let image = directory + "/guest.elf"
+        let image = daemon.imageRoot + "/guest.elf"
         try Data("a guest image".utf8).write(to: URL(fileURLWithPath: image))
         _ = try daemon.client.define(VMDefinition(name: "vanishing", boot: .image(path: image)))
         try FileManager.default.removeItem(atPath: image)

@@ -11,6 +11,8 @@ final class DaemonProcess {
     let socketPath: String
     let stateDirectory: String
     let logPath: String
+    /// The daemon's image root (`--image-root`): boot files a test defines VMs with go here.
+    let imageRoot: String
     private var process: Process?
 
     static func executable(_ name: String) -> URL { CommandRunner.executable(name) }
@@ -26,7 +28,11 @@ final class DaemonProcess {
         socketPath = directory + "/apusd.sock"
         stateDirectory = directory + "/state"
         logPath = directory + "/apusd.log"
+        imageRoot = directory + "/images"
     }
+
+    /// The pid of the running daemon (0 when it is not running).
+    var pid: Int32 { process?.processIdentifier ?? 0 }
 
     var client: ApusAPIClient { ApusAPIClient(socketPath: socketPath) }
 
@@ -34,7 +40,8 @@ final class DaemonProcess {
     func start(_ extraArguments: [String] = []) throws {
         let process = Process()
         process.executableURL = Self.executable("apusd")
-        process.arguments = ["--socket", socketPath, "--state-dir", stateDirectory] + extraArguments
+        try FileManager.default.createDirectory(atPath: imageRoot, withIntermediateDirectories: true)
+        process.arguments = ["--socket", socketPath, "--state-dir", stateDirectory, "--image-root", imageRoot] + extraArguments
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()

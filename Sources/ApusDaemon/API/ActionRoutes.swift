@@ -10,10 +10,12 @@ struct ActionRoutes {
 
     func register(on routes: APIRoutes) {
         for operation in Self.actions {
-            routes.on(.post, "/v1/vms/{id}/\(operation.rawValue)") { _, context in
+            routes.on(.post, "/v1/vms/{id}/\(operation.rawValue)") { request, context in
                 let controller = try registry.find(context.parameters.require("id"))
-                return try await AuditedOperation.run(operation.rawValue, on: controller, context: context, audit: audit) {
-                    try JSONResponse.make(try await controller.perform(operation))
+                let operationID = try OperationIDs.from(request.headers)
+                return try await AuditedOperation.run(operation.rawValue, on: controller, context: context, audit: audit,
+                                                      operationID: operationID) {
+                    try JSONResponse.make(try await controller.perform(operation, operationID: operationID))
                 }
             }
         }

@@ -4,9 +4,10 @@ import Logging
 struct AuditLog: Sendable {
     let logger: Logger
 
-    func record(_ operation: String, vm: String, caller: PeerCredentials?, result: String) {
+    func record(_ operation: String, vm: String, caller: PeerCredentials?, result: String, operationID: String? = nil) {
         logger.notice("audit", metadata: [
             "op": "\(operation)",
+            "operation-id": "\(operationID ?? "-")",
             "vm": "\(vm)",
             "uid": "\(caller.map { String($0.uid) } ?? "unknown")",
             "pid": "\(caller.map { String($0.pid) } ?? "unknown")",

@@ -36,7 +36,8 @@ struct ConsoleRoutes {
         }
         routes.on(.post, "/v1/vms/{id}/console") { request, context in
             let controller = try registry.find(context.parameters.require("id"))
-            let body = try await RequestBody.collect(request)
+            let body = try await RequestBody.required(request, mediaType: "application/octet-stream",
+                                                      what: "the bytes to send to the guest")
             var remaining = Array(body.readableBytesView)
             let total = remaining.count
             let deadline = ContinuousClock.now + Self.inputPatience

@@ -6,6 +6,8 @@ import Logging
 /// unexpected becomes a 500 with its description and is logged, and the daemon keeps serving.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = DaemonRequestContext
+    /// The routes, to tell "no such path" (404) from "not with this method" (405 with Allow).
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -16,10 +18,14 @@ struct ErrorMiddleware: RouterMiddleware {
             let status = Int(error.status.code)
             let daemonError: DaemonError = switch status {
             case 413: .payloadTooLarge(limit: ApusVersion.maximumRequestBodyBytes)
+            case 404 where !routes.methods(forPath: request.uri.path).isEmpty:
+                .methodNotAllowed(method: request.method.rawValue, path: request.uri.path,
+                                  allowed: routes.methods(forPath: request.uri.path))
             case 404: .notFound("no such resource: \(request.method) \(request.uri.path)")
             case 400..<500: .badRequest("\(error)")
             default: .internal("\(error)")
             }
+            if case .methodNotAllowed = daemonError { return try Self.response(for: daemonError) }
             return try Self.response(for: daemonError, statusOverride: status)
         } catch {
             context.logger.error("unexpected error on \(request.method) \(request.uri.path): \(error)")
@@ -30,6 +36,10 @@ struct ErrorMiddleware: RouterMiddleware {
     static func response(for error: DaemonError, statusOverride: Int? = nil) throws -> Response {
         var body = error.body
         if let statusOverride { body.error.status = statusOverride }
-        return try JSONResponse.make(body, status: HTTPResponse.Status(code: statusOverride ?? error.status))
+        var response = try JSONResponse.make(body, status: HTTPResponse.Status(code: statusOverride ?? error.status))
+        if case .methodNotAllowed(_, _, let allowed) = error {
+            response.headers[.allow] = allowed.joined(separator: ", ")
+        }
+        return response
     }
 }

@@ -15,13 +15,33 @@ enum RequestBody {
         }
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    /// Refuses a body sent as anything but `expected` (parameters such as charset are allowed): 415.
+    static func requireMediaType(_ expected: String, of request: Request) throws {
+        let given = request.headers[.contentType]
+        let type = given?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard type == expected else { throw DaemonError.unsupportedMediaType(expected: expected, got: given) }
+    }
+
+    /// The body of a route that requires one: 400 when it is empty.
+    static func required(_ request: Request, mediaType: String, what: String) async throws -> ByteBuffer {
+        try requireMediaType(mediaType, of: request)
         let buffer = try await collect(request)
-        guard buffer.readableBytes > 0 else { throw DaemonError.badRequest("the request needs a JSON body") }
+        guard buffer.readableBytes > 0 else { throw DaemonError.badRequest("the request needs a body (\(what))") }
+        return buffer
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer = try await required(request, mediaType: "application/json", what: "a JSON object")
+        let bytes = Array(buffer.readableBytesView)
+        do {
+            try StrictJSON.check(bytes)
+        } catch let problem as StrictJSON.Problem {
+            throw DaemonError.badRequest(problem.description)
+        }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(T.self, from: Data(buffer: buffer))
+            return try decoder.decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {
             throw DaemonError.badRequest(describe(error))
         } catch {

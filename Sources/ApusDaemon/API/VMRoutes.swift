@@ -28,36 +28,41 @@ struct VMRoutes {
         routes.on(.put, "/v1/vms/{id}") { request, context in
             let controller = try registry.find(context.parameters.require("id"))
             let definition = try await RequestBody.decode(VMDefinition.self, from: request)
-            return try await audited("update", controller, context) {
-                try JSONResponse.make(try await registry.update(controller, to: definition))
+            let operationID = try OperationIDs.from(request.headers)
+            return try await audited("update", controller, context, operationID) {
+                try JSONResponse.make(try await registry.update(controller, to: definition, operationID: operationID))
             }
         }
-        routes.on(.delete, "/v1/vms/{id}") { _, context in
+        routes.on(.delete, "/v1/vms/{id}") { request, context in
             let controller = try registry.find(context.parameters.require("id"))
-            return try await audited("undefine", controller, context) {
-                try JSONResponse.make(try await registry.undefine(controller))
+            let operationID = try OperationIDs.from(request.headers)
+            return try await audited("undefine", controller, context, operationID) {
+                try JSONResponse.make(try await registry.undefine(controller, operationID: operationID))
             }
         }
     }
 
     private func audited(_ operation: String, _ controller: VMController, _ context: DaemonRequestContext,
-                         _ body: () async throws -> Response) async throws -> Response {
-        try await AuditedOperation.run(operation, on: controller, context: context, audit: audit, body)
+                         _ operationID: String, _ body: () async throws -> Response) async throws -> Response {
+        try await AuditedOperation.run(operation, on: controller, context: context, audit: audit,
+                                       operationID: operationID, body)
     }
 }
 
-/// Runs a lifecycle operation and writes its audit line, whatever the outcome.
+/// Runs a lifecycle operation and writes its audit line, whatever the outcome; the response carries the
+/// operation's id in its `Operation-Id` header.
 enum AuditedOperation {
     static func run(_ operation: String, on controller: VMController, context: DaemonRequestContext, audit: AuditLog,
-                    _ body: () async throws -> Response) async throws -> Response {
+                    operationID: String, _ body: () async throws -> Response) async throws -> Response {
         let caller = await PeerCredentials.of(context.channel)
         let vm = "\(controller.name) (\(controller.id))"
         do {
-            let response = try await body()
-            audit.record(operation, vm: vm, caller: caller, result: "ok")
+            var response = try await body()
+            response.headers[OperationIDs.header] = operationID
+            audit.record(operation, vm: vm, caller: caller, result: "ok", operationID: operationID)
             return response
         } catch {
-            audit.record(operation, vm: vm, caller: caller, result: "\(error)")
+            audit.record(operation, vm: vm, caller: caller, result: "\(error)", operationID: operationID)
             throw error
         }
     }

@@ -4,13 +4,16 @@ import ApusCore
 import ApusVMM
 
 /// Turns a definition into something the VMM can build: checks it when it is defined or updated (names, sizes,
-/// backend, built-in guest, files that must exist) and reads its files when it starts.
-enum BootPreparation {
-    /// Problems a definition has before anything runs; the message names the field.
-    static func validate(_ definition: VMDefinition) throws {
+/// backend, built-in guest, boot files under the image-root policy) and reads its files when it starts, checking
+/// them again on the descriptor it reads from.
+struct BootPreparation: Sendable {
+    let imageRoots: ImageRoots
+
+    /// Problems a definition has before anything runs; the message names the field or the rule broken.
+    func validate(_ definition: VMDefinition) throws {
         if let problem = VMDefinition.problem(withName: definition.name) { throw DaemonError.badRequest(problem) }
         let configuration = MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
-                                                 backend: try backend(of: definition),
+                                                 backend: try Self.backend(of: definition),
                                                  boot: .guestImage(name: "", bytes: []))
         do {
             try configuration.validate()
@@ -20,18 +23,16 @@ enum BootPreparation {
         switch definition.boot {
         case .guest(let name):
             guard BuiltInGuests.named(name) != nil else {
-                throw DaemonError.badRequest(
+                throw DaemonError.unprocessable(
                     "no built-in guest named '\(name)' (built-in guests: \(BuiltInGuests.all.map(\.name).joined(separator: ", ")))")
             }
         case .image, .linux:
             for (role, path) in definition.boot.files {
-                guard path.hasPrefix("/") else {
-                    throw DaemonError.badRequest("the \(role) path '\(path)' must be absolute (the daemon has its own working directory)")
-                }
                 do {
-                    try BootFile.check(path, role: role, limit: memoryLimit(definition))
+                    _ = try imageRoots.open(path, role: role, limit: Self.memoryLimit(definition))
                 } catch {
-                    throw DaemonError.badRequest("\(error)")
+                    // Well-formed, but the file may not be used: 422, naming the rule.
+                    throw DaemonError.unprocessable("\(error)")
                 }
             }
         }
@@ -46,7 +47,7 @@ enum BootPreparation {
     }
 
     /// The machine configuration for a start, reading the boot files now (they may have changed since the define).
-    static func configuration(for definition: VMDefinition) throws -> MachineConfiguration {
+    func configuration(for definition: VMDefinition) throws -> MachineConfiguration {
         let boot: BootSource
         var interruptController: InterruptControllerMode?
         do {
@@ -58,19 +59,23 @@ enum BootPreparation {
                 boot = .guestImage(name: guest.name, bytes: guest.image)
                 if guest.needsInterruptController { interruptController = .full }
             case .image(let path):
-                boot = .guestImage(name: path, bytes: try BootFile.read(path, role: "image", limit: memoryLimit(definition)))
+                boot = .guestImage(name: path, bytes: try read(path, role: "image", definition))
             case .linux(let kernel, let initrd, let commandLine):
-                let limit = memoryLimit(definition)
-                boot = .linux(kernel: try BootFile.read(kernel, role: "kernel", limit: limit),
-                              initrd: try initrd.map { try BootFile.read($0, role: "initrd", limit: limit) },
+                boot = .linux(kernel: try read(kernel, role: "kernel", definition),
+                              initrd: try initrd.map { try read($0, role: "initrd", definition) },
                               commandLine: commandLine ?? "console=ttyS0")
             }
         } catch let failure as BootFile.Failure {
             throw DaemonError.unprocessable(failure.description)
         }
         return MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
-                                    backend: try backend(of: definition), boot: boot,
+                                    backend: try Self.backend(of: definition), boot: boot,
                                     interruptController: interruptController)
+    }
+
+    /// Opens under the policy and reads from the very descriptor that was checked.
+    private func read(_ path: String, role: String, _ definition: VMDefinition) throws -> [UInt8] {
+        try imageRoots.open(path, role: role, limit: Self.memoryLimit(definition)).readAll()
     }
 
     private static func memoryLimit(_ definition: VMDefinition) -> UInt64 {

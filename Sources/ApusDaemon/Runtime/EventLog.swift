@@ -28,10 +28,11 @@ final class EventLog: Sendable {
     private let state: Mutex<State>
 
     @discardableResult
-    func record(vm: String, name: String, kind: LifecycleEvent.Kind, state vmState: VMState?, reason: String?) -> LifecycleEvent {
+    func record(vm: String, name: String, kind: LifecycleEvent.Kind, state vmState: VMState?, reason: String?,
+                operation: String? = nil) -> LifecycleEvent {
         state.withLock { state in
             let event = LifecycleEvent(sequence: state.nextSequence, time: Date(), vm: vm, name: name, kind: kind,
-                                       state: vmState, reason: reason)
+                                       state: vmState, reason: reason, operation: operation)
             state.nextSequence += 1
             state.recent.append(event)
             if state.recent.count > Self.capacity { state.recent.removeFirst(state.recent.count - Self.capacity) }

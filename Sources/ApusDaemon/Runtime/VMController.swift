@@ -12,6 +12,8 @@ final class VMController: Sendable {
     let console = ConsoleHub()
     private let store: StateDirectory
     private let events: EventLog
+    private let boot: BootPreparation
+    private let budget: MemoryBudget
     private let logger: Logger
     private let queue: DispatchQueue
     private let shared: Mutex<Shared>
@@ -20,6 +22,8 @@ final class VMController: Sendable {
         var record: VMRecord
         var run: Run?
         var busy: VMOperation?
+        /// The id of the operation being carried out; its events carry it.
+        var operationID: String?
         var nextGeneration: UInt64 = 1
     }
 
@@ -29,10 +33,13 @@ final class VMController: Sendable {
         let generation: UInt64
     }
 
-    init(record: VMRecord, store: StateDirectory, events: EventLog, logger: Logger) {
+    init(record: VMRecord, store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget,
+         logger: Logger) {
         self.id = record.id
         self.store = store
         self.events = events
+        self.boot = boot
+        self.budget = budget
         self.logger = logger
         self.queue = DispatchQueue(label: "apus.vm.\(record.id)")
         self.shared = Mutex(Shared(record: record))
@@ -46,7 +53,8 @@ final class VMController: Sendable {
         shared.withLock { shared in
             VMInfo(id: id, definition: shared.record.definition, state: shared.record.state,
                    reason: shared.record.reason, since: shared.record.since,
-                   runningBackend: shared.run?.machine.backendName, exits: shared.run?.machine.exitCounts)
+                   runningBackend: shared.run?.machine.backendName, exits: shared.run?.machine.exitCounts,
+                   lastOperation: shared.record.lastOperation)
         }
     }
 
@@ -63,8 +71,11 @@ final class VMController: Sendable {
     // MARK: Operations
 
     /// Carries out a lifecycle operation; throws `.conflict` when the state does not allow it and `.busy` while
-    /// another operation on this VM is in progress. `replacement` is the new definition for `.update`.
-    func perform(_ operation: VMOperation, replacement: VMDefinition? = nil) async throws -> VMInfo {
+    /// another operation on this VM is in progress. `replacement` is the new definition for `.update`. The operation
+    /// is recorded under `operationID` (running, then succeeded or failed) in the VM's record, so its outcome
+    /// survives a lost reply and a daemon crash.
+    func perform(_ operation: VMOperation, replacement: VMDefinition? = nil,
+                 operationID: String = OperationIDs.make()) async throws -> VMInfo {
         try shared.withLock { shared in
             if let busy = shared.busy { throw DaemonError.busy(name: shared.record.definition.name, operation: busy) }
             guard shared.record.state.allows(operation) else {
@@ -82,7 +93,14 @@ final class VMController: Sendable {
                     guard state.allows(operation) else {
                         throw DaemonError.conflict(operation: operation, state: state, name: self.name)
                     }
-                    try self.carryOut(operation, from: state, replacement: replacement)
+                    try self.begin(operation, id: operationID)
+                    defer { self.shared.withLock { $0.operationID = nil } }
+                    do {
+                        try self.carryOut(operation, from: state, replacement: replacement)
+                    } catch {
+                        self.finishOperation(failure: error)
+                        throw error
+                    }
                     return self.info
                 }
                 continuation.resume(with: result)
@@ -93,12 +111,12 @@ final class VMController: Sendable {
     private func carryOut(_ operation: VMOperation, from state: VMState, replacement: VMDefinition?) throws {
         switch operation {
         case .start:
-            try startMachine(reason: nil, event: .started)
+            try withReservedMemory { try startMachine(reason: nil, event: .started) }
         case .pause:
             try currentMachine().pause()
             try transition(to: .paused, reason: nil, event: .paused, durable: false)
         case .resume where state == .suspended:
-            try restoreMachine()
+            try withReservedMemory { try restoreMachine() }
         case .resume:
             try currentMachine().resume()
             try transition(to: .active, reason: nil, event: .resumed, durable: false)
@@ -116,18 +134,62 @@ final class VMController: Sendable {
         case .update:
             guard let replacement else { throw DaemonError.badRequest("update needs a definition") }
             try commit { $0.definition = replacement }
-            events.record(vm: id, name: replacement.name, kind: .updated, state: .inactive, reason: nil)
+            events.record(vm: id, name: replacement.name, kind: .updated, state: .inactive, reason: nil,
+                          operation: shared.withLock { $0.operationID })
         case .undefine:
             try store.remove(id)
             console.detachAll()
-            events.record(vm: id, name: name, kind: .undefined, state: nil, reason: nil)
+            events.record(vm: id, name: name, kind: .undefined, state: nil, reason: nil,
+                          operation: shared.withLock { $0.operationID })
+        }
+    }
+
+    /// Records the operation as running before anything happens (not fsynced: a daemon crash keeps the page cache).
+    private func begin(_ operation: VMOperation, id operationID: String) throws {
+        try commit(durable: false) { record in
+            record.lastOperation = OperationRecord(id: operationID, operation: operation, status: .running, started: Date())
+        }
+        shared.withLock { $0.operationID = operationID }
+    }
+
+    /// Records a failed operation (the VM stayed as it was); a record that cannot be written is only logged.
+    private func finishOperation(failure: any Error) {
+        do {
+            try commit(durable: false) { record in
+                guard record.lastOperation?.status == .running else { return }
+                record.lastOperation?.status = .failed
+                record.lastOperation?.message = "\(failure)"
+                record.lastOperation?.finished = Date()
+            }
+        } catch {
+            logger.error("VM \(name): cannot record the failure of its operation: \(error)")
+        }
+    }
+
+    /// Runs a start or a restore with the VM's memory reserved in the budget; a failure gives it back.
+    private func withReservedMemory(_ body: () throws -> Void) throws {
+        let definition = self.definition
+        try budget.reserve(definition.memoryMiB, for: id, name: definition.name)
+        do {
+            try body()
+        } catch {
+            budget.release(id)
+            throw error
         }
     }
 
     /// Writes the record with `change` applied; memory only changes once the disk has it.
     private func commit(durable: Bool = true, _ change: (inout VMRecord) -> Void) throws {
         var record = shared.withLock { $0.record }
+        let operationInProgress = shared.withLock { $0.operationID }
         change(&record)
+        // The operation's effect and its success are written together: after a crash the record never says
+        // "succeeded" for a change it does not hold, nor holds a change still marked "running".
+        if let operationInProgress, record.lastOperation?.id == operationInProgress,
+           record.lastOperation?.status == .running {
+            record.lastOperation?.status = .succeeded
+            record.lastOperation?.finished = Date()
+        }
         try store.save(record, durable: durable)
         shared.withLock { $0.record = record }
     }
@@ -138,7 +200,10 @@ final class VMController: Sendable {
             record.reason = reason
             record.since = Date()
         }
-        events.record(vm: id, name: name, kind: event, state: state, reason: reason)
+        // A VM that no longer runs holds no guest memory.
+        if state == .inactive || state == .suspended { budget.release(id) }
+        events.record(vm: id, name: name, kind: event, state: state, reason: reason,
+                      operation: shared.withLock { $0.operationID })
         logger.info("VM \(name) is \(state.rawValue)\(reason.map { ": \($0)" } ?? "")", metadata: ["vm": "\(id)"])
     }
 
@@ -152,7 +217,7 @@ final class VMController: Sendable {
     // MARK: Runs
 
     private func startMachine(reason: String?, event: LifecycleEvent.Kind) throws {
-        let configuration = try BootPreparation.configuration(for: definition)
+        let configuration = try boot.configuration(for: definition)
         let machine: Machine
         do {
             machine = try Machine(configuration: configuration, output: console)

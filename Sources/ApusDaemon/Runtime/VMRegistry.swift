@@ -8,13 +8,21 @@ import Synchronization
 final class VMRegistry: Sendable {
     private let store: StateDirectory
     let events: EventLog
+    let boot: BootPreparation
+    let budget: MemoryBudget
     private let logger: Logger
     private let controllers = Mutex<[String: VMController]>([:])
 
-    init(store: StateDirectory, events: EventLog, logger: Logger) {
+    init(store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget, logger: Logger) {
         self.store = store
         self.events = events
+        self.boot = boot
+        self.budget = budget
         self.logger = logger
+    }
+
+    private func makeController(for record: VMRecord) -> VMController {
+        VMController(record: record, store: store, events: events, boot: boot, budget: budget, logger: logger)
     }
 
     /// Loads every VM on disk. A VM that was active or paused when the previous daemon died comes back inactive with
@@ -35,6 +43,13 @@ final class VMRegistry: Sendable {
             case .inactive:
                 break
             }
+            if record.lastOperation?.status == .running {
+                record.lastOperation?.status = .interrupted
+                record.lastOperation?.message = "apusd stopped while the operation ran"
+                if reason == nil {
+                    do { try store.save(record) } catch { logger.error("VM \(record.definition.name): \(error)") }
+                }
+            }
             if let reason {
                 record.state = .inactive
                 record.reason = reason
@@ -45,7 +60,7 @@ final class VMRegistry: Sendable {
             } else if record.state != .suspended {
                 store.removeSavedState(of: record.id)
             }
-            let controller = VMController(record: record, store: store, events: events, logger: logger)
+            let controller = makeController(for: record)
             controllers.withLock { $0[record.id] = controller }
         }
         logger.info("recovered \(records.count) VM\(records.count == 1 ? "" : "s") from \(store.root)")
@@ -65,10 +80,10 @@ final class VMRegistry: Sendable {
     }
 
     func define(_ definition: VMDefinition) throws -> VMController {
-        try BootPreparation.validate(definition)
+        try boot.validate(definition)
         let record = VMRecord(id: UUID().uuidString.lowercased(), definition: definition, state: .inactive,
                               reason: nil, since: Date())
-        let controller = VMController(record: record, store: store, events: events, logger: logger)
+        let controller = makeController(for: record)
         try controllers.withLock { controllers in
             guard !controllers.values.contains(where: { $0.name == definition.name }) else {
                 throw DaemonError.nameTaken(definition.name)
@@ -80,18 +95,19 @@ final class VMRegistry: Sendable {
         return controller
     }
 
-    func update(_ controller: VMController, to definition: VMDefinition) async throws -> VMInfo {
-        try BootPreparation.validate(definition)
+    func update(_ controller: VMController, to definition: VMDefinition,
+                operationID: String = OperationIDs.make()) async throws -> VMInfo {
+        try boot.validate(definition)
         try controllers.withLock { controllers in
             guard !controllers.values.contains(where: { $0.name == definition.name && $0.id != controller.id }) else {
                 throw DaemonError.nameTaken(definition.name)
             }
         }
-        return try await controller.perform(.update, replacement: definition)
+        return try await controller.perform(.update, replacement: definition, operationID: operationID)
     }
 
-    func undefine(_ controller: VMController) async throws -> VMInfo {
-        let info = try await controller.perform(.undefine)
+    func undefine(_ controller: VMController, operationID: String = OperationIDs.make()) async throws -> VMInfo {
+        let info = try await controller.perform(.undefine, operationID: operationID)
         _ = controllers.withLock { $0.removeValue(forKey: controller.id) }
         return info
     }

@@ -12,4 +12,6 @@ struct VMRecord: Codable, Sendable, Equatable {
     var state: VMState
     var reason: String?
     var since: Date
+    /// The last operation asked of the VM (absent in records written before operations had ids).
+    var lastOperation: OperationRecord?
 }

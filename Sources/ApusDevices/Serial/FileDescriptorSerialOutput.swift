@@ -1,3 +1,4 @@
+import ApusCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -33,8 +34,9 @@ public final class FileDescriptorSerialOutput: SerialOutput {
         pending.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
+                let written = SystemCall.retryingInterrupts {
+                    write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                }
                 guard written > 0 else { break }
                 offset += written
             }

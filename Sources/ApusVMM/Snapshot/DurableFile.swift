@@ -1,3 +1,4 @@
+import ApusCore
 public import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -48,9 +49,8 @@ public enum DurableFile {
         guard var cursor = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {
-            let written = Glibc.write(fd, cursor, remaining)
+            let written = SystemCall.retryingInterrupts { Glibc.write(fd, cursor, remaining) }
             if written < 0 {
-                if errno == EINTR { continue }
                 throw SnapshotError.io(path: path, operation: "write", errno: errno)
             }
             cursor += written
@@ -62,9 +62,8 @@ public enum DurableFile {
         guard var cursor = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {
-            let count = read(fd, cursor, remaining)
+            let count = SystemCall.retryingInterrupts { read(fd, cursor, remaining) }
             if count < 0 {
-                if errno == EINTR { continue }
                 throw SnapshotError.io(path: path, operation: "read", errno: errno)
             }
             guard count > 0 else { throw SnapshotError.corrupt("\(path) is shorter than the memory it should hold") }

@@ -1,3 +1,4 @@
+import ApusCore
 import ApusClient
 import ArgumentParser
 import Foundation
@@ -53,8 +54,9 @@ struct ConsoleCommand: ParsableCommand {
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 256)
             while true {
-                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, 256) }
-                if count < 0 && errno == EINTR { continue }
+                let count = buffer.withUnsafeMutableBytes { bytes in
+                    SystemCall.retryingInterrupts { read(STDIN_FILENO, bytes.baseAddress, 256) }
+                }
                 guard count > 0 else { return }
                 var bytes = Array(buffer[0..<count])
                 if terminal != nil, let detach = bytes.firstIndex(of: Self.detachKey) {

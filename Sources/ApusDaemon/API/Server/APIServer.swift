@@ -1,0 +1,97 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The API's HTTP/1.1 server on a Unix socket: bound at a path, or on the descriptor systemd passed (socket
+/// activation). Built on NIO directly rather than Hummingbird's Application so that the listening channel carries
+/// the daemon's limits — at most `maximumConnections` clients, accept backoff with a log line when descriptors run
+/// out — and each connection an idle timeout, a request-body deadline and JSON answers to unparsable requests.
+struct APIServer: Service {
+    enum Listener: Sendable {
+        case path(String)
+        case descriptor(Int32)
+    }
+
+    let listener: Listener
+    let responder: RouterResponder<DaemonRequestContext>
+    let configuration: DaemonConfiguration
+    let logger: Logger
+    /// Runs once the socket listens (the path-bound socket's mode is set there).
+    var onListening: @Sendable () -> Void = {}
+
+    func run() async throws {
+        let responder = self.responder
+        let logger = self.logger
+        let requestTimeout = TimeAmount(configuration.requestTimeout)
+        let channelSetup = HTTP1Channel(
+            responder: { request, writer, channel in
+                let context = DaemonRequestContext(source: .init(channel: channel, logger: logger))
+                let response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch {
+                    logger.error("unhandled error on \(request.method) \(request.uri.path): \(error)")
+                    response = try ErrorMiddleware.response(for: .internal("\(error)"))
+                }
+                try await writer.write(response: response.head, body: response.body)
+            },
+            configuration: .init(
+                additionalChannelHandlers: [MalformedRequestResponder(),
+                                            RequestDeadlineHandler(timeout: requestTimeout, logger: logger)],
+                idleTimeout: TimeAmount(configuration.idleTimeout)))
+
+        let connections = OpenConnections()
+        let maximum = configuration.maximumConnections
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(ChannelOptions.backlog, value: 256)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionLimiter(maximum: maximum, connections: connections, logger: logger))
+                }
+            }
+            .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        let server: NIOAsyncChannel<HTTP1Channel.Value, Never>
+        switch listener {
+        case .path(let path):
+            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
+                channelSetup.setup(channel: channel, logger: logger)
+            }
+            logger.info("apusd listening on \(path)")
+        case .descriptor(let descriptor):
+            server = try await bootstrap.bind(NIOBSDSocket.Handle(descriptor)) { channel in
+                channelSetup.setup(channel: channel, logger: logger)
+            }
+            logger.info("apusd listening on the socket systemd passed (descriptor \(descriptor))")
+        }
+        onListening()
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await channelSetup.handle(value: connection, logger: logger) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+            // Idle connections close now, busy ones once their response is written; streams end on their own
+            // graceful-shutdown handlers.
+            connections.quiesceAll()
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
