@@ -86,9 +86,11 @@ public struct CPUModel: Sendable, Equatable {
         case 0xD:
             return (0, 0, 0, 0)   // no XSAVE: every state component is unsupported
         case 0x15:
-            // TSC = crystal x EBX / EAX: with EAX the crystal in kHz and EBX the TSC in kHz, Linux's
-            // crystal_khz * EBX / EAX gives the TSC frequency exactly, and it sets TSC_KNOWN_FREQ.
-            return (crystalKHz, UInt32(truncatingIfNeeded: tscFrequencyKHz), crystalKHz * 1000, 0)
+            // TSC = crystal x EBX / EAX, with the ratio in lowest terms: Linux multiplies crystal_khz by EBX in
+            // 32 bits before dividing, so EBX must stay small (a 1 GHz crystal times 1,000,000 would wrap and make
+            // the guest believe a 3.6 MHz TSC). ECX is the crystal in Hz; Linux then sets TSC_KNOWN_FREQ.
+            let (denominator, numerator) = Self.ratio(crystalKHz: UInt64(crystalKHz), tscKHz: tscFrequencyKHz)
+            return (denominator, numerator, crystalKHz &* 1000, 0)
         case 0x16:
             let megahertz = UInt32(truncatingIfNeeded: tscFrequencyKHz / 1000)
             return (megahertz, megahertz, 100, 0)   // base, maximum and bus (reference) frequency in MHz
@@ -109,6 +111,14 @@ public struct CPUModel: Sendable, Equatable {
         default:
             return (0, 0, 0, 0)
         }
+    }
+
+    /// TSC / crystal as (denominator, numerator) in lowest terms, each fitting 32 bits.
+    static func ratio(crystalKHz: UInt64, tscKHz: UInt64) -> (UInt32, UInt32) {
+        var (a, b) = (crystalKHz, tscKHz)
+        while b != 0 { (a, b) = (b, a % b) }
+        let divisor = max(a, 1)
+        return (UInt32(truncatingIfNeeded: crystalKHz / divisor), UInt32(truncatingIfNeeded: tscKHz / divisor))
     }
 
     /// Leaf 4 (deterministic cache parameters): L1 data and instruction 32 KiB 8-way, L2 1 MiB 16-way, all 64-byte

@@ -48,8 +48,11 @@ import Testing
 
     @Test func leaf15GivesLinuxTheTSCFrequency() throws {
         let (denominator, numerator, crystalHz, _) = try cpuid(0x15)
-        // Linux: tsc_khz = (ECX / 1000) * EBX / EAX.
-        #expect(UInt64(crystalHz / 1000) * UInt64(numerator) / UInt64(denominator) == CPUModel.default.tscFrequencyKHz)
+        // Linux: tsc_khz = (ECX / 1000) * EBX / EAX, in 32-bit arithmetic, and lapic_timer_period = ECX / HZ.
+        let (product, overflow) = (crystalHz / 1000).multipliedReportingOverflow(by: numerator)
+        #expect(!overflow, "crystal_khz * EBX must fit 32 bits")
+        #expect(UInt64(product / denominator) == CPUModel.default.tscFrequencyKHz)
+        #expect(crystalHz == 1_000_000_000, "the crystal is the local APIC timer's 1 GHz")
         let (baseMHz, _, busMHz, _) = try cpuid(0x16)
         #expect(UInt64(baseMHz) * 1000 == CPUModel.default.tscFrequencyKHz && busMHz == 100)
         let (_, _, _, invariant) = try cpuid(0x8000_0007)
