@@ -34,6 +34,15 @@ public enum BuiltInGuests {
         guest("counter", "counts on the console forever (for pause, suspend and resume)", output: ""),
         guest("timer", "takes 10 timer interrupts from the 8254 through the 8259A while halted",
               output: "timer: 10 interrupts taken\n", interrupts: true),
+        guest("apic", "local APIC (self-IPIs, TPR, timer one-shot/periodic/TSC-deadline) and IOAPIC pin 4 edge/masked/level",
+              output: "apic: self-IPI order 61 51 41\n"
+                + "apic: TPR 0x50 holds 0x45, then 00 01\n"
+                + "apic: one-shot ticks, count after 01 00\n"
+                + "apic: periodic ticks at least 05\n"
+                + "apic: TSC-deadline ticks, MSR after 01 00\n"
+                + "ioapic: pin 4 edge hits, then masked 01 01\n"
+                + "ioapic: pin 4 level deliveries 03\n"
+                + "apic: done\n", interrupts: true),
         guest("memfill", "dirties 248 MiB of RAM, then spins (the suspend benchmark; needs 256 MiB)",
               output: "memfill: 248 MiB dirtied\n"),
         guest("piobench", "one port write per loop, forever (the PIO benchmark)", output: ""),

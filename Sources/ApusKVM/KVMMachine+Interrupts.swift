@@ -22,6 +22,11 @@ extension KVMMachine {
         _ = try checked("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)") { ckvm_enable_split_irqchip(fd, ioapicPins) }
     }
 
+    /// KVM_SIGNAL_MSI into the in-kernel LAPICs, on a machine with the in-kernel irqchip.
+    public var msiSink: (any MSISink)? {
+        options.interruptController == .full ? KVMMSISink(machine: self) : nil
+    }
+
     /// Injects a message-signalled interrupt (for PCI devices with MSI).
     public func signalMSI(address: UInt64, data: UInt32) throws {
         var message = kvm_msi()
@@ -96,5 +101,16 @@ struct KVMInterruptLine: InterruptLine {
     func setLevel(_ asserted: Bool) {
         // Fails only when the VM is being torn down; a device has no one to report that to.
         _ = ckvm_irq_line(vmFD, gsi, asserted ? 1 : 0)
+    }
+}
+
+/// MSIs for KVM's in-kernel LAPICs. A message KVM refuses (outside the window, no such APIC) is dropped, as the
+/// chipset drops such a write, and reported false.
+struct KVMMSISink: MSISink {
+    let machine: KVMMachine
+    @discardableResult
+    func deliver(_ message: MSIMessage) -> Bool {
+        guard message.isWellFormed else { return false }
+        return (try? machine.signalMSI(address: message.address, data: message.data)) != nil
     }
 }

@@ -55,5 +55,9 @@ import Testing
         // Raising and lowering a PIC input is accepted by KVM (it fails with ENXIO without an irqchip).
         try t.machine.interruptLine(4).pulse()
         try t.machine.signalMSI(address: 0xFEE0_0000, data: 0x30)
+        // The MSI seam on KVM: a well-formed message reaches KVM_SIGNAL_MSI, a malformed one is dropped.
+        let sink = try #require(t.machine.msiSink)
+        #expect(sink.deliver(MSIMessage(vector: 0x31, destination: 0)))
+        #expect(!sink.deliver(MSIMessage(address: 0xFED0_0000, data: 0x31)))
     }
 }

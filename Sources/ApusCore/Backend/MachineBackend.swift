@@ -23,6 +23,9 @@ public protocol MachineBackend: AnyObject, Sendable {
     /// Connects the VMM's interrupt controller: its lines become this machine's `interruptLine`s and its INTR the
     /// vCPUs' external interrupt input.
     func connect(_ controller: any ExternalInterruptController)
+    /// Where message-signalled interrupts go when the backend's own interrupt controller takes them (KVM's in-kernel
+    /// LAPICs through KVM_SIGNAL_MSI); nil when the VMM supplies the APICs (it then has its own `InterruptBus`).
+    var msiSink: (any MSISink)? { get }
     /// Whether the VMM must supply one local APIC per vCPU (the software CPU with the interrupt-controller
     /// platform); it then calls `connect(localAPICs:)` before any vCPU is made.
     var needsLocalAPICs: Bool { get }
@@ -39,6 +42,7 @@ extension MachineBackend {
     public var needsExternalInterruptController: Bool { false }
     public func connect(_ controller: any ExternalInterruptController) {}
     public var needsLocalAPICs: Bool { false }
+    public var msiSink: (any MSISink)? { nil }
     public func connect(localAPICs: [any LocalInterruptController]) {}
     public func externalInterruptRaised() {}
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {}

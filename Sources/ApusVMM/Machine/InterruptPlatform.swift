@@ -15,6 +15,8 @@ struct InterruptPlatform {
     var timer: PlatformTimer?
     /// Set when the VMM supplies the controllers: which inputs each GSI drives.
     var routing: GSIRouting?
+    /// Where devices send MSIs (PCI MSI/MSI-X later): the VMM's APIC bus, or the backend's (KVM_SIGNAL_MSI).
+    var msiSink: (any MSISink)?
 
     init(ports: IOBus, mmio: IOBus, backend: any MachineBackend, control: RunControl, vcpuCount: Int) {
         self.ports = ports
@@ -28,6 +30,7 @@ struct InterruptPlatform {
         for irq in [PlatformLayout.pitIRQ, PlatformLayout.cascadeIRQ, PlatformLayout.rtcIRQ, PlatformLayout.sciIRQ] {
             _ = try resources.reserveIRQ(irq)
         }
+        msiSink = backend.msiSink
         if backend.needsExternalInterruptController { try addControllers(resources: &resources) }
         let line: (UInt32) throws -> any InterruptLine = { [routing, backend] gsi in
             try routing.map { try $0.line(gsi) } ?? backend.interruptLine(gsi)
@@ -83,6 +86,7 @@ struct InterruptPlatform {
             return
         }
         let bus = InterruptBus()
+        msiSink = bus
         let ioapic = IOAPIC(sink: bus)
         bus.register(ioapic)
         let ioapicSlot = DeviceSlot(name: "ioapic", device: ioapic)

@@ -16,6 +16,8 @@ struct MachineParts: Sendable {
     let devices: [DeviceSlot]
     /// Drives the 8254's IRQ 0 on machines with the interrupt-controller platform.
     let timer: PlatformTimer?
+    /// Where devices send MSIs, on machines with the interrupt-controller platform.
+    let msiSink: (any MSISink)?
 
     /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
     /// each at the address, port range and IRQ line the allocator hands out.
@@ -35,12 +37,14 @@ struct MachineParts: Sendable {
         var platformDevices: [DeviceSlot] = []
         var timer: PlatformTimer?
         var routing: GSIRouting?
+        var msiSink: (any MSISink)?
         if platform.interruptController == .full {
             var interrupts = InterruptPlatform(ports: ports, mmio: mmio, backend: backend, control: control,
                                                vcpuCount: platform.vcpuCount)
             try interrupts.build(resources: &resources)
             (ports, mmio, platformDevices, timer, routing) = (interrupts.ports, interrupts.mmio, interrupts.slots,
                                                               interrupts.timer, interrupts.routing)
+            msiSink = interrupts.msiSink
         }
         // With the VMM's own controllers, lines come from its GSI routing; otherwise from the backend.
         let line: (UInt32) throws -> any InterruptLine = { gsi in
@@ -77,7 +81,8 @@ struct MachineParts: Sendable {
         let parts = MachineParts(
             platform: platform, memory: memory, backend: backend,
             dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
-            console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer)
+            console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer,
+            msiSink: msiSink)
         return (parts, entry)
     }
 
