@@ -84,9 +84,11 @@ public struct CPUModel: Sendable, Equatable {
         case 0xD:
             return (0, 0, 0, 0)   // no XSAVE: every state component is unsupported
         case 0x15:
-            // TSC = crystal x EBX / EAX: with EAX the crystal in kHz and EBX the TSC in kHz, Linux's
-            // crystal_khz * EBX / EAX gives the TSC frequency exactly, and it sets TSC_KNOWN_FREQ.
-            return (crystalKHz, UInt32(truncatingIfNeeded: tscFrequencyKHz), crystalKHz * 1000, 0)
+            // TSC = crystal x EBX / EAX, the ratio in lowest terms: Linux computes crystal_khz * EBX / EAX in 32 bits,
+            // so unreduced terms (25,000 x 1,000,000) overflow and it would believe a 141 MHz TSC. With it Linux
+            // sets TSC_KNOWN_FREQ and never calibrates the TSC against the PIT.
+            let (numerator, denominator) = Self.reduced(tscFrequencyKHz, UInt64(crystalKHz))
+            return (UInt32(truncatingIfNeeded: denominator), UInt32(truncatingIfNeeded: numerator), crystalKHz * 1000, 0)
         case 0x16:
             let megahertz = UInt32(truncatingIfNeeded: tscFrequencyKHz / 1000)
             return (megahertz, megahertz, 100, 0)   // base, maximum and bus (reference) frequency in MHz
@@ -107,6 +109,12 @@ public struct CPUModel: Sendable, Equatable {
         default:
             return (0, 0, 0, 0)
         }
+    }
+
+    static func reduced(_ numerator: UInt64, _ denominator: UInt64) -> (UInt64, UInt64) {
+        var (a, b) = (numerator, denominator)
+        while b != 0 { (a, b) = (b, a % b) }
+        return a == 0 ? (numerator, denominator) : (numerator / a, denominator / a)
     }
 
     /// Leaf 4 (deterministic cache parameters): L1 data and instruction 32 KiB 8-way, L2 1 MiB 16-way, all 64-byte

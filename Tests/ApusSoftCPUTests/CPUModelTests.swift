@@ -48,8 +48,10 @@ import Testing
 
     @Test func leaf15GivesLinuxTheTSCFrequency() throws {
         let (denominator, numerator, crystalHz, _) = try cpuid(0x15)
-        // Linux: tsc_khz = (ECX / 1000) * EBX / EAX.
-        #expect(UInt64(crystalHz / 1000) * UInt64(numerator) / UInt64(denominator) == CPUModel.default.tscFrequencyKHz)
+        // Linux: tsc_khz = (ECX / 1000) * EBX / EAX, the product in 32 bits.
+        let (product, overflow) = (crystalHz / 1000).multipliedReportingOverflow(by: numerator)
+        #expect(!overflow, "Linux's 32-bit product would overflow")
+        #expect(UInt64(product / denominator) == CPUModel.default.tscFrequencyKHz)
         let (baseMHz, _, busMHz, _) = try cpuid(0x16)
         #expect(UInt64(baseMHz) * 1000 == CPUModel.default.tscFrequencyKHz && busMHz == 100)
         let (_, _, _, invariant) = try cpuid(0x8000_0007)
