@@ -126,7 +126,8 @@ extension CPUCore {
             setRegister(op & 7 | i.rexB, size: size, try fetch(&i, size: size))
         case 0xC6, 0xC7:
             let width = op == 0xC6 ? 1 : size
-            let (_, operand) = try decodeModRM(&i)
+            let (modrm, operand) = try decodeModRM(&i)
+            guard modrm.reg & 7 == 0 else { throw CPUFault.ud }   // /1-/7 are undefined (F8 is XABORT/XBEGIN: no RTM)
             try write(operand, size: width, try immediate(&i, size: width), i)
         case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
             let width = op & 1 == 0 ? 1 : size
@@ -139,7 +140,10 @@ extension CPUCore {
             let width = op == 0xF6 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
-            case 0, 1: _ = alu(4, try read(operand, size: width, i), try immediate(&i, size: width), size: width)
+            case 0, 1:
+                // The immediate first: a RIP-relative operand is relative to the end of the whole instruction.
+                let imm = try immediate(&i, size: width)
+                _ = alu(4, try read(operand, size: width, i), imm, size: width)
             case 2: try write(operand, size: width, ~(try readForUpdate(operand, size: width, i)) & Flag.mask(width), i)
             case 3:
                 let value = try readForUpdate(operand, size: width, i)
@@ -179,10 +183,16 @@ extension CPUCore {
             // MOV SS blocks interrupts until the next instruction (the RSP load) has completed.
             if segment == .ss { interruptShadowEnd = instructions &+ 2 }
         case 0x8F:
-            let (_, operand) = try decodeModRM(&i)
+            let (modrm, operand) = try decodeModRM(&i)
+            guard modrm.reg & 7 == 0 else { throw CPUFault.ud }   // only /0 is POP (AMD's XOP uses the rest)
             let width = stackSize(i)
-            try write(operand, size: width, try pop(size: width), i)
-        case 0x90: break
+            let savedRSP = gpr[4]
+            do { try write(operand, size: width, try pop(size: width), i) } catch { gpr[4] = savedRSP; throw error }
+        case 0x90 where i.rexB == 0: break
+        case 0x90:   // with REX.B: XCHG r8, rAX
+            let value = register(8, size: size)
+            setRegister(8, size: size, register(0, size: size))
+            setRegister(0, size: size, value)
         case 0x9B: try checkPendingX87Exception()   // FWAIT: #MF for a pending unmasked x87 exception
         case 0xD8...0xDF:
             try x87(&i, op)
@@ -218,16 +228,17 @@ extension CPUCore {
         case 0xB0...0xB7:
             setRegister(op & 7 | i.rexB, size: 1, try fetch8(&i), rex: i.hasREX)
         case 0xC9:
-            gpr[4] = (gpr[4] & ~stackAddressMask) | (gpr[5] & stackAddressMask)
-            setRegister(5, size: stackSize(i), try pop(size: stackSize(i)))
+            // LEAVE reads the saved frame pointer before changing RSP, so a fault leaves both registers as they were.
+            let frame = gpr[5] & stackAddressMask
+            let saved = try read(.ss, frame, size: stackSize(i))
+            gpr[4] = (gpr[4] & ~stackAddressMask) | ((frame &+ UInt64(stackSize(i))) & stackAddressMask)
+            setRegister(5, size: stackSize(i), saved)
         case 0xCC:
-            rip = i.ip
-            try deliver(vector: 3, errorCode: nil, returnRIP: i.ip)
+            try softwareInterrupt(vector: 3, returnIP: i.ip)
             return .normal
         case 0xCD:
             let vector = UInt8(try fetch8(&i))
-            rip = i.ip
-            try deliver(vector: vector, errorCode: nil, returnRIP: i.ip)
+            try softwareInterrupt(vector: vector, returnIP: i.ip)
             return .normal
         case 0xCF:
             try interruptReturn(i)

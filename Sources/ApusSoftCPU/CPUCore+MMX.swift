@@ -43,8 +43,8 @@ extension CPUCore {
                 try write(operand, size: 8, mm(reg), i)
             }
         case 0x70:   // PSHUFW mm, mm/m64, imm8
+            let control = try fetch8(&i)   // before the operand: RIP-relative counts from the instruction's end
             let source = try mmOperand(operand, i)
-            let control = try fetch8(&i)
             var shuffled: UInt64 = 0
             for lane in 0..<4 {
                 let pick = (control >> UInt64(2 * lane)) & 3
@@ -52,9 +52,9 @@ extension CPUCore {
             }
             setMM(reg, shuffled)
         case 0xC4:   // PINSRW mm, r32/m16, imm8
+            let shift = UInt64(16 * (try fetch8(&i) & 3))
             let word: UInt64
             if case .register(let index) = operand { word = gpr[index] & 0xFFFF } else { word = try read(operand, size: 2, i) }
-            let shift = UInt64(16 * (try fetch8(&i) & 3))
             setMM(reg, (mm(reg) & ~(0xFFFF << shift)) | word << shift)
         case 0xC5:   // PEXTRW r32, mm, imm8
             guard case .register(let index) = operand else { throw CPUFault.ud }

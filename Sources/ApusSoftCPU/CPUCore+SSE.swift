@@ -18,6 +18,8 @@ extension CPUCore {
     }
 
     func sse(_ i: inout Instruction, _ op: Int) throws {
+        // 0F F0 is only LDDQU (F2, SSE3, not advertised); the other prefixes leave it undefined.
+        if op == 0xF0 { throw CPUFault.ud }
         // The mandatory prefix: F3/F2 win over 66; none means the MMX/PS form.
         let prefix = i.repeatPrefix != 0 ? Int(i.repeatPrefix) : (i.operandSizePrefix ? 0x66 : 0)
         if op == 0xC3 {   // MOVNTI m32/m64, r: an integer store with a non-temporal hint (no cache here)

@@ -17,10 +17,10 @@ extension CPUCore {
         return value
     }
 
-    /// Stack operand size: 8 in 64-bit code unless 66h asks for 2.
+    /// Stack operand size: 8 in 64-bit code unless 66h asks for 2 (REX.W wins over 66h).
     @inline(__always)
     func stackSize(_ i: Instruction) -> Int {
-        is64BitCode ? (i.operandSizePrefix ? 2 : 8) : i.operandSize
+        is64BitCode ? (i.operandSizePrefix && !i.rexW ? 2 : 8) : i.operandSize
     }
 
     /// A near branch to a non-canonical address faults (#GP(0)) on the branch itself, before it pushes anything.

@@ -37,7 +37,8 @@ extension CPUCore {
             var target = operand
             if case .memory(let segment, let offset, let ripRelative) = operand, op != 0xBA {
                 let unit = Int64(bitPattern: signExtend(bitIndex, from: size)) >> Int64(size == 2 ? 4 : size == 4 ? 5 : 6)
-                target = .memory(segment, offset &+ UInt64(bitPattern: unit &* Int64(size)), ripRelative: ripRelative)
+                let moved = (offset &+ UInt64(bitPattern: unit &* Int64(size))) & Flag.mask(i.addressSize)
+                target = .memory(segment, moved, ripRelative: ripRelative)
             }
             let value = operation == 4 ? try read(target, size: size, i) : try readForUpdate(target, size: size, i)
             let mask = UInt64(1) << (bitIndex % bits)

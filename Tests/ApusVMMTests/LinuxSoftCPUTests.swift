@@ -60,7 +60,7 @@ import Testing
         send("mount -t proc proc /proc\n", to: restored)
         send("echo APUS-$((6 * 7)) $(cat /proc/cpuinfo | while read key rest; do [ \"$key\" = vendor_id ] && echo $rest; done)\n",
              to: restored)
-        let answered = waitFor("APUS-42 : ApusSoftCPU", in: restoredOutput, machine: restored)
+        let answered = waitFor("APUS-42 : GenuineIntel", in: restoredOutput, machine: restored)
         #expect(answered, "the shell did not answer; output: \(restoredOutput.text.suffix(2000))")
         try checkInterruptPlatform(restored, output: restoredOutput)
         print("LinuxSoftCPUTests: the kernel's ACPI and APIC lines:\n" + (output.text + restoredOutput.text)
@@ -70,6 +70,7 @@ import Testing
             #expect(!text.contains("ACPI BIOS Error") && !text.contains("ACPI Warning") && !text.contains("ACPI Error"),
                     "the kernel complained about the ACPI tables: \(text.components(separatedBy: "\n").filter { $0.contains("ACPI") })")
         }
+        checkTheClock(restored, restoredOutput, kernelLog: output.text + restoredOutput.text)
         send("poweroff -f\n", to: restored)
         let outcome = restored.waitForOutcome()
         #expect(outcome == .systemEvent(.shutdown), "\(outcome); output: \(restoredOutput.text.suffix(1000))")
@@ -94,6 +95,22 @@ import Testing
             line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Int($0) }
         }
         #expect(counts.count == 2 && counts[1] > counts[0], "local APIC timer counts \(counts)")
+    }
+
+    /// The CPU model and the clock Linux trusts (CPUModel.swift): a known vendor, no MSR the model implies but lacks,
+    /// the TSC's frequency from CPUID 15h (no calibration against a timer the interpreter's speed skews), and `tsc`
+    /// stays the clocksource (invariant TSC + TSC_ADJUST: Linux needs no clocksource watchdog).
+    private func checkTheClock(_ machine: Machine, _ output: CapturingSerialOutput, kernelLog: String) {
+        send("mount -t sysfs sysfs /sys\n", to: machine)
+        send("echo CLOCK-$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)-$((1 + 1))\n", to: machine)
+        let clocksource = waitFor("CLOCK-tsc-2", in: output, machine: machine)
+        #expect(clocksource, "the clocksource is not tsc; output: \(output.text.suffix(1500))")
+        let log = kernelLog + output.text
+        for forbidden in ["unknown, using generic init", "unchecked MSR access", "Marking TSC unstable",
+                          "Unable to calibrate against PIT", "Switched to clocksource refined-jiffies"] {
+            #expect(!log.contains(forbidden), "the kernel log has \"\(forbidden)\"")
+        }
+        #expect(log.contains("tsc: Detected 1000.000 MHz processor"), "the TSC frequency came from CPUID")
     }
 
     /// Console input a few bytes at a time, as the UART's 16-byte FIFO drains.

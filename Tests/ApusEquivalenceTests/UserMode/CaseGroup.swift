@@ -7,6 +7,8 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case sseMMX = "sse-mmx"
     case x87
     case x87Unmasked = "x87-unmasked"
+    case legacy
+    case randomBytes = "random-bytes"
 
     var description: String { rawValue }
 
@@ -24,6 +26,8 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .sseMMX: return 10_000
         case .x87: return 10_000
         case .x87Unmasked: return 5_000
+        case .legacy: return 5_000
+        case .randomBytes: return 5_000
         }
     }
 
@@ -73,6 +77,12 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .x87:
             var generator = X87Cases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .legacy:
+            var generator = LegacyInstructionCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .randomBytes:
+            var generator = RandomByteCases(rng: rng)
             return AnyIterator { generator.next() }
         }
     }
