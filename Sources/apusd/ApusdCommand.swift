@@ -15,7 +15,8 @@ struct ApusdCommand: AsyncParsableCommand {
             (docs/openapi.yaml), with `apus vm ...`, or with curl:
 
               apusd --socket /tmp/apus.sock --state-dir /tmp/apus-state &
-              curl --unix-socket /tmp/apus.sock http://apus/v1/vms -H 'Content-Type: application/json' \\
+              curl --unix-socket /tmp/apus.sock http://apus/v1/vms \\
+                   -H 'Content-Type: application/json' \\
                    -d '{"name": "demo", "boot": {"guest": "counter"}}'
               curl --unix-socket /tmp/apus.sock -X POST http://apus/v1/vms/demo/start
 
