@@ -65,7 +65,9 @@ import Glibc
         let root = OpenAPIDocument.url.deletingLastPathComponent().deletingLastPathComponent()
         let run = Process()
         run.executableURL = URL(fileURLWithPath: schemathesis)
-        run.currentDirectoryURL = root.appendingPathComponent("Tests")
+        // Its working directory is the scratch directory: Hypothesis keeps its example database there, not in the
+        // repository, so every run starts from the same seed alone.
+        run.currentDirectoryURL = URL(fileURLWithPath: directory)
         var environment = ProcessInfo.processInfo.environment
         environment["SCHEMATHESIS_HOOKS"] = root.appendingPathComponent("Tests/schemathesis_hooks.py").path
         run.environment = environment
