@@ -13,9 +13,10 @@ public struct UnixHTTPClient: Sendable {
     public init(socketPath: String) { self.socketPath = socketPath }
 
     public func send(_ method: String, _ path: String, body: [UInt8]? = nil,
-                     contentType: String = "application/json") throws -> Response {
+                     contentType: String = "application/json", headers: [String: String] = [:]) throws -> Response {
         var collected: [UInt8] = []
-        let head = try exchange(method, path, body: body, contentType: contentType, streaming: false) { piece in
+        let head = try exchange(method, path, body: body, contentType: contentType, headers: headers,
+                                streaming: false) { piece in
             collected += piece
             return true
         }
@@ -30,10 +31,12 @@ public struct UnixHTTPClient: Sendable {
     }
 
     @discardableResult
-    private func exchange(_ method: String, _ path: String, body: [UInt8]?, contentType: String, streaming: Bool,
+    private func exchange(_ method: String, _ path: String, body: [UInt8]?, contentType: String,
+                          headers: [String: String] = [:], streaming: Bool,
                           onData: ([UInt8]) throws -> Bool) throws -> HTTPResponseReader.Head {
         let connection = try UnixSocketConnection(path: socketPath)
         var request = "\(method) \(path) HTTP/1.1\r\nHost: apusd\r\nConnection: close\r\nUser-Agent: apus/cli\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { request += "\(name): \(value)\r\n" }
         if let body {
             request += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
         } else if method == "POST" || method == "PUT" {

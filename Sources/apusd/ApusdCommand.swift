@@ -16,6 +16,7 @@ struct ApusdCommand: AsyncParsableCommand {
 
               apusd --socket /tmp/apus.sock --state-dir /tmp/apus-state &
               curl --unix-socket /tmp/apus.sock http://apus/v1/vms \\
+                   -H 'Content-Type: application/json' \\
                    -d '{"name": "demo", "boot": {"guest": "counter"}}'
               curl --unix-socket /tmp/apus.sock -X POST http://apus/v1/vms/demo/start
 

@@ -9,7 +9,8 @@ struct DefineCommand: ParsableCommand {
         abstract: "Define a new VM (inactive until started).",
         discussion: """
             Give exactly one boot source: --guest (a built-in guest, see `apus run --list-guests`), --image (a guest \
-            file), or --kernel (a Linux kernel, with optional --initrd and --cmdline). Or pass the whole definition \
+            file), or --kernel (a Linux kernel, with optional --initrd and --cmdline); files must lie inside one of \
+            apusd's image roots (apusd --image-root, default <state-dir>/images). Or pass the whole definition \
             as JSON with --file (use - for standard input), in the API's format:
 
               {"name": "demo", "memoryMiB": 64, "vcpus": 1, "backend": "auto",
