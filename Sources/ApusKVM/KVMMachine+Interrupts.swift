@@ -31,6 +31,11 @@ extension KVMMachine {
         _ = try checked("KVM_SIGNAL_MSI") { ckvm_signal_msi(fd, &message) }
     }
 
+    /// MSIs through KVM_SIGNAL_MSI into the in-kernel local APICs (only with the in-kernel irqchip).
+    public var messageSignalledInterrupts: (any MSISink)? {
+        options.interruptController == .full ? KVMMSISink(vmFD: fd) : nil
+    }
+
     /// Makes a write to `eventFD` raise `gsi` inside the kernel, without waking any VMM thread (KVM_IRQFD).
     public func attachIRQFD(_ eventFD: Int32, gsi: UInt32) throws {
         var request = kvm_irqfd()
@@ -96,5 +101,21 @@ struct KVMInterruptLine: InterruptLine {
     func setLevel(_ asserted: Bool) {
         // Fails only when the VM is being torn down; a device has no one to report that to.
         _ = ckvm_irq_line(vmFD, gsi, asserted ? 1 : 0)
+    }
+}
+
+/// An MSI injected with KVM_SIGNAL_MSI; one the kernel refuses (outside the MSI window) is dropped, as a chipset drops
+/// such a write.
+struct KVMMSISink: MSISink {
+    let vmFD: Int32
+
+    @discardableResult
+    func deliver(_ message: MSIMessage) -> Bool {
+        guard message.isWellFormed else { return false }
+        var request = kvm_msi()
+        request.address_lo = UInt32(truncatingIfNeeded: message.address)
+        request.address_hi = UInt32(truncatingIfNeeded: message.address >> 32)
+        request.data = message.data
+        return ckvm_signal_msi(vmFD, &request) >= 0
     }
 }

@@ -33,6 +33,9 @@ public protocol MachineBackend: AnyObject, Sendable {
     /// Where the backend reports what the VM log should say (an opcode the software CPU does not implement, say).
     /// Set before any vCPU is made.
     func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void)
+    /// Where PCI devices' MSIs go when the backend's own interrupt controllers serve the machine (KVM's in-kernel
+    /// irqchip); nil when the VMM supplies the local APICs, whose bus takes them instead.
+    var messageSignalledInterrupts: (any MSISink)? { get }
 }
 
 extension MachineBackend {
@@ -44,6 +47,7 @@ extension MachineBackend {
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {}
     public func captureMachineState() throws -> [String: [UInt8]] { [:] }
     public func restoreMachineState(_ state: [String: [UInt8]]) throws {}
+    public var messageSignalledInterrupts: (any MSISink)? { nil }
 }
 
 /// Creates machines on one kind of backend. `isUsable` says whether it can run here, and if not, why.

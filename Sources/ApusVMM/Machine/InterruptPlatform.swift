@@ -15,6 +15,8 @@ struct InterruptPlatform {
     var timer: PlatformTimer?
     /// Set when the VMM supplies the controllers: which inputs each GSI drives.
     var routing: GSIRouting?
+    /// Where PCI devices' MSIs go: the VMM's APIC bus, or the backend's own path (KVM_SIGNAL_MSI).
+    var msi: (any MSISink)?
 
     init(ports: IOBus, mmio: IOBus, backend: any MachineBackend, control: RunControl, vcpuCount: Int) {
         self.ports = ports
@@ -29,6 +31,7 @@ struct InterruptPlatform {
             _ = try resources.reserveIRQ(irq)
         }
         if backend.needsExternalInterruptController { try addControllers(resources: &resources) }
+        if msi == nil { msi = backend.messageSignalledInterrupts }
         let line: (UInt32) throws -> any InterruptLine = { [routing, backend] gsi in
             try routing.map { try $0.line(gsi) } ?? backend.interruptLine(gsi)
         }
@@ -83,6 +86,7 @@ struct InterruptPlatform {
             return
         }
         let bus = InterruptBus()
+        msi = bus
         let ioapic = IOAPIC(sink: bus)
         bus.register(ioapic)
         let ioapicSlot = DeviceSlot(name: "ioapic", device: ioapic)

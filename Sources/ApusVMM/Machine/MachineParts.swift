@@ -16,12 +16,16 @@ struct MachineParts: Sendable {
     let devices: [DeviceSlot]
     /// Drives the 8254's IRQ 0 on machines with the interrupt-controller platform.
     let timer: PlatformTimer?
+    /// PCI bus 0 and its disks, on machines with the interrupt-controller platform.
+    let pci: PCIPlatform?
 
     /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
     /// each at the address, port range and IRQ line the allocator hands out.
     static func build<Entry>(platform: MachinePlatform, hypervisor: any Hypervisor, output: any SerialOutput,
                              control: RunControl, commandLine: String,
                              prepare: (GuestMemory) throws -> Entry) throws -> (MachineParts, Entry) {
+        // Before anything else, so an unusable image is refused before the machine takes any resources.
+        let images = try PCIPlatform.openDisks(platform.disks)
         let memory = try GuestMemory(size: UInt64(platform.memoryMiB) << 20)
         let entry = try prepare(memory)
         let backend = try hypervisor.makeMachine(
@@ -35,16 +39,34 @@ struct MachineParts: Sendable {
         var platformDevices: [DeviceSlot] = []
         var timer: PlatformTimer?
         var routing: GSIRouting?
+        var msi: (any MSISink)?
         if platform.interruptController == .full {
             var interrupts = InterruptPlatform(ports: ports, mmio: mmio, backend: backend, control: control,
                                                vcpuCount: platform.vcpuCount)
             try interrupts.build(resources: &resources)
             (ports, mmio, platformDevices, timer, routing) = (interrupts.ports, interrupts.mmio, interrupts.slots,
                                                               interrupts.timer, interrupts.routing)
+            msi = interrupts.msi
         }
         // With the VMM's own controllers, lines come from its GSI routing; otherwise from the backend.
         let line: (UInt32) throws -> any InterruptLine = { gsi in
             try routing.map { try $0.line(gsi) } ?? backend.interruptLine(gsi)
+        }
+
+        // The MMIO UART takes the first allocation (0xD000_0000, docs/GUEST-ABI.md) and IRQ 5, before PCI's ranges.
+        let mmioUART = DeviceSlot(
+            name: "mmio-uart",
+            device: Serial16550(interrupt: try line(try resources.allocateIRQ()), output: output))
+        mmio = try mmio.inserting(mmioUART, at: try resources.allocateMMIO(size: PlatformLayout.mmioUARTSize))
+
+        var pci: PCIPlatform?
+        if platform.interruptController == .full {
+            pci = try PCIPlatform.build(disks: images, memory: memory, ports: &ports, mmio: &mmio,
+                                        resources: &resources, line: line, msi: msi)
+            // Whatever way the run ends, what the guest wrote reaches the image files.
+            control.atEndOfRun { [pci] in
+                for failure in pci?.flushDisks() ?? [] { MachineLog.logger.error("\(failure)") }
+            }
         }
 
         let com1 = DeviceSlot(
@@ -69,15 +91,11 @@ struct MachineParts: Sendable {
         ports = try ports.inserting(firmwareConfig, at: try resources.reservePorts(PlatformLayout.firmwareConfigPort,
                                                                                    count: FirmwareConfig.portCount))
 
-        let mmioUART = DeviceSlot(
-            name: "mmio-uart",
-            device: Serial16550(interrupt: try line(try resources.allocateIRQ()), output: output))
-        mmio = try mmio.inserting(mmioUART, at: try resources.allocateMMIO(size: PlatformLayout.mmioUARTSize))
-
         let parts = MachineParts(
             platform: platform, memory: memory, backend: backend,
             dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
-            console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer)
+            console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer,
+            pci: pci)
         return (parts, entry)
     }
 
