@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "ApusVMM",
             dependencies: [
-                "ApusCore", "ApusKVM", "ApusSoftCPU", "ApusDevices", "ApusBoot",
+                "ApusCore", "ApusKVM", "ApusSoftCPU", "ApusDevices", "ApusBoot", "ApusDisk",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -142,7 +142,7 @@ let package = Package(
             resources: [.copy("Expectations")]),
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore", "ApusTesting"]),
-        .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting"]),
+        .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting", "ApusDisk"]),
         .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusTesting"]),
         // Every module's imports against docs/ARCHITECTURE.md's table and the dependencies declared here.
         .testTarget(name: "ApusArchitectureTests"),

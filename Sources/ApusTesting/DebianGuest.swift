@@ -13,8 +13,13 @@ public enum DebianGuest {
     public static let kernel = cache.appendingPathComponent("vmlinux")
     /// The bzImage as Debian ships it.
     public static let bzImage = cache.appendingPathComponent("vmlinuz")
-    /// busybox with an /init that prints APUS-INIT-OK and reboots.
+    /// busybox and the virtio-blk modules, with an /init that loads them, prints APUS-INIT-OK and reboots (or, with
+    /// `apus.disktest` on the command line, writes /apus-disktest.txt on /dev/vda's ext4 and powers off).
     public static let initramfs = cache.appendingPathComponent("initramfs.cpio.gz")
+    /// A 32 MiB ext4 image holding busybox.
+    public static let rootImage = cache.appendingPathComponent("rootfs.ext4")
+    /// The initramfs layout fetch.sh writes into `.initramfs-version`; an older cache is rebuilt.
+    static let initramfsVersion = "2"
 
     /// True when the guest files are there, fetching them first if needed; otherwise prints why `test` skips.
     public static func require(for test: String) -> Bool {
@@ -34,9 +39,11 @@ public enum DebianGuest {
     private static let prepared: Result<Void, Unavailable> = prepare()
 
     private static var present: Bool {
-        [kernel, bzImage, initramfs].allSatisfy {
-            ((try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int) ?? 0) > 0
-        }
+        let version = try? String(contentsOf: cache.appendingPathComponent(".initramfs-version"), encoding: .utf8)
+        return version?.trimmingCharacters(in: .whitespacesAndNewlines) == initramfsVersion
+            && [kernel, bzImage, initramfs, rootImage].allSatisfy {
+                ((try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int) ?? 0) > 0
+            }
     }
 
     private static func prepare() -> Result<Void, Unavailable> {

@@ -26,6 +26,13 @@ struct RunCommand: ParsableCommand {
               apus run --kernel guests/linux/cache/vmlinux \\
                        --initrd guests/linux/cache/initramfs.cpio.gz
               apus run kernel.elf --cmdline "verbose" --module initrd.tar,initrd --exit-status qemu
+              apus run --kernel vmlinux --initrd initramfs.cpio.gz --disk root.qcow2 \\
+                       --cmdline "console=ttyS0 root=/dev/vda"
+
+            --disk attaches a raw or qcow2 image (detected from its contents) as a virtio-blk device on the PCI \
+            bus; the first is /dev/vda. A qcow2 image's backing files are opened read-only. Disks need the \
+            interrupt-controller platform, which a Linux kernel gets; the image is flushed when the machine \
+            pauses or ends.
 
             Backends: auto uses KVM when /dev/kvm is usable, except for a Linux kernel on a host whose CPU has no \
             hardware virtualization (no vmx or svm flag): such a KVM is software-nested, emulates guest kernel code \
@@ -57,13 +64,18 @@ struct RunCommand: ParsableCommand {
     var initrd: String?
 
     @Option(help: ArgumentHelp("The command line for --kernel, or for a Multiboot IMAGE.",
-                               discussion: "Default for --kernel: \(RunCommand.defaultCommandLine)"))
+                               discussion: "Default for --kernel: \(RunCommand.defaultCommandLine) (without pci=off when there are disks)"))
     var cmdline: String?
 
     @Option(name: .customLong("module"), parsing: .singleValue,
             help: ArgumentHelp("A module for a Multiboot IMAGE, as FILE or FILE,STRING (repeatable, loaded in order).",
                                discussion: "The kernel sees STRING next to the module, or FILE when there is none."))
     var modules: [String] = []
+
+    @Option(name: .customLong("disk"), parsing: .singleValue,
+            help: ArgumentHelp("A disk image as PATH or PATH,readonly (repeatable: /dev/vda, /dev/vdb, ...).",
+                               discussion: "raw or qcow2, detected from the file."))
+    var disks: [String] = []
 
     @Option(name: .customLong("exit-status"),
             help: "How a guest's write of V to the debug-exit port 0xF4 becomes the exit status: apus (V itself) or qemu ((V << 1) | 1, as QEMU's isa-debug-exit).")
@@ -81,6 +93,9 @@ struct RunCommand: ParsableCommand {
 
     static let defaultCommandLine =
         "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 pci=off nokaslr cryptomgr.notests=1"
+    /// With disks the kernel must scan the PCI bus they sit on.
+    static let defaultDiskCommandLine =
+        "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1 nokaslr cryptomgr.notests=1"
 
     func validate() throws {
         if image != nil && kernel != nil {
@@ -94,6 +109,9 @@ struct RunCommand: ParsableCommand {
         }
         if image == nil && kernel == nil && (cmdline != nil || !modules.isEmpty) {
             throw ValidationError("--cmdline and --module need a Multiboot IMAGE or --kernel")
+        }
+        if !disks.isEmpty && kernel == nil {
+            throw ValidationError("--disk needs a Linux --kernel (disks sit on a PCI bus, which guest images do not get)")
         }
         if !(2...MachineConfiguration.maximumMemoryMiB).contains(memoryMiB) {
             throw ValidationError("--memory must be between 2 and \(MachineConfiguration.maximumMemoryMiB) MiB")
@@ -158,7 +176,7 @@ struct RunCommand: ParsableCommand {
         if let kernel {
             boot = .linux(kernel: try ImageSource.readFile(kernel, role: "kernel", limit: limit),
                           initrd: try initrd.map { try ImageSource.readFile($0, role: "initrd", limit: limit) },
-                          commandLine: cmdline ?? Self.defaultCommandLine)
+                          commandLine: cmdline ?? (disks.isEmpty ? Self.defaultCommandLine : Self.defaultDiskCommandLine))
         } else {
             boot = try ImageSource.guestImage(image, commandLine: cmdline, modules: modules, limit: limit)
         }
@@ -166,7 +184,8 @@ struct RunCommand: ParsableCommand {
         let needsInterrupts = image.flatMap { BuiltInGuests.named($0) }?.needsInterruptController == true
             && !FileManager.default.fileExists(atPath: image ?? "")
         return MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot, unmappedAccess: unmappedIO,
-                                    interruptController: needsInterrupts ? .full : nil)
+                                    interruptController: needsInterrupts ? .full : nil,
+                                    disks: try disks.map { try DiskAttachment(argument: $0) })
     }
 
     static func report(_ message: String) {

@@ -9,9 +9,10 @@ import Testing
 @Suite struct ACPITablesTests {
     func tables(vcpus: Int = 2) throws -> ACPITables {
         var platform = ACPIPlatform(vcpuCount: vcpus)
-        // A PCI root bridge as the PCI work will add it: a device under \_SB with _HID/_CID/_UID.
-        platform.systemBusDevices = [.device("PCI0", [.name("_HID", .eisaID("PNP0A08")), .name("_CID", .eisaID("PNP0A03")),
-                                                      .name("_UID", .integer(0))])]
+        // The PCI root bridge (with its _CRS and _PRT), the ECAM reservation and the MCFG, as the VMM adds them.
+        PCIRootBridgeDescription(ecamBase: 0xD800_0000, ioWindowBase: 0xC000, ioWindowSize: 0x4000,
+                                 memoryWindowBase: 0xE000_0000, memoryWindowSize: 0x1000_0000,
+                                 firstINTxGSI: 16).describe(in: &platform)
         return try ACPITables.build(for: platform)
     }
 
@@ -51,6 +52,17 @@ import Testing
         #expect(entries.contains { $0[0] == 1 && read32($0, 4) == 0xFEC0_0000 })
         #expect(entries.contains { $0 == [2, 10, 0, 0, 2, 0, 0, 0, 0, 0] }, "IRQ 0 -> GSI 2")
         #expect(entries.contains { $0 == [2, 10, 0, 9, 9, 0, 0, 0, 0x0D, 0] }, "SCI level, active high")
+    }
+
+    @Test func theMCFGPointsAtTheECAMAreaForBusZero() throws {
+        let tables = try tables()
+        let mcfg = table("MCFG", in: tables)
+        #expect(mcfg.count == 60)
+        #expect(read32(mcfg, 44) == 0xD800_0000 && read32(mcfg, 48) == 0, "base address")
+        #expect(mcfg[52] == 0 && mcfg[53] == 0 && mcfg[54] == 0 && mcfg[55] == 0, "segment 0, buses 0-0")
+        let xsdt = table("XSDT", in: tables)
+        let listed = stride(from: 36, to: xsdt.count, by: 8).map { UInt64(read32(xsdt, $0)) }
+        #expect(listed.contains(tables.tables.first { $0.signature == "MCFG" }!.address), "XSDT lists the MCFG")
     }
 
     @Test func theLinuxLoaderPointsBootParamsAtTheRSDP() throws {

@@ -2,9 +2,13 @@
 # Fetches Debian's cloud kernel and busybox-static with apt-get (nothing is committed), then prepares:
 #   cache/vmlinuz              the bzImage as Debian ships it
 #   cache/vmlinux              the uncompressed ELF kernel, extracted from the bzImage's LZ4 payload
-#   cache/initramfs.cpio.gz    busybox with an /init that prints APUS-INIT-OK and reboots (which ends the run)
+#   cache/initramfs.cpio.gz    busybox and the virtio-blk modules, with an /init that loads the modules, prints
+#                              APUS-INIT-OK and reboots (which ends the run); with `apus.disktest` on the kernel
+#                              command line it instead mounts /dev/vda, writes a marker file there, syncs and
+#                              powers off
+#   cache/rootfs.ext4          a 32 MiB ext4 image holding busybox (mkfs.ext4 -d: no root, no loop mount)
 # Idempotent: work already done is skipped; concurrent runs wait for each other (flock). Needs apt-get, dpkg-deb,
-# lz4 and cpio (installed when missing, as root).
+# lz4, cpio and e2fsprogs (installed when missing, as root).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/cache"
@@ -21,6 +25,7 @@ need_tools() {
     local missing=()
     command -v lz4 >/dev/null || missing+=(lz4)
     command -v cpio >/dev/null || missing+=(cpio)
+    command -v mkfs.ext4 >/dev/null || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
     [ ${#missing[@]} -eq 0 ] && return
     [ "$(id -u)" -eq 0 ] || fail "missing ${missing[*]}; install them (apt-get install ${missing[*]})"
     say "installing ${missing[*]}"
@@ -76,24 +81,83 @@ PY
     mv vmlinux.tmp vmlinux
 fi
 
-if [ ! -s initramfs.cpio.gz ]; then
+# The virtio modules, in the order their dependencies need (busybox insmod does not resolve them).
+virtio_modules="virtio/virtio virtio/virtio_ring virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev
+                virtio/virtio_pci block/virtio_blk"
+# Bumped whenever the initramfs's contents change, so an older cache is rebuilt.
+initramfs_version=2
+
+busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
+    local root="$1"
     download busybox-static
-    say "building the initramfs"
-    rm -rf busybox-root initramfs-root && mkdir busybox-root initramfs-root
+    rm -rf busybox-root && mkdir busybox-root
     dpkg-deb -x busybox-static_*.deb busybox-root
-    mkdir -p initramfs-root/bin initramfs-root/proc initramfs-root/sys initramfs-root/dev
-    cp busybox-root/bin/busybox initramfs-root/bin/busybox
-    for tool in sh echo mount poweroff reboot cat; do ln -sf busybox "initramfs-root/bin/$tool"; done
+    mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/mnt"
+    cp busybox-root/bin/busybox "$root/bin/busybox"
+    rm -rf busybox-root
+    for tool in sh echo mount umount poweroff reboot cat sync insmod ls sleep mkdir dd; do
+        ln -sf busybox "$root/bin/$tool"
+    done
+}
+
+if [ ! -s initramfs.cpio.gz ] || [ "$(cat .initramfs-version 2>/dev/null)" != "$initramfs_version" ]; then
+    say "building the initramfs"
+    image_deb="$(ls linux-image-*.deb 2>/dev/null | head -1)"
+    [ -n "$image_deb" ] || fail "the kernel package is gone from $cache; delete vmlinuz to fetch it again"
+    rm -rf initramfs-root kernel-root && mkdir initramfs-root kernel-root
+    busybox_tree initramfs-root
+    dpkg-deb -x "$image_deb" kernel-root
+    mkdir -p initramfs-root/lib/modules
+    for module in $virtio_modules; do
+        file="$(find kernel-root/lib/modules -path "*/kernel/drivers/$module.ko" | head -1)"
+        [ -n "$file" ] || fail "the kernel package has no $module.ko"
+        cp "$file" initramfs-root/lib/modules/
+    done
+    rm -rf kernel-root
+    # Without apus.disktest the script is what it always was, so tests that expect APUS-INIT-OK keep passing.
     cat > initramfs-root/init <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
+for module in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+    insmod /lib/modules/$module.ko || echo "APUS-INSMOD-FAILED $module"
+done
+case " $(cat /proc/cmdline) " in
+*" apus.disktest "*)
+    mount -t devtmpfs devtmpfs /dev
+    if mount -t ext4 /dev/vda /mnt; then
+        echo "written by the Apus guest" > /mnt/apus-disktest.txt
+        ls /mnt/bin/busybox >/dev/null && echo "APUS-DISK-HAS-BUSYBOX"
+        sync
+        umount /mnt
+        echo "APUS-DISK-WRITTEN"
+    else
+        echo "APUS-DISK-MOUNT-FAILED"
+    fi
+    poweroff -f
+    ;;
+esac
 echo APUS-INIT-OK
 reboot -f
 INIT
     chmod +x initramfs-root/init
-    (cd initramfs-root && find . | cpio -o -H newc --quiet | gzip -9) > initramfs.cpio.gz
-    rm -rf busybox-root initramfs-root
+    (cd initramfs-root && find . | cpio -o -H newc --quiet | gzip -9) > initramfs.tmp
+    # rename(2): a test reading the old file meanwhile keeps reading it whole.
+    mv initramfs.tmp initramfs.cpio.gz
+    echo "$initramfs_version" > .initramfs-version
+    rm -rf initramfs-root
+fi
+
+if [ ! -s rootfs.ext4 ]; then
+    say "building the ext4 root image"
+    rm -rf rootfs-root && mkdir rootfs-root
+    busybox_tree rootfs-root
+    mkfs=mkfs.ext4
+    command -v mkfs.ext4 >/dev/null || mkfs=/sbin/mkfs.ext4
+    rm -f rootfs.tmp
+    "$mkfs" -q -F -L apus-root -E root_owner=0:0 -d rootfs-root rootfs.tmp 32M || fail "mkfs.ext4 -d failed"
+    mv rootfs.tmp rootfs.ext4
+    rm -rf rootfs-root
 fi
 
 say "ready:"
-for file in vmlinuz vmlinux initramfs.cpio.gz; do echo "$cache/$file"; done
+for file in vmlinuz vmlinux initramfs.cpio.gz rootfs.ext4; do echo "$cache/$file"; done

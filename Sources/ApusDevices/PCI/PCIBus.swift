@@ -36,6 +36,11 @@ public final class PCIBus: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` while no guest access is in progress (saving state, flushing disks behind the functions).
+    public func exclusively<R>(_ body: () throws -> R) rethrows -> R {
+        try lock.withLock { _ in try body() }
+    }
+
     // MARK: - Configuration mechanism 1
 
     /// Port access at `offset` from 0xCF8: the address register is 0xCF8 (dword only), data is 0xCFC-0xCFF.

@@ -17,16 +17,19 @@ public struct MachineConfiguration: Sendable {
     /// IOAPIC on KVM); `nil` picks the boot source's default (yes for Linux, no for our own guests, whose final HLT
     /// then ends the run).
     public var interruptController: InterruptControllerMode?
+    /// virtio-blk disks on the PCI bus, in order (the first is /dev/vda); they need the interrupt-controller platform.
+    public var disks: [DiskAttachment]
 
     public init(memoryMiB: Int = MachineConfiguration.defaultMemoryMiB, vcpuCount: Int = 1,
                 backend: BackendChoice = .auto, boot: BootSource, unmappedAccess: UnmappedAccessPolicy? = nil,
-                interruptController: InterruptControllerMode? = nil) {
+                interruptController: InterruptControllerMode? = nil, disks: [DiskAttachment] = []) {
         self.memoryMiB = memoryMiB
         self.vcpuCount = vcpuCount
         self.backend = backend
         self.boot = boot
         self.unmappedAccess = unmappedAccess
         self.interruptController = interruptController
+        self.disks = disks
     }
 
     /// Rejects values no machine can be built from, with a message naming the field.
@@ -37,6 +40,12 @@ public struct MachineConfiguration: Sendable {
         guard vcpuCount == 1 else {
             throw VMMError.invalidConfiguration(
                 "only 1 vCPU is supported so far (application processors need the LAPIC start-up protocol), got \(vcpuCount)")
+        }
+        guard disks.isEmpty || effectiveInterruptController == .full else {
+            throw VMMError.invalidConfiguration("disks sit on the PCI bus, which needs the interrupt-controller platform")
+        }
+        guard disks.count <= PlatformLayout.maximumDisks else {
+            throw VMMError.invalidConfiguration("at most \(PlatformLayout.maximumDisks) disks, got \(disks.count)")
         }
     }
 

@@ -12,11 +12,13 @@ extension Machine {
         for slot in parts.devices {
             if let saved = slot.withDevice({ SavedDevice.save($0) }) { devices[slot.name] = saved }
         }
-        let snapshot = MachineSnapshot(platform: platform,
+        flushDisks()
+        var snapshot = MachineSnapshot(platform: platform,
                                        vcpus: (0..<states.count).compactMap { states[$0] },
                                        devices: devices, memory: [],
                                        machineState: try parts.backend.captureMachineState(),
                                        backend: backendName)
+        snapshot.pciFunctions = parts.pci?.saveStates() ?? [:]
         guard snapshot.vcpus.count == platform.vcpuCount else {
             throw VMMError.invalidState("only \(snapshot.vcpus.count) of \(platform.vcpuCount) vCPUs could be captured")
         }
@@ -70,6 +72,7 @@ extension Machine {
             }
             try slot.withDevice { try saved.restore(into: $0, name: slot.name) }
         }
+        try parts.pci?.restoreStates(snapshot.pciFunctions)
         return Machine(parts: parts, control: control, backendName: hypervisor.name, backendNote: note,
                        summary: "restored machine from \(directory.path)",
                        entries: snapshot.vcpus.map { .restore($0) })

@@ -30,9 +30,7 @@ public final class Machine: Sendable {
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control,
                                                    commandLine: configuration.boot.commandLine) { memory in
-            try Self.load(configuration.boot, into: memory,
-                          acpi: configuration.platform.interruptController == .full
-                              ? ACPIPlatform(vcpuCount: configuration.vcpuCount) : nil)
+            try Self.load(configuration.boot, into: memory, acpi: Self.acpiPlatform(for: configuration.platform))
         }
         self.init(parts: parts, control: control, backendName: hypervisor.name, backendNote: resolution.note,
                   summary: plan.summary, entries: Array(repeating: .boot(plan), count: configuration.vcpuCount))
@@ -48,6 +46,14 @@ public final class Machine: Sendable {
         self.bootSummary = summary
         self.entries = entries
         self.statistics = entries.map { _ in ExitStatisticsBox() }
+    }
+
+    /// What the ACPI tables describe on the interrupt-controller platform: its controllers and PCI bus 0.
+    private static func acpiPlatform(for platform: MachinePlatform) -> ACPIPlatform? {
+        guard platform.interruptController == .full else { return nil }
+        var acpi = ACPIPlatform(vcpuCount: platform.vcpuCount)
+        PCIPlatform.description.describe(in: &acpi)
+        return acpi
     }
 
     /// A Linux kernel on the interrupt-controller platform finds the machine through ACPI tables (the Debian kernel
@@ -86,7 +92,11 @@ public final class Machine: Sendable {
     }
 
     /// Stops every vCPU between two exits; returns once all are parked. Memory stays resident.
-    public func pause() throws { try control.pause() }
+    /// Disk images are flushed once the vCPUs are parked, so a paused machine's images are consistent on the host.
+    public func pause() throws {
+        try control.pause()
+        flushDisks()
+    }
     public func resume() throws { try control.resume() }
     /// Asks every vCPU to leave; `waitForOutcome()` then returns `.stopped` unless the guest ended first.
     public func stop() { control.stop() }
@@ -97,6 +107,11 @@ public final class Machine: Sendable {
 
     /// Blocks until the run ends.
     public func waitForOutcome() -> MachineOutcome { control.waitForOutcome() }
+
+    /// Failures are logged: the guest has already been told its writes completed, and the run goes on.
+    func flushDisks() {
+        for failure in parts.pci?.flushDisks() ?? [] { MachineLog.logger.error("\(failure)") }
+    }
 
     /// Starts the machine and blocks until it ends.
     public func run() throws -> MachineOutcome {

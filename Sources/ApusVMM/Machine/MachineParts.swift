@@ -18,12 +18,16 @@ struct MachineParts: Sendable {
     let timer: PlatformTimer?
     /// Where devices send MSIs, on machines with the interrupt-controller platform.
     let msiSink: (any MSISink)?
+    /// PCI bus 0 and its disks, on machines with the interrupt-controller platform.
+    let pci: PCIPlatform?
 
     /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
     /// each at the address, port range and IRQ line the allocator hands out.
     static func build<Entry>(platform: MachinePlatform, hypervisor: any Hypervisor, output: any SerialOutput,
                              control: RunControl, commandLine: String,
                              prepare: (GuestMemory) throws -> Entry) throws -> (MachineParts, Entry) {
+        // Before anything else, so an unusable image is refused before the machine takes any resources.
+        let images = try PCIPlatform.openDisks(platform.disks)
         let memory = try GuestMemory(size: UInt64(platform.memoryMiB) << 20)
         let entry = try prepare(memory)
         let backend = try hypervisor.makeMachine(
@@ -51,6 +55,22 @@ struct MachineParts: Sendable {
             try routing.map { try $0.line(gsi) } ?? backend.interruptLine(gsi)
         }
 
+        // The MMIO UART takes the first allocation (0xD000_0000, docs/GUEST-ABI.md) and IRQ 5, before PCI's ranges.
+        let mmioUART = DeviceSlot(
+            name: "mmio-uart",
+            device: Serial16550(interrupt: try line(try resources.allocateIRQ()), output: output))
+        mmio = try mmio.inserting(mmioUART, at: try resources.allocateMMIO(size: PlatformLayout.mmioUARTSize))
+
+        var pci: PCIPlatform?
+        if platform.interruptController == .full {
+            pci = try PCIPlatform.build(disks: images, memory: memory, ports: &ports, mmio: &mmio,
+                                        resources: &resources, line: line, msi: msiSink)
+            // Whatever way the run ends, what the guest wrote reaches the image files.
+            control.atEndOfRun { [pci] in
+                for failure in pci?.flushDisks() ?? [] { MachineLog.logger.error("\(failure)") }
+            }
+        }
+
         let com1 = DeviceSlot(
             name: "com1",
             device: Serial16550(interrupt: try line(try resources.reserveIRQ(PlatformLayout.com1IRQ)),
@@ -73,16 +93,11 @@ struct MachineParts: Sendable {
         ports = try ports.inserting(firmwareConfig, at: try resources.reservePorts(PlatformLayout.firmwareConfigPort,
                                                                                    count: FirmwareConfig.portCount))
 
-        let mmioUART = DeviceSlot(
-            name: "mmio-uart",
-            device: Serial16550(interrupt: try line(try resources.allocateIRQ()), output: output))
-        mmio = try mmio.inserting(mmioUART, at: try resources.allocateMMIO(size: PlatformLayout.mmioUARTSize))
-
         let parts = MachineParts(
             platform: platform, memory: memory, backend: backend,
             dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
             console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer,
-            msiSink: msiSink)
+            msiSink: msiSink, pci: pci)
         return (parts, entry)
     }
 

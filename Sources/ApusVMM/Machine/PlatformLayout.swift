@@ -1,3 +1,5 @@
+import ApusCore
+
 /// Where the machine's devices live, as docs/GUEST-ABI.md promises the guests.
 enum PlatformLayout {
     static let com1Port: UInt16 = 0x3F8
@@ -25,4 +27,15 @@ enum PlatformLayout {
     static let sciIRQ: UInt32 = 9
     static let acpiPMPort: UInt16 = 0x600
     static let ioapicAddress: UInt64 = 0xFEC0_0000
+
+    // PCI bus 0 (interrupt-controller platform only), inside the allocator's MMIO space 0xD000_0000-0xF000_0000.
+    /// ECAM for bus 0 (1 MiB), as the MCFG table says, reserved to the OS by a PNP0C02 device.
+    static let pciECAMAddress: UInt64 = 0xD800_0000
+    /// Where the guest places memory BARs.
+    static let pciMemoryWindow = GuestRange(start: GuestAddress(0xE000_0000), size: 0x1000_0000)
+    /// Where the guest places I/O BARs.
+    static let pciIOWindow = GuestRange(start: GuestAddress(0xC000), size: 0x4000)
+    /// INTx of PCI slots: GSIs 16-19 (IOAPIC pins only), swizzled by slot as the DSDT's _PRT says.
+    static let pciFirstINTxGSI: UInt32 = 16
+    static let maximumDisks = 16
 }

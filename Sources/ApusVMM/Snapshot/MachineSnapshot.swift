@@ -1,4 +1,5 @@
 import ApusCore
+import ApusDevices
 
 /// The manifest of a suspended machine: everything but guest memory, which lives in the files it names.
 struct MachineSnapshot: Codable, Sendable {
@@ -21,6 +22,8 @@ struct MachineSnapshot: Codable, Sendable {
     var machineState: [String: [UInt8]]
     /// The backend that captured `machineState` and the vCPUs' backend state ("kvm" or "soft").
     var backend: String?
+    /// PCI functions' state (the virtio transport of each disk), by name ("disk0").
+    var pciFunctions: [String: VirtioPCIFunction.State] = [:]
 
     init(platform: MachinePlatform, vcpus: [CPUState], devices: [String: SavedDevice], memory: [MemoryFile],
          machineState: [String: [UInt8]], backend: String?) {
@@ -33,7 +36,7 @@ struct MachineSnapshot: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case formatVersion, platform, vcpus, devices, memory, machineState, backend
+        case formatVersion, platform, vcpus, devices, memory, machineState, backend, pciFunctions
     }
 
     /// Manifests written before the backend's own state was saved decode with none.
@@ -46,5 +49,6 @@ struct MachineSnapshot: Codable, Sendable {
         memory = try container.decode([MemoryFile].self, forKey: .memory)
         machineState = try container.decodeIfPresent([String: [UInt8]].self, forKey: .machineState) ?? [:]
         backend = try container.decodeIfPresent(String.self, forKey: .backend)
+        pciFunctions = try container.decodeIfPresent([String: VirtioPCIFunction.State].self, forKey: .pciFunctions) ?? [:]
     }
 }

@@ -1,0 +1,26 @@
+/// A disk image the machine gets as a virtio-blk device on its PCI bus: raw or qcow2, detected from the file.
+public struct DiskAttachment: Sendable, Codable, Equatable {
+    public var path: String
+    public var readOnly: Bool
+
+    public init(path: String, readOnly: Bool = false) {
+        self.path = path
+        self.readOnly = readOnly
+    }
+
+    /// Parses the command line's `PATH[,readonly]` (`ro` is accepted too).
+    public init(argument: String) throws {
+        var parts = argument.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var readOnly = false
+        while let last = parts.last, parts.count > 1, ["readonly", "ro"].contains(last) {
+            readOnly = true
+            parts.removeLast()
+        }
+        let path = parts.joined(separator: ",")
+        guard !path.isEmpty else { throw VMMError.invalidConfiguration("a disk needs a path: --disk PATH[,readonly]") }
+        guard parts.count == 1 else {
+            throw VMMError.invalidConfiguration("unknown disk option in \"\(argument)\" (only \"readonly\" is known)")
+        }
+        self.init(path: path, readOnly: readOnly)
+    }
+}
