@@ -42,8 +42,7 @@ import Testing
                 memoryMiB: 256, backend: .soft,
                 boot: .linux(kernel: try [UInt8](Data(contentsOf: DebianGuest.kernel)),
                              initrd: try [UInt8](Data(contentsOf: DebianGuest.initramfs)),
-                             commandLine: "console=ttyS0 reboot=k panic=-1 cryptomgr.notests=1 mitigations=off "
-                                 + "init_on_alloc=0 apus.disktest"),
+                             commandLine: "console=ttyS0 reboot=k panic=-1 cryptomgr.notests=1 apus.disktest"),
                 disks: [DiskAttachment(path: overlay.path)]),
             output: output)
         try machine.start()
