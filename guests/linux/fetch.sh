@@ -82,10 +82,11 @@ PY
 fi
 
 # The virtio modules, in the order their dependencies need (busybox insmod does not resolve them).
-virtio_modules="virtio/virtio virtio/virtio_ring virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev
+# virtio needs virtio_ring's virtio_break_device; virtio_pci needs the other four.
+virtio_modules="virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev
                 virtio/virtio_pci block/virtio_blk"
 # Bumped whenever the initramfs's contents change, so an older cache is rebuilt.
-initramfs_version=2
+initramfs_version=3
 
 busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     local root="$1"
@@ -118,7 +119,7 @@ if [ ! -s initramfs.cpio.gz ] || [ "$(cat .initramfs-version 2>/dev/null)" != "$
     cat > initramfs-root/init <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
-for module in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+for module in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
     insmod /lib/modules/$module.ko || echo "APUS-INSMOD-FAILED $module"
 done
 case " $(cat /proc/cmdline) " in
