@@ -161,7 +161,13 @@ extension CPUCore {
                 let left = op <= 0xA5
                 let result: UInt64
                 let carry: Bool
-                if left {
+                if count > bits {
+                    // A 16-bit operand with a count of 17-31: the result is undefined; this gives what P6 and later
+                    // do, shifting the 48-bit dest:src:dest (and never an out-of-range host shift).
+                    let wide = value << 32 | fill << 16 | value
+                    result = (left ? wide >> (32 - count) : wide >> count) & mask
+                    carry = (left ? wide >> (48 - count) : wide >> (count - 1)) & 1 != 0
+                } else if left {
                     result = ((value << count) | (fill >> (bits - count))) & mask
                     carry = (value >> (bits - count)) & 1 != 0
                 } else {
