@@ -156,17 +156,15 @@ extension CPUCore {
             let address = (outerRSP &+ UInt64(index * width)) & outerStackMask
             parameters.append(try read(.ss, address, size: width))
         }
-        do {
-            let descriptor = try readDescriptor(innerSS)
-            guard descriptor.s, descriptor.type & 0xA == 0x2, descriptor.dpl == level, UInt8(innerSS & 3) == level else {
-                throw CPUFault(vector: .invalidTSS, errorCode: UInt32(innerSS & 0xFFFC))
-            }
-            guard descriptor.present else { throw CPUFault(vector: .stackFault, errorCode: UInt32(innerSS & 0xFFFC)) }
-            sregs.ss = descriptor
-            gpr[4] = innerSP
-            try push(outerSS, size: width)
-            try push(outerRSP & outerStackMask, size: width)
-            for value in parameters.reversed() { try push(value, size: width) }
+        let descriptor = try readDescriptor(innerSS)
+        guard descriptor.s, descriptor.type & 0xA == 0x2, descriptor.dpl == level, UInt8(innerSS & 3) == level else {
+            throw CPUFault(vector: .invalidTSS, errorCode: UInt32(innerSS & 0xFFFC))
         }
+        guard descriptor.present else { throw CPUFault(vector: .stackFault, errorCode: UInt32(innerSS & 0xFFFC)) }
+        sregs.ss = descriptor
+        gpr[4] = innerSP
+        try push(outerSS, size: width)
+        try push(outerRSP & outerStackMask, size: width)
+        for value in parameters.reversed() { try push(value, size: width) }
     }
 }

@@ -4,10 +4,11 @@ public import ApusCore
 /// ELF32 image in 32-bit protected mode, an ELF64 image in long mode, and an image with a Multiboot header as
 /// MultibootLoader describes. `apus run IMAGE` uses this.
 public enum GuestImageLoader {
-    public static func load(_ bytes: [UInt8], into memory: GuestMemory) throws -> BootPlan {
+    /// `name` is what a Multiboot kernel finds as its command line (QEMU and GRUB give it the image's name).
+    public static func load(_ bytes: [UInt8], name: String = "", into memory: GuestMemory) throws -> BootPlan {
         // A kernel made for GRUB or `qemu -kernel` is entered the Multiboot way, whatever its container format.
         if MultibootHeader.find(in: bytes) != nil {
-            return try MultibootLoader.load(bytes, commandLine: "", modules: [], into: memory)
+            return try MultibootLoader.load(bytes, commandLine: name, modules: [], into: memory)
         }
         switch ImageFormat.detect(bytes) {
         case .flat:

@@ -82,6 +82,6 @@ public enum MultibootInfo {
     }
 
     private static func littleEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
-        (0..<T.bitWidth / 8).map { UInt8(truncatingIfNeeded: value >> ($0 * 8)) }
+        AML.littleEndian(UInt64(value), T.bitWidth / 8)
     }
 }

@@ -16,11 +16,11 @@ struct ErrorMiddleware: RouterMiddleware {
             return try Self.response(for: error)
         } catch let error as any HTTPResponseError {
             let status = Int(error.status.code)
+            let allowed = status == 404 ? routes.methods(forPath: request.uri.path) : []
             let daemonError: DaemonError = switch status {
             case 413: .payloadTooLarge(limit: ApusVersion.maximumRequestBodyBytes)
-            case 404 where !routes.methods(forPath: request.uri.path).isEmpty:
-                .methodNotAllowed(method: request.method.rawValue, path: request.uri.path,
-                                  allowed: routes.methods(forPath: request.uri.path))
+            case 404 where !allowed.isEmpty:
+                .methodNotAllowed(method: request.method.rawValue, path: request.uri.path, allowed: allowed)
             case 404: .notFound("no such resource: \(request.method) \(request.uri.path)")
             case 400..<500: .badRequest("\(error)")
             default: .internal("\(error)")

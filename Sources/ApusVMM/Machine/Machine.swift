@@ -61,10 +61,8 @@ public final class Machine: Sendable {
     private static func load(_ boot: BootSource, into memory: GuestMemory, acpi: ACPIPlatform?) throws -> BootPlan {
         do {
             switch boot {
-            case .guestImage(let name, let bytes) where MultibootHeader.find(in: bytes) != nil:
-                return try MultibootLoader.load(bytes, commandLine: name, modules: [], into: memory)
-            case .guestImage(_, let bytes):
-                return try GuestImageLoader.load(bytes, into: memory)
+            case .guestImage(let name, let bytes):
+                return try GuestImageLoader.load(bytes, name: name, into: memory)
             case .linux(let kernel, let initrd, let commandLine):
                 return try LinuxBootLoader.load(kernel: kernel, initrd: initrd, commandLine: commandLine, into: memory,
                                                 acpi: acpi)

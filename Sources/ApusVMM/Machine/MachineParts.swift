@@ -16,8 +16,6 @@ struct MachineParts: Sendable {
     let devices: [DeviceSlot]
     /// Drives the 8254's IRQ 0 on machines with the interrupt-controller platform.
     let timer: PlatformTimer?
-    /// Where devices send MSIs, on machines with the interrupt-controller platform.
-    let msiSink: (any MSISink)?
     /// PCI bus 0 and its disks, on machines with the interrupt-controller platform.
     let pci: PCIPlatform?
 
@@ -97,7 +95,7 @@ struct MachineParts: Sendable {
             platform: platform, memory: memory, backend: backend,
             dispatcher: ExitDispatcher(portBus: ports, mmioBus: mmio, unmappedPolicy: platform.unmappedAccess),
             console: com1, devices: [com1, debugExit, postCode, firmwareConfig, mmioUART] + platformDevices, timer: timer,
-            msiSink: msiSink, pci: pci)
+            pci: pci)
         return (parts, entry)
     }
 

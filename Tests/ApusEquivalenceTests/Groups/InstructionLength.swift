@@ -10,7 +10,7 @@ enum InstructionLength {
     static func of(_ bytes: [UInt8]) -> Layout {
         var layout = Layout(length: 0)
         var index = 0, operandSize16 = false, addressSize32 = false, wide = false
-        while index < bytes.count, [0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x3E, 0x26, 0x36, 0x64, 0x65].contains(bytes[index]) {
+        while index < bytes.count, RandomByteCases.prefixes.contains(bytes[index]) {
             if bytes[index] == 0x66 { operandSize16 = true }
             if bytes[index] == 0x67 { addressSize32 = true }
             index += 1

@@ -108,7 +108,7 @@ struct RandomByteCases {
         case 0xC2, 0xC3: return operandSize16 ? nil : 0
         case 0xFF: return (2...5).contains(reg) ? nil : 0                                 // indirect and far
         case 0xD9: return mod == 3 && reg == 3 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
-        case 0xDD: return reg == 1 || mod == 3 && reg == 1 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
+        case 0xDD: return reg == 1 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
         case 0xDB: return reg == 1 && mod != 3 ? nil : 0                                  // FISTTP (SSE3)
         case 0xDC: return mod == 3 && (reg == 2 || reg == 3) ? nil : 0                    // FCOM2/FCOMP3 aliases
         case 0xDE: return mod == 3 && reg == 2 ? nil : 0                                  // FCOMP5 alias
