@@ -7,8 +7,10 @@
 #                              command line it instead mounts /dev/vda, writes a marker file there, syncs and
 #                              powers off
 #   cache/rootfs.ext4          a 32 MiB ext4 image holding busybox (mkfs.ext4 -d: no root, no loop mount)
+# The initramfs also holds test programs built from programs/*.c with the toolchain's clang (static, no libc):
+#   /bin/apus-clockres         prints clock_getres() for CLOCK_MONOTONIC and CLOCK_REALTIME
 # Idempotent: work already done is skipped; concurrent runs wait for each other (flock). Needs apt-get, dpkg-deb,
-# lz4, cpio and e2fsprogs (installed when missing, as root).
+# lz4, cpio and e2fsprogs (installed when missing, as root) and clang (the Swift toolchain's, or $CLANG).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/cache"
@@ -44,6 +46,8 @@ download() {  # download PACKAGE: fetches the .deb into cache/ unless one is the
 }
 
 need_tools
+clang="${CLANG:-$(command -v clang || true)}"
+[ -n "$clang" ] || fail "no clang on PATH (the Swift toolchain has one; or set CLANG)"
 
 if [ ! -s vmlinuz ]; then
     # The metapackage names the versioned image package in its Depends.
@@ -86,7 +90,7 @@ fi
 virtio_modules="virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev
                 virtio/virtio_pci block/virtio_blk"
 # Bumped whenever the initramfs's contents change, so an older cache is rebuilt.
-initramfs_version=3
+initramfs_version=4
 
 busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     local root="$1"
@@ -115,6 +119,11 @@ if [ ! -s initramfs.cpio.gz ] || [ "$(cat .initramfs-version 2>/dev/null)" != "$
         cp "$file" initramfs-root/lib/modules/
     done
     rm -rf kernel-root
+    for source in "$here"/programs/*.c; do
+        program="apus-$(basename "$source" .c)"
+        "$clang" -O2 -static -nostdlib -ffreestanding -fno-stack-protector -o "initramfs-root/bin/$program" "$source" \
+            || fail "cannot build $program from $source with $clang"
+    done
     # Without apus.disktest the script is what it always was, so tests that expect APUS-INIT-OK keep passing.
     cat > initramfs-root/init <<'INIT'
 #!/bin/sh
