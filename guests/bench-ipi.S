@@ -1,5 +1,5 @@
 // The interrupt-delivery benchmark (bench/ipi): `iterations` self-IPIs through the local APIC, each one waited for
-// before the next is sent. One round trip is the ICR write, the APIC's acceptance, delivery through the IDT, the
+// before the next is sent, spinning or (with `halting` set) in HLT. One round trip is the ICR write, the APIC's acceptance, delivery through the IDT, the
 // handler's count and EOI write, and IRETQ back into the wait loop. Then a line on COM1 and the debug exit with 0.
 // Needs a machine with an interrupt controller (docs/GUEST-ABI.md).
 // format: elf64
@@ -38,13 +38,22 @@ _start:
     xor %ebx, %ebx
     test %rcx, %rcx
     jz 3f
+    mov halting(%rip), %rdx
 1:  inc %ebx                           // the timed loop: one self-IPI, waited for with interrupts on
     movl $SELF_IPI | IPI_VECTOR, APIC_ICR_LOW(%r15)
-    sti
+    test %rdx, %rdx
+    jnz 4f
+    sti                                // spinning: the receiver is running when the IPI arrives
 2:  cmp %ebx, taken(%rip)
     jne 2b
     cli
-    dec %rcx
+    jmp 5f
+4:  sti                                // halting: the receiver sleeps in HLT (the interrupt ends it)
+    hlt
+    cli
+    cmp %ebx, taken(%rip)
+    jne 4b
+5:  dec %rcx
     jnz 1b
 3:  lea message(%rip), %rsi
     call puts64
@@ -68,6 +77,10 @@ message: .asciz "bench-ipi: done\n"
     .ascii "ApusIter"
 iterations:
     .quad 100
+// Nonzero: wait for each IPI in HLT instead of spinning (patched the same way, after the marker "ApusHalt").
+    .ascii "ApusHalt"
+halting:
+    .quad 0
 idt_descriptor:
     .word 256 * 16 - 1
     .quad idt

@@ -14,23 +14,26 @@ import Foundation
 
 struct Failure: Error, CustomStringConvertible { let description: String }
 
-/// The built-in image with its iteration count (the quadword after the marker "ApusIter") replaced.
-func image(iterations: UInt64) throws -> [UInt8] {
+/// The built-in image with the quadwords after the markers "ApusIter" (the count) and "ApusHalt" (wait in HLT)
+/// replaced.
+func image(iterations: UInt64, halting: Bool) throws -> [UInt8] {
     guard var bytes = BuiltInGuests.named("bench-ipi")?.image, !bytes.isEmpty else {
         throw Failure(description: "no built-in guest bench-ipi")
     }
-    let marker = Array("ApusIter".utf8)
-    guard let at = (0...(bytes.count - marker.count - 8)).first(where: { Array(bytes[$0..<$0 + marker.count]) == marker })
-    else { throw Failure(description: "bench-ipi has no ApusIter marker") }
-    for index in 0..<8 { bytes[at + marker.count + index] = UInt8(truncatingIfNeeded: iterations >> (8 * UInt64(index))) }
+    for (name, value) in [("ApusIter", iterations), ("ApusHalt", halting ? 1 : 0)] {
+        let marker = Array(name.utf8)
+        guard let at = (0...(bytes.count - marker.count - 8)).first(where: { Array(bytes[$0..<$0 + marker.count]) == marker })
+        else { throw Failure(description: "bench-ipi has no \(name) marker") }
+        for index in 0..<8 { bytes[at + marker.count + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))) }
+    }
     return bytes
 }
 
 /// Wall-clock seconds from start to the guest's debug exit.
-func timedRun(_ backend: BackendChoice, iterations: UInt64) throws -> Double {
+func timedRun(_ backend: BackendChoice, iterations: UInt64, halting: Bool) throws -> Double {
     let output = CapturingSerialOutput()
     let machine = try Machine(configuration: MachineConfiguration(
-        backend: backend, boot: .guestImage(name: "bench-ipi", bytes: try image(iterations: iterations)),
+        backend: backend, boot: .guestImage(name: "bench-ipi", bytes: try image(iterations: iterations, halting: halting)),
         interruptController: .full), output: output)
     let start = Date()
     let outcome = try machine.run()
@@ -42,9 +45,9 @@ func timedRun(_ backend: BackendChoice, iterations: UInt64) throws -> Double {
 }
 
 /// Microseconds per round trip.
-func roundTrip(_ backend: BackendChoice, iterations: UInt64) throws -> Double {
-    let full = try timedRun(backend, iterations: iterations)
-    let empty = try timedRun(backend, iterations: 0)
+func roundTrip(_ backend: BackendChoice, iterations: UInt64, halting: Bool) throws -> Double {
+    let full = try timedRun(backend, iterations: iterations, halting: halting)
+    let empty = try timedRun(backend, iterations: 0, halting: halting)
     return max(full - empty, 0) / Double(iterations) * 1e6
 }
 
@@ -56,17 +59,19 @@ guard let softIterations, let kvmIterations, softIterations > 0, kvmIterations >
     exit(2)
 }
 
+let kvmUsable = KVMHypervisor().availability()
+if case .unusable(let reason) = kvmUsable { print("KVM: not measured: \(reason)") }
 do {
-    let soft = try roundTrip(.soft, iterations: softIterations)
-    print(String(format: "software CPU (Apus LAPIC):      %8.2f us per self-IPI round trip (%llu round trips)", soft,
-                 softIterations))
-    if case .unusable(let reason) = KVMHypervisor().availability() {
-        print("KVM: not measured: \(reason)")
-    } else {
-        let kvm = try roundTrip(.kvm, iterations: kvmIterations)
-        print(String(format: "KVM (in-kernel LAPIC, split):   %8.2f us per self-IPI round trip (%llu round trips)", kvm,
+    for halting in [false, true] {
+        let wait = halting ? "receiver halted in HLT" : "receiver spinning"
+        let soft = try roundTrip(.soft, iterations: softIterations, halting: halting)
+        print(String(format: "%@, software CPU (Apus LAPIC):    %9.2f us per self-IPI round trip (%llu)", wait, soft,
+                     softIterations))
+        guard kvmUsable.isUsable else { continue }
+        let kvm = try roundTrip(.kvm, iterations: kvmIterations, halting: halting)
+        print(String(format: "%@, KVM (kernel LAPIC, split):   %9.2f us per self-IPI round trip (%llu)", wait, kvm,
                      kvmIterations))
-        print(String(format: "software CPU / KVM:             %8.2f", kvm > 0 ? soft / kvm : .infinity))
+        print(String(format: "%@, software CPU / KVM:          %9.3f", wait, kvm > 0 ? soft / kvm : .infinity))
     }
 } catch {
     FileHandle.standardError.write(Data("apus-bench-ipi: \(error)\n".utf8))
