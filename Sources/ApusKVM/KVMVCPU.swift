@@ -58,10 +58,10 @@ public final class KVMVCPU: VCPUBackend {
 
     public var kicker: any VCPUKicker { kvmKicker }
 
-    /// The hot path: one KVM_RUN and a switch over kvm_run, with no allocation and no locks (a String is built only
-    /// for exits that end the run with an error).
-    /// Exits that only the interrupt plumbing cares about (an IOAPIC EOI, an interrupt window) are handled here and
-    /// the guest re-entered.
+    /// The hot path: one KVM_RUN and a switch over kvm_run, with no allocation and no locks but the 8259A's on the
+    /// bootstrap vCPU of a machine with one (a String is built only for exits that end the run with an error). Exits
+    /// only the interrupt plumbing cares about (an IOAPIC EOI, an interrupt window) are handled here and the guest
+    /// re-entered.
     public func run() throws -> VCPUExit {
         while true {
             if let pic { offerExternalInterrupt(from: pic) }
