@@ -115,6 +115,12 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "apus-bench-ipi",
+            dependencies: ["ApusCore", "ApusDevices", "ApusGuests", "ApusKVM", "ApusVMM"],
+            path: "bench/Sources/apus-bench-ipi",
+            swiftSettings: strict),
+
+        .executableTarget(
             name: "apus-bench-disk",
             dependencies: ["ApusDisk"],
             path: "bench/Sources/apus-bench-disk",

@@ -13,8 +13,8 @@ public struct MachineConfiguration: Sendable {
     /// What a guest's access to an address without a device does; `nil` picks the boot source's default
     /// (fail for our own guests, ignore for Linux, which probes absent legacy ports).
     public var unmappedAccess: UnmappedAccessPolicy?
-    /// Whether the machine has the PC's interrupt controllers and timers (PIC, PIT, CMOS clock; in-kernel LAPIC and
-    /// IOAPIC on KVM); `nil` picks the boot source's default (yes for Linux, no for our own guests, whose final HLT
+    /// Whether the machine has the PC's interrupt controllers and timers (PIC, IOAPIC, PIT, CMOS clock in the VMM;
+    /// the local APICs the VMM's on the software CPU, the kernel's on KVM); `nil` picks the boot source's default (yes for Linux, no for our own guests, whose final HLT
     /// then ends the run).
     public var interruptController: InterruptControllerMode?
     /// virtio-blk disks on the PCI bus, in order (the first is /dev/vda); they need the interrupt-controller platform.

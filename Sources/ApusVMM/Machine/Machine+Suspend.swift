@@ -12,9 +12,11 @@ extension Machine {
         for slot in parts.devices {
             if let saved = slot.withDevice({ SavedDevice.save($0) }) { devices[slot.name] = saved }
         }
+        var vcpus = (0..<states.count).compactMap { states[$0] }
+        LocalAPICTransfer.extract(from: &vcpus, into: &devices)
         flushDisks()
         var snapshot = MachineSnapshot(platform: platform,
-                                       vcpus: (0..<states.count).compactMap { states[$0] },
+                                       vcpus: vcpus,
                                        devices: devices, memory: [],
                                        machineState: try parts.backend.captureMachineState(),
                                        backend: backendName)
@@ -73,8 +75,18 @@ extension Machine {
             try slot.withDevice { try saved.restore(into: $0, name: slot.name) }
         }
         try parts.pci?.restoreStates(snapshot.pciFunctions)
+        var vcpus = snapshot.vcpus
+        // Another backend's own state (KVM's event blobs, its paravirtual MSRs) means nothing here: only the
+        // architectural MSRs cross, and the LAPICs as `lapicN` devices.
+        if snapshot.backend != hypervisor.name {
+            for index in vcpus.indices {
+                vcpus[index].backendState = [:]
+                vcpus[index].msrs = vcpus[index].msrs.filter { MSR.saved.contains($0.key) }
+            }
+        }
+        if parts.backend.keepsLocalAPICsOnly { try LocalAPICTransfer.inject(from: snapshot.devices, into: &vcpus) }
         return Machine(parts: parts, control: control, backendName: hypervisor.name, backendNote: note,
                        summary: "restored machine from \(directory.path)",
-                       entries: snapshot.vcpus.map { .restore($0) })
+                       entries: vcpus.map { .restore($0) })
     }
 }
