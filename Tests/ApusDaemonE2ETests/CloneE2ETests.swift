@@ -177,6 +177,22 @@ import Glibc
                 "\(String(decoding: running.body, as: UTF8.self))")
         _ = try daemon.client.perform(.stop, on: "tpl")
 
+        // An image that became unusable after the define is refused at start, naming the rule, and nothing runs.
+        if haveQemu {
+            _ = try Self.runTool(Self.qemuImg, ["create", "-q", "-f", "qcow2", root + "/later.qcow2", "1M"])
+            _ = try daemon.client.define(VMDefinition(name: "later", boot: .guest("hello"),
+                                                      disks: [DiskSpec(path: root + "/later.qcow2")]))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/later.qcow2"))
+            try handle.seek(toOffset: 32)
+            try handle.write(contentsOf: Data([0, 0, 0, 1]))  // crypt_method: AES
+            try handle.close()
+            let started = try http.send("POST", "/v1/vms/later/start")
+            #expect(started.status == 422 && Self.error(started)?.message.contains("uses encryption") == true,
+                    "\(String(decoding: started.body, as: UTF8.self))")
+            #expect(try daemon.client.show("later").state == .inactive)
+            _ = try daemon.client.undefine("later")
+        }
+
         // Another VM may not attach a clone's overlay.
         let clone = try daemon.client.clone("tpl", as: "c")
         let stolen = #"{"name": "thief", "boot": {"guest": "hello"}, "disks": [{"path": "\#(clone.definition.disks[0].path)"}]}"#

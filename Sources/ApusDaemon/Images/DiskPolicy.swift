@@ -79,7 +79,20 @@ struct DiskPolicy: Sendable {
     /// descriptor.
     private func summary(of path: String, role: String) throws -> ImageHeaderSummary {
         let file = try BootFile.open(path, role: role, limit: .max, followingSymlinks: false)
-        let count = Int(min(file.size, UInt64(ImageHeaderSummary.maximumHeaderBytes)))
+        // The first 4 KiB tell raw from qcow2 and give qcow2's cluster size; its header cluster is read whole.
+        var bytes = Self.read(file, count: 4096)
+        if bytes.count >= 24, bytes[0..<4].elementsEqual([0x51, 0x46, 0x49, 0xFB]) {
+            let clusterBits = Int(bytes[20]) << 24 | Int(bytes[21]) << 16 | Int(bytes[22]) << 8 | Int(bytes[23])
+            if (9...21).contains(clusterBits), 1 << clusterBits > bytes.count {
+                bytes = Self.read(file, count: min(1 << clusterBits, ImageHeaderSummary.maximumHeaderBytes))
+            }
+        }
+        return try ImageHeaderSummary.parse(bytes, path: path, fileSize: file.size)
+    }
+
+    /// Up to `count` leading bytes of the checked descriptor (fewer if the file is shorter).
+    private static func read(_ file: OpenedBootFile, count wanted: Int) -> [UInt8] {
+        let count = Int(min(file.size, UInt64(wanted)))
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -89,6 +102,6 @@ struct DiskPolicy: Sendable {
             guard got > 0 else { break }
             done += got
         }
-        return try ImageHeaderSummary.parse(Array(bytes[0..<done]), path: path, fileSize: file.size)
+        return Array(bytes[0..<done])
     }
 }

@@ -1,7 +1,10 @@
 // apusd clone creation over a 1 GiB template: `POST /v1/vms/{template}/clone` timed end to end (request, policy
 // checks of the template's image, overlay written and fsynced, renamed, directory fsynced, the clone's record
 // written durably, reply), p50/p99 over many clones, next to `qemu-img create -f qcow2 -b` on the same base in the
-// same run. Printed, never asserted. Usage: apus-bench-clone APUSD SCRATCH_DIRECTORY [CLONES]
+// same run, and next to the floor the storage sets: a clone is durable through five syncs (the overlay's data,
+// the clone directory, the VM directory's creation, the record, its rename), so the same five syncs of small files
+// and directories on the same file system are timed too. Printed, never asserted.
+// Usage: apus-bench-clone APUSD SCRATCH_DIRECTORY [CLONES]
 import ApusAPI
 import ApusClient
 import Foundation
@@ -95,10 +98,36 @@ for _ in 0..<clones {
     unlink(overlay)
 }
 
+// The storage floor: what five syncs like the clone's cost here, with no qcow2 and no HTTP.
+var floor: [Double] = []
+let syncDirectory = scratch + "/sync"
+try FileManager.default.createDirectory(atPath: syncDirectory, withIntermediateDirectories: true)
+func syncPath(_ path: String, directory: Bool) {
+    let descriptor = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY)
+    if directory { fsync(descriptor) } else { fdatasync(descriptor) }
+    close(descriptor)
+}
+for index in 0..<clones {
+    let start = now()
+    let file = syncDirectory + "/overlay\(index)"
+    FileManager.default.createFile(atPath: file, contents: Data(count: 512))
+    syncPath(file, directory: false)
+    syncPath(syncDirectory, directory: true)
+    let vm = syncDirectory + "/vm\(index)"
+    mkdir(vm, 0o700)
+    syncPath(syncDirectory, directory: true)
+    FileManager.default.createFile(atPath: vm + "/record", contents: Data(count: 1024))
+    syncPath(vm + "/record", directory: false)
+    syncPath(vm, directory: true)
+    floor.append(now() - start)
+}
+
 print("clone of a 1 GiB raw template, \(clones) clones:")
 print("| | p50 | p99 |")
 print("|---|---|---|")
 print("| apusd POST /v1/vms/template/clone (end to end, durable) | \(milliseconds(percentile(apus, 0.5))) | \(milliseconds(percentile(apus, 0.99))) |")
 print("| apusd DELETE of a clone (overlay removed) | \(milliseconds(percentile(undefine, 0.5))) | \(milliseconds(percentile(undefine, 0.99))) |")
 print("| qemu-img create -f qcow2 -b (whole process) | \(milliseconds(percentile(qemu, 0.5))) | \(milliseconds(percentile(qemu, 0.99))) |")
+print("| five syncs of small files and directories, as a clone does (the storage floor) | \(milliseconds(percentile(floor, 0.5))) | \(milliseconds(percentile(floor, 0.99))) |")
+print(String(format: "apusd clone / five syncs (p50): %.2f", percentile(apus, 0.5) / percentile(floor, 0.5)))
 print(String(format: "apusd clone / qemu-img create (p50): %.2f; goal: apusd clone p50 <= 5 ms", percentile(apus, 0.5) / percentile(qemu, 0.5)))
