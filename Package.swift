@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "ApusDaemon",
             dependencies: [
-                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests",
+                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests", "ApusDisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -127,6 +127,12 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "apus-bench-clone",
+            dependencies: ["ApusAPI", "ApusClient"],
+            path: "bench/Sources/apus-bench-clone",
+            swiftSettings: strict),
+
+        .executableTarget(
             name: "apus-bench-daemon",
             dependencies: ["ApusAPI", "ApusClient"],
             path: "bench/Sources/apus-bench-daemon",
@@ -149,7 +155,7 @@ let package = Package(
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore", "ApusTesting"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting", "ApusDisk"]),
-        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusTesting"]),
+        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusDisk", "ApusTesting"]),
         // Every module's imports against docs/ARCHITECTURE.md's table and the dependencies declared here.
         .testTarget(name: "ApusArchitectureTests"),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.

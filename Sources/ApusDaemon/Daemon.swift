@@ -39,7 +39,7 @@ public final class Daemon {
             configuration.imageRoots.isEmpty ? [configuration.defaultImageRoot] : configuration.imageRoots,
             creating: configuration.imageRoots.isEmpty ? configuration.defaultImageRoot : nil,
             stateDirectory: store.root)
-        registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: imageRoots),
+        registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: imageRoots, clonesDirectory: store.clonesDirectory),
                               budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), logger: logger)
         logger.info("image roots: \(imageRoots.directories.joined(separator: ", ")); memory budget: \(configuration.memoryBudgetMiB.map { "\($0) MiB" } ?? "none (overcommit)")")
         registry.recover()
@@ -51,6 +51,7 @@ public final class Daemon {
         let audit = AuditLog(logger: logger)
         VMRoutes(registry: registry, audit: audit).register(on: table)
         ActionRoutes(registry: registry, audit: audit).register(on: table)
+        CloneRoutes(registry: registry, audit: audit).register(on: table)
         ConsoleRoutes(registry: registry).register(on: table)
         EventRoutes(events: registry.events).register(on: table)
         HostRoutes(registry: registry, metrics: metrics, stateDirectory: store.root).register(on: table)
