@@ -95,7 +95,7 @@ virtio_modules="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/
                 net/core/failover drivers/net/net_failover drivers/net/virtio_net drivers/char/virtio_console
                 drivers/char/hw_random/virtio-rng"
 # Bumped whenever the initramfs's contents change, so an older cache is rebuilt.
-initramfs_version=4
+initramfs_version=5
 
 busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     local root="$1"
