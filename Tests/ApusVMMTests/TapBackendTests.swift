@@ -51,7 +51,7 @@ import Testing
             interrupts: { _ in PCIInterruptOut(intx: RecordingInterruptLine(), msi: msi) })
         defer { for function in functions { function.stop() } }
         let function = try #require(functions.first?.function)
-        let (receive, transmit) = try initialise(function, bus: bus, memory: memory)
+        let (receive, transmit) = try VirtioFunctionSetup.driveToReady(function, bus: bus, memory: memory)
 
         var bufferOfHead: [UInt16: UInt64] = [:]
         for index in 0..<8 {
@@ -84,43 +84,6 @@ import Testing
         let frame = try #require(reply, "no ARP reply came back through the TAP in \(Int(Self.replyLimit)) s")
         #expect(Array(frame[32..<38]) == Self.guestMAC, "the reply is addressed to the guest's MAC")
         #expect(try bus.exclusively { try transmit.takeUsed().count } == 1, "the request was completed")
-    }
-
-    /// Sets the function up as a guest's driver would (BAR 4 at 0xE000_0000 is not needed: registers are written
-    /// through the function directly), with queue 0 (receive) and 1 (transmit).
-    private func initialise(_ function: VirtioPCIFunction, bus: PCIBus,
-                            memory: GuestMemory) throws -> (VirtqueueDriver, VirtqueueDriver) {
-        try bus.exclusively {
-            function.writeConfig(offset: 4, size: 2, value: 0x6)  // memory decode, bus master
-            func common(_ offset: UInt64, _ value: UInt64, _ size: Int) {
-                function.writeBar(4, offset: offset, size: size, value: value)
-            }
-            common(0x14, 3, 1)
-            var offered: UInt64 = 0
-            for select in 0..<2 as Range<UInt64> {
-                common(0x00, select, 4)
-                offered |= function.readBar(4, offset: 0x04, size: 4) << (32 * select)
-            }
-            for select in 0..<2 as Range<UInt64> {
-                common(0x08, select, 4)
-                common(0x0C, (offered >> (32 * select)) & 0xFFFF_FFFF, 4)
-            }
-            common(0x14, 11, 1)
-            var rings: [VirtqueueDriver] = []
-            for index in 0..<2 as Range<UInt64> {
-                common(0x16, index, 2)
-                common(0x18, 64, 2)
-                let ring = try VirtqueueDriver(memory: memory, size: 64, base: GuestAddress(0x1_0000 + index * 0x4000))
-                common(0x20, ring.descriptorTable.rawValue, 8)
-                common(0x28, ring.availableRing.rawValue, 8)
-                common(0x30, ring.usedRing.rawValue, 8)
-                common(0x1C, 1, 2)
-                rings.append(ring)
-            }
-            common(0x14, 15, 1)
-            #expect(function.status == 15, "the device accepted the driver")
-            return (rings[0], rings[1])
-        }
     }
 
     private func arpRequest(for target: [UInt8], from sender: [UInt8]) -> [UInt8] {

@@ -111,6 +111,15 @@ extension PCIPlatform {
         }
         return functions
     }
+
+    /// Closes or opens `gate` under the bus's lock; opening it delivers what waited in `functions`' backlogs and
+    /// wakes their pumps, which read nothing while it was closed.
+    static func setHostInput(held: Bool, gate: HostInputGate, functions: [PCIHostFunction], bus: PCIBus) {
+        bus.exclusively {
+            gate.set(held: held)
+            if !held { for function in functions { function.resumeInput() } }
+        }
+    }
 }
 
 /// A device model and its transport handed to a host thread, which touches them only under the bus's lock.

@@ -95,10 +95,7 @@ struct PCIPlatform: Sendable {
 
     /// Holds host input out of guest memory while the machine is paused; releasing it delivers what waited.
     func holdHostInput(_ held: Bool) {
-        bus.exclusively {
-            hostInput.set(held: held)
-            if !held { for function in hostFunctions { function.resumeInput() } }
-        }
+        Self.setHostInput(held: held, gate: hostInput, functions: hostFunctions, bus: bus)
     }
 
     /// Ends the threads that carry host input to devices, and flushes console output (the run is over).
