@@ -54,10 +54,24 @@ import Testing
 
     @Test func invalidArgumentsAreUsageErrors() throws {
         for arguments in [["run", "--memory", "1"], ["run", "hello", "--kernel", "x"], ["run", "--backend", "qemu"],
-                          ["run", "--initrd", "x"]] {
+                          ["run", "--initrd", "x"], ["run", "--net", "tap=t0"], ["run", "hello", "--rng"],
+                          ["run", "--console2", "/tmp/x"]] {
             let result = try ApusCommand.run(arguments)
             #expect(result.status == 64, "\(arguments): \(result.status)")
             #expect(result.standardError.contains("Error:"), "\(arguments)")
+        }
+    }
+
+    @Test func aNetworkThatIsNotOneIsOneClearLine() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("kernel-\(UUID())")
+        try Data("any bytes: the network is checked first\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        for (argument, message) in [("tap=a/b", "is not an interface name"), ("tap=t0,mac=01:00:00:00:00:00", "multicast"),
+                                    ("tap=t0,speed=9", "unknown network option")] {
+            let result = try ApusCommand.run(["run", "--kernel", file.path, "--net", argument])
+            #expect(result.status == 125, "\(argument)")
+            #expect(result.standardError.contains(message), "\(argument): \(result.standardError)")
+            #expect(result.standardError.split(separator: "\n").count == 1)
         }
     }
 

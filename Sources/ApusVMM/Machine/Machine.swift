@@ -90,12 +90,17 @@ public final class Machine: Sendable {
     }
 
     /// Stops every vCPU between two exits; returns once all are parked. Memory stays resident.
-    /// Disk images are flushed once the vCPUs are parked, so a paused machine's images are consistent on the host.
+    /// Disk images are flushed once the vCPUs are parked, so a paused machine's images are consistent on the host;
+    /// host input (network frames, console bytes) waits until `resume`, so guest memory stays as it was.
     public func pause() throws {
         try control.pause()
+        parts.pci?.holdHostInput(true)
         flushDisks()
     }
-    public func resume() throws { try control.resume() }
+    public func resume() throws {
+        try control.resume()
+        parts.pci?.holdHostInput(false)
+    }
     /// Asks every vCPU to leave; `waitForOutcome()` then returns `.stopped` unless the guest ended first.
     public func stop() { control.stop() }
     public var isPaused: Bool { control.isPaused }

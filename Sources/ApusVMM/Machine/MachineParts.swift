@@ -63,7 +63,8 @@ struct MachineParts: Sendable {
         var pci: PCIPlatform?
         if platform.interruptController == .full {
             pci = try PCIPlatform.build(disks: images, host: hostDevices, memory: memory, ports: &ports, mmio: &mmio,
-                                        resources: &resources, line: line, msi: msiSink)
+                                        resources: &resources, line: line, msi: msiSink,
+                                        holdingHostInput: control.isPaused)
             // Whatever way the run ends, what the guest wrote reaches the image files.
             control.atEndOfRun { [pci] in
                 for failure in pci?.flushDisks() ?? [] { MachineLog.logger.error("\(failure)") }

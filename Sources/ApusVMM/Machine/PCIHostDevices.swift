@@ -1,5 +1,6 @@
 import ApusCore
 import ApusDevices
+import Synchronization
 
 /// The host ends of the PCI bus's non-disk devices, opened before the machine takes any other resource so a TAP the
 /// host refuses or a console path that cannot be opened stops the start with a clear message.
@@ -27,12 +28,23 @@ struct PCIHostFunction: @unchecked Sendable {
     let name: String
     let function: VirtioPCIFunction
     let stop: @Sendable () -> Void
+    /// Delivers host input that waited while the machine was paused (call it under the bus's lock).
+    var resumeInput: @Sendable () -> Void = {}
+}
+
+/// Closed while the machine is paused: host input then stays in the devices' backlogs (and the host), so guest
+/// memory does not change under a paused machine, or under a suspend that saves it. Read under the bus's lock.
+final class HostInputGate: Sendable {
+    private let held: Atomic<Bool>
+    init(held: Bool = false) { self.held = Atomic(held) }
+    var isHeld: Bool { held.load(ordering: .acquiring) }
+    func set(held value: Bool) { held.store(value, ordering: .releasing) }
 }
 
 extension PCIPlatform {
     /// Plugs virtio-rng, virtio-console and virtio-net functions for `host` into `bus`, and starts the threads that
     /// carry host input to them.
-    static func plugHostDevices(_ host: PCIHostDevices, bus: PCIBus, memory: GuestMemory,
+    static func plugHostDevices(_ host: PCIHostDevices, bus: PCIBus, memory: GuestMemory, gate: HostInputGate,
                                 interrupts: (Int) throws -> PCIInterruptOut) throws -> [PCIHostFunction] {
         let log: @Sendable (String) -> Void = { MachineLog.logger.warning("\($0)") }
         var functions: [PCIHostFunction] = []
@@ -54,19 +66,23 @@ extension PCIPlatform {
                 let unsafe = UnsafeDevice(console, function)
                 pump = try HostReceivePump(
                     name: "apus-console2-input", source: input,
-                    readLimit: { bus.exclusively { min(unsafe.model.inputRoom, 4096) } },
+                    readLimit: { bus.exclusively { gate.isHeld ? 0 : min(unsafe.model.inputRoom, 4096) } },
                     deliver: { bytes in
                         bus.exclusively {
                             unsafe.model.enqueueInput(bytes)
-                            unsafe.function.serviceQueue(VirtioConsole.Queue.receive)
+                            if !gate.isHeld { unsafe.function.serviceQueue(VirtioConsole.Queue.receive) }
                         }
                     })
                 console.roomAvailable = { [pump] in pump?.wake() }
             }
+            let unsafe = UnsafeDevice(console, function)
             functions.append(PCIHostFunction(name: "console2", function: function, stop: { [pump] in
                 pump?.stop()
                 let dropped = stream.finish()
                 if dropped > 0 { log("virtio-console: \(dropped) bytes of output overflowed the host buffer") }
+            }, resumeInput: { [pump] in
+                unsafe.function.serviceQueue(VirtioConsole.Queue.receive)
+                pump?.wake()
             }))
         }
         for (index, entry) in host.taps.enumerated() {
@@ -79,17 +95,30 @@ extension PCIPlatform {
             let unsafe = UnsafeDevice(net, function)
             let pump = try HostReceivePump(
                 name: "apus-net-\(tap.name)", source: tap.fileDescriptor,
-                readLimit: { bus.exclusively { unsafe.model.receiveRoom > 0 ? VirtioNet.maxFrameSize : 0 } },
+                readLimit: { bus.exclusively { !gate.isHeld && unsafe.model.receiveRoom > 0 ? VirtioNet.maxFrameSize : 0 } },
                 deliver: { frame in
                     bus.exclusively {
                         unsafe.model.enqueueReceived(Array(frame))
-                        unsafe.function.serviceQueue(VirtioNet.Queue.receive)
+                        if !gate.isHeld { unsafe.function.serviceQueue(VirtioNet.Queue.receive) }
                     }
                 })
             net.roomAvailable = { pump.wake() }
-            functions.append(PCIHostFunction(name: "net\(index)", function: function, stop: { pump.stop() }))
+            functions.append(PCIHostFunction(name: "net\(index)", function: function, stop: { pump.stop() },
+                                             resumeInput: {
+                unsafe.function.serviceQueue(VirtioNet.Queue.receive)
+                pump.wake()
+            }))
         }
         return functions
+    }
+
+    /// Closes or opens `gate` under the bus's lock; opening it delivers what waited in `functions`' backlogs and
+    /// wakes their pumps, which read nothing while it was closed.
+    static func setHostInput(held: Bool, gate: HostInputGate, functions: [PCIHostFunction], bus: PCIBus) {
+        bus.exclusively {
+            gate.set(held: held)
+            if !held { for function in functions { function.resumeInput() } }
+        }
     }
 }
 

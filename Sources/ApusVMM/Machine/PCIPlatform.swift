@@ -18,6 +18,7 @@ struct PCIPlatform: Sendable {
     let bus: PCIBus
     let disks: [Disk]
     let hostFunctions: [PCIHostFunction]
+    let hostInput: HostInputGate
 
     /// The ACPI description the guest needs to find this bus (DSDT root bridge with _CRS/_PRT, ECAM reservation, MCFG).
     static var description: PCIRootBridgeDescription {
@@ -44,7 +45,7 @@ struct PCIPlatform: Sendable {
     static func build(disks images: [any DiskImage], host: PCIHostDevices = PCIHostDevices(), memory: GuestMemory,
                       ports: inout IOBus, mmio: inout IOBus,
                       resources: inout ResourceAllocator, line: (UInt32) throws -> any InterruptLine,
-                      msi: (any MSISink)?) throws -> PCIPlatform {
+                      msi: (any MSISink)?, holdingHostInput: Bool = false) throws -> PCIPlatform {
         let bus = PCIBus(ioWindow: PlatformLayout.pciIOWindow, memoryWindow: PlatformLayout.pciMemoryWindow)
         ports = try ports.inserting(DeviceSlot(name: "pci-config-ports", device: bus.configPorts),
                                     at: try resources.reservePorts(PCIBus.configAddressPort,
@@ -85,8 +86,16 @@ struct PCIPlatform: Sendable {
             try bus.plug(function, device: slot)
             disks.append(Disk(name: name, function: function, block: block))
         }
-        let hostFunctions = try plugHostDevices(host, bus: bus, memory: memory, interrupts: { try interrupts(slot: $0) })
-        return PCIPlatform(bus: bus, disks: disks, hostFunctions: hostFunctions)
+        // A restored machine starts paused: its host input waits for the first `resume`.
+        let gate = HostInputGate(held: holdingHostInput)
+        let hostFunctions = try plugHostDevices(host, bus: bus, memory: memory, gate: gate,
+                                                interrupts: { try interrupts(slot: $0) })
+        return PCIPlatform(bus: bus, disks: disks, hostFunctions: hostFunctions, hostInput: gate)
+    }
+
+    /// Holds host input out of guest memory while the machine is paused; releasing it delivers what waited.
+    func holdHostInput(_ held: Bool) {
+        Self.setHostInput(held: held, gate: hostInput, functions: hostFunctions, bus: bus)
     }
 
     /// Ends the threads that carry host input to devices, and flushes console output (the run is over).
