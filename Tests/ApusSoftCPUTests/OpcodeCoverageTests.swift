@@ -1,0 +1,44 @@
+import ApusSoftCPU
+import Foundation
+import Testing
+
+/// The opcode maps held against the interpreter: nothing the CPU model advertises is missing, everything the maps
+/// reserve is #UD, and docs/OPCODE-COVERAGE.md is what the generator produces now. With
+/// APUS_WRITE_OPCODE_COVERAGE=1 the last test rewrites the report instead of comparing it.
+@Suite struct OpcodeCoverageTests {
+    static let coverage = Result { try OpcodeCoverage() }
+    static let reportPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../docs/OPCODE-COVERAGE.md").standardizedFileURL.path
+
+    @Test func everyAdvertisedInstructionIsImplementedWhereValid() throws {
+        let coverage = try Self.coverage.get()
+        let missing = coverage.results.filter { $0.status == .notImplemented && coverage.model.advertises($0.entry.feature) }
+        let names = missing.map { "\($0.entry.opcodeText) \($0.entry.mnemonic) [\($0.entry.feature.rawValue)] in \(Self.name($0.mode))" }
+        let complete = missing.isEmpty
+        #expect(complete, "advertised but #UD: \(names.joined(separator: "; "))")
+    }
+
+    @Test func everyReservedEntryRaisesUD() throws {
+        let coverage = try Self.coverage.get()
+        let executing = coverage.results.filter { $0.status == .executesReserved }
+        let names = executing.map { "\($0.entry.opcodeText) \($0.entry.mnemonic) in \(Self.name($0.mode)): \($0.outcome)" }
+        let allUndefined = executing.isEmpty
+        #expect(allUndefined, "reserved but not #UD: \(names.joined(separator: "; "))")
+        #expect(coverage.results.contains { $0.status == .undefinedByArchitecture })
+    }
+
+    @Test func theReportOnDiskIsCurrent() throws {
+        let report = try Self.coverage.get().markdown
+        if ProcessInfo.processInfo.environment["APUS_WRITE_OPCODE_COVERAGE"] == "1" {
+            try report.write(toFile: Self.reportPath, atomically: true, encoding: .utf8)
+            print("wrote \(Self.reportPath)")
+        }
+        let onDisk = try String(contentsOfFile: Self.reportPath, encoding: .utf8)
+        let current = onDisk == report
+        #expect(current, "docs/OPCODE-COVERAGE.md is stale: regenerate it (see its header)")
+    }
+
+    static func name(_ mode: CPUModes) -> String {
+        OpcodeCoverage.modes.first { $0.0 == mode }?.1 ?? "?"
+    }
+}
