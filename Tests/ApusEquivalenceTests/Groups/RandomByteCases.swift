@@ -38,36 +38,45 @@ struct RandomByteCases {
             if let rex { code.append(rex) }
             let twoByte = rng.chance(35)
             let opcode = UInt8(truncatingIfNeeded: rng.next())
-            var tail = (0..<12).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let tail = (0..<12).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             guard let undefined = Self.classify(prefixes: code, twoByte: twoByte, opcode: opcode, tail: tail) else { continue }
-            // MOV moffs64: a canonical offset (see `canonical`).
-            if !twoByte && (0xA0...0xA3).contains(opcode) { tail[6] = 0; tail[7] = 0 }
-            code += (twoByte ? [0x0F, opcode] : [opcode]) + tail
-            // Exactly one instruction, then the runner's HLT padding.
-            let layout = InstructionLength.of(code)
-            code = Array(code.prefix(layout.length))
-            // A 16-bit SHLD/SHRD count above 16 leaves the result undefined (SDM): keep the immediate within 0-16.
-            if twoByte && (opcode == 0xA4 || opcode == 0xAC) && code.prefix(while: Self.prefixes.contains).contains(0x66),
-               let count = code.last, count & 0x1F > 16 {
-                code[code.count - 1] = count & 0x0F
-            }
-            // Every memory operand 16-byte aligned: a misaligned SSE operand is #GP, which this host's KVM hands to
-            // its instruction emulator, and that answers #UD for the SSE forms it lacks.
-            if layout.displacementSize > 0 {
-                var displacement = code[layout.displacementAt] & 0xF0
-                if layout.ripRelative { displacement = displacement &- UInt8(truncatingIfNeeded: layout.length) }
-                code[layout.displacementAt] = displacement
-            }
-            var registers = rng.registers()
-            for index in 0..<16 where index != 4 { registers[index] = Self.canonical(registers[index]) & ~0xF }
-            for index in [3, 5, 6, 7, 8, 13] where rng.chance(50) {
-                registers[index] = UserModeLayout.data + UInt64(rng.below(0x2000)) & ~0xF
-            }
-            var userCase = UserCase(group: "random-bytes", code: code, description: "random bytes", registers: registers,
-                                    undefinedFlags: undefined)
-            userCase.fpu = FPUState()   // x87/SSE forms start from the reset state, not from the last case's
-            return userCase
+            return Self.makeCase(group: "random-bytes", description: "random bytes", prefixes: code, twoByte: twoByte,
+                                 opcode: opcode, tail: tail, undefinedFlags: undefined, rng: &rng)
         }
+    }
+
+    /// One instruction from its prefixes, opcode and 12 random trailing bytes, made safe to compare (see below), with
+    /// registers that make memory forms reach mapped memory, and the x87/SSE reset state.
+    static func makeCase(group: String, description: String, prefixes: [UInt8], twoByte: Bool, opcode: UInt8,
+                         tail: [UInt8], undefinedFlags: UInt64, rng: inout SplitMix64) -> UserCase {
+        var tail = tail
+        // MOV moffs64: a canonical offset (see `canonical`).
+        if !twoByte && (0xA0...0xA3).contains(opcode) { tail[6] = 0; tail[7] = 0 }
+        var code = prefixes + (twoByte ? [0x0F, opcode] : [opcode]) + tail
+        // Exactly one instruction, then the runner's HLT padding.
+        let layout = InstructionLength.of(code)
+        code = Array(code.prefix(layout.length))
+        // A 16-bit SHLD/SHRD count above 16 leaves the result undefined (SDM): keep the immediate within 0-16.
+        if twoByte && (opcode == 0xA4 || opcode == 0xAC) && code.prefix(while: Self.prefixes.contains).contains(0x66),
+           let count = code.last, count & 0x1F > 16 {
+            code[code.count - 1] = count & 0x0F
+        }
+        // Every memory operand 16-byte aligned: a misaligned SSE operand is #GP, which this host's KVM hands to
+        // its instruction emulator, and that answers #UD for the SSE forms it lacks.
+        if layout.displacementSize > 0 {
+            var displacement = code[layout.displacementAt] & 0xF0
+            if layout.ripRelative { displacement = displacement &- UInt8(truncatingIfNeeded: layout.length) }
+            code[layout.displacementAt] = displacement
+        }
+        var registers = rng.registers()
+        for index in 0..<16 where index != 4 { registers[index] = Self.canonical(registers[index]) & ~0xF }
+        for index in [3, 5, 6, 7, 8, 13] where rng.chance(50) {
+            registers[index] = UserModeLayout.data + UInt64(rng.below(0x2000)) & ~0xF
+        }
+        var userCase = UserCase(group: group, code: code, description: description, registers: registers,
+                                undefinedFlags: undefinedFlags)
+        userCase.fpu = FPUState()   // x87/SSE forms start from the reset state, not from the last case's
+        return userCase
     }
 
     /// Register values within 2^43 of zero (sign-extended from bit 43): base + index x 8 + disp32 is then always
