@@ -333,7 +333,7 @@ extension CPUCore {
         case 0x100...0x1FF: lockable = [0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1].contains(second) || (second == 0xBA && reg >= 5)
                        || (second == 0xC7 && reg == 1)
         case 0x00...0x37: lockable = opcode & 7 <= 1
-        case 0x80, 0x81, 0x83: lockable = reg != 7
+        case 0x80...0x83: lockable = reg != 7   // 82: the legacy-mode alias of 80
         case 0x86, 0x87: lockable = true
         case 0xF6, 0xF7: lockable = reg == 2 || reg == 3
         case 0xFE, 0xFF: lockable = reg <= 1

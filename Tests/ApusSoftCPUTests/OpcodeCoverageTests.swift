@@ -27,6 +27,22 @@ import Testing
         #expect(coverage.results.contains { $0.status == .undefinedByArchitecture })
     }
 
+    /// LOCK on the memory form of an implemented entry: allowed exactly where the map says (SDM, LOCK), #UD elsewhere.
+    @Test func lockIsAllowedExactlyWhereTheMapSays() throws {
+        let probe = try OpcodeProbe()
+        var wrong: [String] = []
+        for result in try Self.coverage.get().results where result.status == .implemented {
+            let entry = result.entry
+            guard entry.form == .any || entry.form == .memoryOnly else { continue }
+            let locked = try probe.run([0xF0] + entry.encoding, in: result.mode)
+            if locked.isInvalidOpcode == entry.lockable {
+                wrong.append("\(entry.opcodeText) \(entry.mnemonic) in \(Self.name(result.mode)): \(locked)")
+            }
+        }
+        let consistent = wrong.isEmpty
+        #expect(consistent, "LOCK handled against the map: \(wrong.joined(separator: "; "))")
+    }
+
     @Test func theReportOnDiskIsCurrent() throws {
         let report = try Self.coverage.get().markdown
         if ProcessInfo.processInfo.environment["APUS_WRITE_OPCODE_COVERAGE"] == "1" {
