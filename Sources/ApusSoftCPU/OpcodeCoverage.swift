@@ -13,12 +13,25 @@ public struct OpcodeCoverage: Sendable {
 
     public struct Result: Sendable {
         public let entry: OpcodeMapEntry
-        public let mode: CPUModes
+        public let column: Column
+        public var mode: CPUModes { column.mode }
         public let outcome: OpcodeProbe.Outcome
         public let status: Status
     }
 
-    public static let modes: [(CPUModes, String)] = [(.real, "real"), (.protected, "protected"), (.long64, "64-bit")]
+    /// One column of the report: a mode of the map, and for protected mode the code segment's size.
+    public struct Column: Sendable, Equatable {
+        public let mode: CPUModes
+        public let name: String
+        public let sixteenBitCode: Bool
+    }
+
+    public static let columns = [
+        Column(mode: .real, name: "real", sixteenBitCode: false),
+        Column(mode: .protected, name: "protected 16-bit", sixteenBitCode: true),
+        Column(mode: .protected, name: "protected 32-bit", sixteenBitCode: false),
+        Column(mode: .long64, name: "64-bit", sixteenBitCode: false),
+    ]
     public let model: CPUModel
     public let results: [Result]
 
@@ -27,12 +40,12 @@ public struct OpcodeCoverage: Sendable {
         let probe = try OpcodeProbe(model: model)
         var results: [Result] = []
         for entry in OpcodeMap.entries where entry.feature != .prefix {
-            for (mode, _) in Self.modes where entry.modes.contains(mode) {
-                let outcome = try probe.run(entry.encoding, in: mode)
+            for column in Self.columns where entry.modes.contains(column.mode) {
+                let outcome = try probe.run(entry.encoding, in: column.mode, sixteenBitCode: column.sixteenBitCode)
                 let status: Status = entry.isReserved
                     ? (outcome.isInvalidOpcode ? .undefinedByArchitecture : .executesReserved)
                     : (outcome.isInvalidOpcode ? .notImplemented : .implemented)
-                results.append(Result(entry: entry, mode: mode, outcome: outcome, status: status))
+                results.append(Result(entry: entry, column: column, outcome: outcome, status: status))
             }
         }
         self.results = results
@@ -49,7 +62,8 @@ public struct OpcodeCoverage: Sendable {
             "",
             "Each entry of the opcode maps in Sources/ApusSoftCPU/OpcodeMap*.swift (written from the Intel SDM Vol. 2",
             "Appendix A) is run once on a fresh software CPU core (OpcodeProbe: CPL 0, flat segments, SSE enabled, the",
-            "memory form of ModRM addressing 0) in each mode where the map lists it, and classified:",
+            "memory form of ModRM addressing 0) in each mode where the map lists it (protected mode with a 16-bit and",
+            "with a 32-bit code segment), and classified:",
             "`ok` implemented (it ran, or raised a fault other than #UD); `#UD` #UD by architecture, as on hardware;",
             "**`NOT IMPLEMENTED`** the map calls it valid but the core raises #UD; **`EXECUTES`** the map calls it",
             "reserved but the core runs it. A blank cell: the entry is not listed for that mode (another entry is).",
@@ -78,16 +92,17 @@ public struct OpcodeCoverage: Sendable {
             lines.append("| \(feature.rawValue) | \(model.advertises(feature) ? "**yes**" : "no") | \(missing.count) | \(shown) |")
         }
         for map in OpcodeMapID.allCases {
-            lines += ["", "## " + Self.title(map), "", "| Opcode | Instruction | Feature | LOCK | Real | Protected | 64-bit |",
-                      "|---|---|---|---|---|---|---|"]
+            lines += ["", "## " + Self.title(map), "",
+                      "| Opcode | Instruction | Feature | LOCK | Real | Protected 16-bit | Protected 32-bit | 64-bit |",
+                      "|---|---|---|---|---|---|---|---|"]
             // Results are in map order, each entry's modes together.
             var index = results.startIndex
             for entry in OpcodeMap.entries where entry.map == map && entry.feature != .prefix {
                 while index < results.endIndex && results[index].entry.map < map { index += 1 }
                 var byMode: [Result] = []
                 while index < results.endIndex && results[index].entry == entry { byMode.append(results[index]); index += 1 }
-                let cells = Self.modes.map { column -> String in
-                    guard let result = byMode.first(where: { $0.mode == column.0 }) else { return "" }
+                let cells = Self.columns.map { column -> String in
+                    guard let result = byMode.first(where: { $0.column == column }) else { return "" }
                     return Self.cell(result)
                 }
                 let feature = entry.isReserved ? "-" : entry.feature.rawValue

@@ -1,7 +1,7 @@
 import ApusCore
 
-/// Runs one encoding for one instruction on a fresh software CPU core in real-address, 32-bit protected or 64-bit
-/// mode, and says how it ended: the coverage report and its tests ask it whether the interpreter implements an entry
+/// Runs one encoding for one instruction on a fresh software CPU core in real-address, 16- or 32-bit protected or
+/// 64-bit mode, and says how it ended: the coverage report and its tests ask it whether the interpreter implements an entry
 /// of the opcode maps. The setup is minimal and the same for every probe: CPL 0, flat segments, SSE enabled
 /// (CR4.OSFXSR/OSXMMEXCPT), every general register zero so [BX+SI], [EAX] and [RAX] address guest-physical 0, code
 /// at 0x8000 followed by zeroes (so displacements and immediates are 0), a stack below 0x7000, and in 64-bit mode an
@@ -29,11 +29,12 @@ public final class OpcodeProbe {
         self.model = model
     }
 
-    public func run(_ bytes: [UInt8], in mode: CPUModes) throws -> Outcome {
+    /// `sixteenBitCode`: in protected mode, a code segment with D = 0 (16-bit operands and addresses).
+    public func run(_ bytes: [UInt8], in mode: CPUModes, sixteenBitCode: Bool = false) throws -> Outcome {
         try memory.write([UInt8](repeating: 0, count: Int(Self.codeBase) + 64), at: GuestAddress(0))
         try memory.write(bytes, at: GuestAddress(Self.codeBase))
         let core = CPUCore(memory: memory, model: model)
-        core.sregs = try specialRegisters(for: mode)
+        core.sregs = try specialRegisters(for: mode, sixteenBitCode: sixteenBitCode)
         core.rip = Self.codeBase
         core.gpr[4] = Self.stackTop
         do {
@@ -46,18 +47,20 @@ public final class OpcodeProbe {
         }
     }
 
-    private func specialRegisters(for mode: CPUModes) throws -> SpecialRegisters {
+    private func specialRegisters(for mode: CPUModes, sixteenBitCode: Bool) throws -> SpecialRegisters {
         var special = SpecialRegisters()
         special.cr0 = ControlRegister.cr0ET | ControlRegister.cr0NE | ControlRegister.cr0MP
         special.cr4 = ControlRegister.cr4OSFXSR | ControlRegister.cr4OSXMMEXCPT
         if mode == .real { return special }
         let longMode = mode == .long64
-        let gdt: [UInt64] = [0, longMode ? 0x00AF_9B00_0000_FFFF : 0x00CF_9B00_0000_FFFF, 0x00CF_9300_0000_FFFF]
+        let code: UInt64 = longMode ? 0x00AF_9B00_0000_FFFF : (sixteenBitCode ? 0x008F_9B00_0000_FFFF : 0x00CF_9B00_0000_FFFF)
+        let gdt: [UInt64] = [0, code, 0x00CF_9300_0000_FFFF]
         for (index, descriptor) in gdt.enumerated() {
             try memory.write(descriptor, at: GuestAddress(Self.gdtBase + UInt64(index) * 8))
         }
         special.gdt = DescriptorTable(base: Self.gdtBase, limit: UInt16(gdt.count * 8 - 1))
-        special.cs = Segment(base: 0, limit: 0xFFFF_FFFF, selector: 0x08, type: 0xB, db: !longMode, l: longMode, g: true)
+        special.cs = Segment(base: 0, limit: 0xFFFF_FFFF, selector: 0x08, type: 0xB, db: !longMode && !sixteenBitCode,
+                             l: longMode, g: true)
         let data = Segment(base: 0, limit: 0xFFFF_FFFF, selector: 0x10, type: 0x3, db: true, g: true)
         special.ds = data; special.es = data; special.ss = data; special.fs = data; special.gs = data
         special.cr0 |= ControlRegister.cr0PE

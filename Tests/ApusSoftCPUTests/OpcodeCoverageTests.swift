@@ -13,7 +13,7 @@ import Testing
     @Test func everyAdvertisedInstructionIsImplementedWhereValid() throws {
         let coverage = try Self.coverage.get()
         let missing = coverage.results.filter { $0.status == .notImplemented && coverage.model.advertises($0.entry.feature) }
-        let names = missing.map { "\($0.entry.opcodeText) \($0.entry.mnemonic) [\($0.entry.feature.rawValue)] in \(Self.name($0.mode))" }
+        let names = missing.map { "\($0.entry.opcodeText) \($0.entry.mnemonic) [\($0.entry.feature.rawValue)] in \($0.column.name)" }
         let complete = missing.isEmpty
         #expect(complete, "advertised but #UD: \(names.joined(separator: "; "))")
     }
@@ -21,7 +21,7 @@ import Testing
     @Test func everyReservedEntryRaisesUD() throws {
         let coverage = try Self.coverage.get()
         let executing = coverage.results.filter { $0.status == .executesReserved }
-        let names = executing.map { "\($0.entry.opcodeText) \($0.entry.mnemonic) in \(Self.name($0.mode)): \($0.outcome)" }
+        let names = executing.map { "\($0.entry.opcodeText) \($0.entry.mnemonic) in \($0.column.name): \($0.outcome)" }
         let allUndefined = executing.isEmpty
         #expect(allUndefined, "reserved but not #UD: \(names.joined(separator: "; "))")
         #expect(coverage.results.contains { $0.status == .undefinedByArchitecture })
@@ -34,9 +34,9 @@ import Testing
         for result in try Self.coverage.get().results where result.status == .implemented {
             let entry = result.entry
             guard entry.form == .any || entry.form == .memoryOnly else { continue }
-            let locked = try probe.run([0xF0] + entry.encoding, in: result.mode)
+            let locked = try probe.run([0xF0] + entry.encoding, in: result.mode, sixteenBitCode: result.column.sixteenBitCode)
             if locked.isInvalidOpcode == entry.lockable {
-                wrong.append("\(entry.opcodeText) \(entry.mnemonic) in \(Self.name(result.mode)): \(locked)")
+                wrong.append("\(entry.opcodeText) \(entry.mnemonic) in \(result.column.name): \(locked)")
             }
         }
         let consistent = wrong.isEmpty
@@ -54,7 +54,4 @@ import Testing
         #expect(current, "docs/OPCODE-COVERAGE.md is stale: regenerate it (see its header)")
     }
 
-    static func name(_ mode: CPUModes) -> String {
-        OpcodeCoverage.modes.first { $0.0 == mode }?.1 ?? "?"
-    }
 }
