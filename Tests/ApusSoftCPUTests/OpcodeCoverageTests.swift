@@ -55,3 +55,30 @@ import Testing
     }
 
 }
+
+/// The maps themselves: every opcode of the one-byte and 0F maps has a meaning (instruction, reserved, prefix or
+/// escape) in every mode, and no encoding is listed twice for one mode.
+@Suite struct OpcodeMapTests {
+    @Test func everyOpcodeHasAnEntryInEveryMode() {
+        for map in [OpcodeMapID.oneByte, .twoByte, .threeByte38, .threeByte3A] {
+            for opcode in 0...255 {
+                for mode in [CPUModes.real, .protected, .long64] {
+                    let found = OpcodeMap.entries.contains { $0.map == map && $0.opcode == opcode && $0.modes.contains(mode) }
+                    #expect(found, "\(map) \(opcode) has no entry in mode \(mode.rawValue)")
+                }
+            }
+        }
+    }
+
+    @Test func noEncodingIsListedTwiceForAMode() {
+        var seen: [String: Int] = [:]
+        for entry in OpcodeMap.entries {
+            for mode in [CPUModes.real, .protected, .long64] where entry.modes.contains(mode) {
+                seen["\(entry.opcodeText) mode \(mode.rawValue)", default: 0] += 1
+            }
+        }
+        let duplicates = seen.filter { $0.value > 1 }.keys.sorted()
+        let unique = duplicates.isEmpty
+        #expect(unique, "listed twice: \(duplicates.joined(separator: ", "))")
+    }
+}
