@@ -8,9 +8,8 @@ import ApusTesting
 /// ModRM of the entry's form (its group in ModRM.reg) and random displacement and immediate bytes.
 ///
 /// What this host's KVM cannot referee is left out exactly as for the random-bytes group (RandomByteCases.classify
-/// says why for each), except what that group leaves out only because the software CPU lacked it or for a prefix
-/// this group never adds: the undocumented x87 register aliases (implemented now; x87 leaves RFLAGS alone) and
-/// 66 0F 2B MOVNTPD (random-bytes leaves out 0F 2B under any mandatory prefix for F2/F3's SSE4a forms). The
+/// says why for each), except 66 0F 2B MOVNTPD, which random-bytes leaves out with any mandatory prefix because
+/// of the F2/F3 (SSE4a) forms. The
 /// entries left out entirely are printed when the group starts. The 0F 38 and 0F 3A maps
 /// have no entry with an advertised feature (SSSE3, SSE4.1, SSE4.2... are not claimed), so they get no cases yet.
 struct OpcodeMapCases {
@@ -60,9 +59,8 @@ struct OpcodeMapCases {
         }
     }
 
-    /// RandomByteCases.classify with this group's two exceptions (see above).
+    /// RandomByteCases.classify with this group's exception (see above).
     static func classify(_ entry: OpcodeMapEntry, prefixes: [UInt8], tail: [UInt8]) -> UInt64? {
-        if case .fixed = entry.form, entry.map == .oneByte, entry.opcode >= 0xD8 { return 0 }
         if entry.map == .twoByte && entry.opcode == 0x2B && entry.prefix == .operandSize { return 0 }
         return RandomByteCases.classify(prefixes: prefixes, twoByte: entry.map == .twoByte, opcode: entry.opcode, tail: tail)
     }

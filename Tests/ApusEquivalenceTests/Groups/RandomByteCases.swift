@@ -21,9 +21,8 @@ import ApusTesting
 /// registers, so an all-zero mask, and whether that still faults on an unmapped target is left to the implementation by
 /// the SDM: this AMD host faults, the model does not; SSEMMXCases covers real masks). Undefined by the SDM, so left
 /// out: LOOPE/LOOPNE under F2/F3 (a repeat prefix on a non-string instruction is reserved; this host lets the prefix
-/// pick the condition) and 16-bit SHLD/SHRD counts of 17-31 (the immediate is cut to 0-16). Not implemented by the software CPU, so also left out: the
-/// undocumented x87 aliases (FSTP1, FCOM2, FCOMP3, FXCH4, FCOMP5, FFREEP, FXCH7, FSTP8/9) and the 16-bit (66h) forms
-/// of FLDENV, FNSTENV, FRSTOR and FNSAVE. Not host-dependent but excluded so no case can loop
+/// pick the condition) and 16-bit SHLD/SHRD counts of 17-31 (the immediate is cut to 0-16). Not host-dependent but
+/// excluded so no case can loop
 /// forever on KVM (the runner cannot stop one): backward near branches and indirect near branches.
 struct RandomByteCases {
     var rng: SplitMix64
@@ -126,12 +125,7 @@ struct RandomByteCases {
         case 0xE8, 0xE9: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0
         case 0xC2, 0xC3: return operandSize16 ? nil : 0
         case 0xFF: return (2...5).contains(reg) ? nil : 0                                 // indirect and far
-        case 0xD9: return mod == 3 && reg == 3 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
-        case 0xDD: return reg == 1 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
-        case 0xDB: return reg == 1 && mod != 3 ? nil : 0                                  // FISTTP (SSE3)
-        case 0xDC: return mod == 3 && (reg == 2 || reg == 3) ? nil : 0                    // FCOM2/FCOMP3 aliases
-        case 0xDE: return mod == 3 && reg == 2 ? nil : 0                                  // FCOMP5 alias
-        case 0xDF: return reg == 1 || (mod == 3 && reg < 4) ? nil : 0                     // FISTTP; FFREEP, FXCH7...
+        case 0xDB, 0xDD, 0xDF: return reg == 1 && mod != 3 ? nil : 0                      // FISTTP (SSE3)
         case 0x20...0x23, 0x08...0x0B, 0x30...0x33, 0x24, 0x25, 0x0C, 0x0D, 0x34, 0x35, 0x84, 0x85, 0xA8, 0xA9:
             return af                                                                      // AND/OR/XOR/TEST
         case 0x80, 0x81, 0x83: return reg == 1 || reg == 4 || reg == 6 ? af : 0
