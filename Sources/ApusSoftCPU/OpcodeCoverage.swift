@@ -91,6 +91,17 @@ public struct OpcodeCoverage: Sendable {
             let shown = names.prefix(12).joined(separator: ", ") + (names.count > 12 ? ", ..." : "")
             lines.append("| \(feature.rawValue) | \(model.advertises(feature) ? "**yes**" : "no") | \(missing.count) | \(shown) |")
         }
+        lines += ["", "### Running although the model does not advertise the feature", "",
+                  "Not an error in itself: without TZCNT/LZCNT hardware runs F3 0F BC/BD as BSF/BSR, and the hint",
+                  "forms run as no-ops; but a feature whose instructions all run could be advertised.", "",
+                  "| Feature | Entries x modes | Mnemonics |", "|---|---|---|"]
+        for feature in InstructionFeature.allCases where !model.advertises(feature) && feature != .reserved {
+            let running = results.filter { $0.status == .implemented && $0.entry.feature == feature }
+            guard !running.isEmpty else { continue }
+            var names: [String] = []
+            for result in running where !names.contains(result.entry.mnemonic) { names.append(result.entry.mnemonic) }
+            lines.append("| \(feature.rawValue) | \(running.count) | \(names.joined(separator: ", ")) |")
+        }
         for map in OpcodeMapID.allCases {
             lines += ["", "## " + Self.title(map), "",
                       "| Opcode | Instruction | Feature | LOCK | Real | Protected 16-bit | Protected 32-bit | 64-bit |",

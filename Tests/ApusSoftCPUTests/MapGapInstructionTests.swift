@@ -73,6 +73,18 @@ import Testing
         #expect(environment[14] == 0xAA && environment[15] == 0xAA, "14 bytes, no more")
     }
 
+    /// 0F AE /4-/7 with a memory operand all ran as STMXCSR: CLFLUSH wrote MXCSR over the line it flushed.
+    @Test func clflushLeavesMemoryAloneAndXSAVEIsUD() throws {
+        let clflush = try LegacyModeMachine(.protected32, code: [0x0F, 0xAE, 0x3D, 0x00, 0x20, 0, 0, 0xF4])
+        try clflush.memory.write(UInt32(0x1234_5678), at: GuestAddress(0x2000))
+        #expect(try clflush.run() == nil)
+        #expect(try clflush.memory.read(UInt32.self, at: GuestAddress(0x2000)) == 0x1234_5678)
+        for reg: UInt8 in [4, 5, 6] {   // XSAVE, XRSTOR, XSAVEOPT: not advertised, CR4.OSXSAVE clear
+            let machine = try LegacyModeMachine(.protected32, code: [0x0F, 0xAE, 0x05 | reg << 3, 0x00, 0x20, 0, 0, 0xF4])
+            #expect(try machine.run() == 6, "0F AE /\(reg)")
+        }
+    }
+
     @Test func reservedRegisterFormsOfGroup15AreUD() throws {
         for modrm: UInt8 in [0xC0, 0xC8, 0xD0, 0xD8, 0xE0] {
             let machine = try LegacyModeMachine(.protected32, code: [0x0F, 0xAE, modrm, 0xF4])
