@@ -9,7 +9,7 @@ import ApusTesting
 /// Left out, because this host's KVM runs ring 3 natively on the host CPU, so its answer is the host's and not the
 /// model's (CPUID does not gate what hardware executes): VEX/EVEX (C4, C5, 62), the 0F 38 and 0F 3A maps, SSE3,
 /// SSE4a, POPCNT and LZCNT/TZCNT encodings, RDRAND/RDSEED/RDPID and the XSAVE family (0F C7 other than /1, 0F AE
-/// other than FXSAVE/FXRSTOR/LDMXCSR/STMXCSR and the fences), group 7 (0F 01: SGDT, SMSW, XGETBV, RDTSCP...), LAR, LSL,
+/// other than FXSAVE/FXRSTOR/LDMXCSR/STMXCSR, CLFLUSH and the fences), group 7 (0F 01: SGDT, SMSW, XGETBV, RDTSCP...), LAR, LSL,
 /// SLDT and STR (0F 00, 02, 03), RDTSC, RDPMC, CPUID and SYSENTER/SYSEXIT (host-vendor dependent); anything that
 /// reads or loads selectors or the GDT (MOV Sreg, PUSH/POP FS/GS, LSS/LFS/LGS, far RET/IRET and far CALL/JMP through
 /// memory); POPF (the host clears NT under it, see FlagCases); INT n and SYSCALL (this host's KVM answers INT n with
@@ -106,7 +106,7 @@ struct RandomByteCases {
             case 0xB8: return prefixes.contains(0xF3) ? nil : 0                    // POPCNT
             case 0x18...0x1F: return locked ? nil : 0                              // LOCK on a hint NOP: vendors differ
             case 0xC7: return reg == 1 ? 0 : nil
-            case 0xAE: return anyMandatory || locked || (mod == 3 ? reg < 5 : reg != 3) ? nil : 0   // STMXCSR, fences
+            case 0xAE: return anyMandatory || locked || (mod == 3 ? reg < 5 : reg != 3 && reg != 7) ? nil : 0   // STMXCSR, CLFLUSH, fences
             case 0xE7: return mod == 3 ? nil : 0                                   // MOVNTQ/MOVNTDQ register forms
             case 0xF7: return nil                                                  // MASKMOVQ/MASKMOVDQU, zero mask
             case 0x80...0x8F: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0   // backward; rel16 on AMD
