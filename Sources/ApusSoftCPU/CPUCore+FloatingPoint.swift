@@ -5,6 +5,16 @@ import ApusCore
 extension CPUCore {
     /// 0F AE /0-/3 with a memory operand.
     func floatingPointState(_ kind: Int, _ operand: Operand, _ i: Instruction) throws {
+        if kind == 7 {
+            // CLFLUSH: there is no cache to flush; the line's address is only checked, as for a read (no device
+            // read: an MMIO line must not see one).
+            let (segment, offset) = try effectiveOffset(operand, i)
+            let address = linear(segment, offset)
+            try checkCanonical(address, segment)
+            _ = try translate(address, access: .read)
+            return
+        }
+        guard kind <= 3 else { throw notImplemented(0x1AE, i) }   // XSAVE, XRSTOR, XSAVEOPT: the model has no XSAVE
         try checkFloatingPointAvailable()
         let (segment, offset) = try effectiveOffset(operand, i)
         switch kind {
@@ -31,7 +41,7 @@ extension CPUCore {
             let value = UInt32(try read(segment, offset, size: 4))
             guard value & ~Self.mxcsrMask == 0 else { throw CPUFault.gp() }
             fpu.mxcsr = value
-        default:
+        default:                                                     // STMXCSR
             try write(segment, offset, size: 4, UInt64(fpu.mxcsr))
         }
     }

@@ -24,6 +24,8 @@ extension CPUCore {
             try popAll(size: size)
         case 0x62:
             try checkBounds(&i)
+        case 0x63:
+            try adjustRequestedPrivilege(&i)
         case 0x82:
             // The undocumented-then-documented alias of 80 (ALU r/m8, imm8), valid outside 64-bit mode.
             let (modrm, operand) = try decodeModRM(&i)

@@ -12,6 +12,8 @@ extension CPUCore {
             try popSegment(op == 0xA1 ? .fs : .gs, i)
         case 0xB2, 0xB4, 0xB5:
             try loadFarPointer(&i, op == 0xB2 ? .ss : (op == 0xB4 ? .fs : .gs))
+        case 0x02, 0x03:
+            try loadSegmentQuery(&i, limit: op == 0x03)
         default:
             throw notImplemented(0x100 | UInt64(op), i)
         }

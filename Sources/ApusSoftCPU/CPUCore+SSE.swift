@@ -53,7 +53,7 @@ extension CPUCore {
         switch operand {
         case .register(let index): return xmm(index)
         case .memory(let segment, let offset, let ripRelative):
-            let address = ripRelative ? offset &+ i.ip : offset
+            let address = ripRelative ? ripRelativeOffset(offset, i) : offset
             if aligned && linear(segment, address) & 0xF != 0 { throw CPUFault.gp() }
             return (try read(segment, address, size: 8), try read(segment, address &+ 8, size: 8))
         }
@@ -69,7 +69,7 @@ extension CPUCore {
         switch operand {
         case .register(let index): setXMM(index, value)
         case .memory(let segment, let offset, let ripRelative):
-            let address = ripRelative ? offset &+ i.ip : offset
+            let address = ripRelative ? ripRelativeOffset(offset, i) : offset
             if aligned && linear(segment, address) & 0xF != 0 { throw CPUFault.gp() }
             let first = linear(segment, address), last = linear(segment, address &+ 15)
             try checkCanonical(first, segment)

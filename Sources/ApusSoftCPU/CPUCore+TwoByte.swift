@@ -191,7 +191,10 @@ extension CPUCore {
             setArithmeticFlags(flags)
         case 0xAE:
             let (modrm, operand) = try decodeModRM(&i)
-            if modrm.mod == 3 { break }                        // LFENCE, MFENCE, SFENCE: one vCPU, in order
+            if modrm.mod == 3 {                                // LFENCE, MFENCE, SFENCE: one vCPU, in order
+                guard modrm.reg & 7 >= 5 else { throw notImplemented(0x1AE, i) }   // reserved (#UD) register forms
+                break
+            }
             try floatingPointState(modrm.reg & 7, operand, i)
         case 0xBC, 0xBD:
             let (modrm, operand) = try decodeModRM(&i)

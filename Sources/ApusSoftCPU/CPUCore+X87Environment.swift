@@ -1,25 +1,30 @@
 import ApusCore
 import CHostFPU
 
-/// FNSTENV/FLDENV (the 28-byte protected-mode environment) and FNSAVE/FRSTOR (the environment plus the eight
-/// registers in stack order, 108 bytes). The instruction and operand pointers are not kept, so they are stored as
-/// zero. The 16-bit (14- and 94-byte) layouts are not implemented.
+/// FNSTENV/FLDENV (the environment: 28 bytes with a 32- or 64-bit operand size, 14 with a 16-bit one, as in
+/// real-address mode) and FNSAVE/FRSTOR (the environment plus the eight registers in stack order, 108 or 94 bytes).
+/// The instruction and operand pointers are not kept, so they are stored as zero, which makes the real-mode and
+/// protected-mode 16-bit layouts the same: control, status and tag words, then four zero words.
 extension CPUCore {
     func x87Environment(_ opcode: Int, kind: Int, _ operand: Operand, _ i: Instruction) throws {
-        guard i.operandSize != 2 else { throw notImplemented(UInt64(opcode), i) }
         let (segment, offset) = try effectiveOffset(operand, i)
-        let size = opcode == 0xDD ? 108 : 28
+        let wordSize = i.operandSize == 2 ? 2 : 4
+        let header = 7 * wordSize
+        let size = opcode == 0xDD ? header + 80 : header
         if kind == 6 {
             // Check the whole area first, so a fault leaves memory (and the state) untouched.
             try probeWritable(segment, offset, size: size)
-            let words: [UInt64] = [0xFFFF_0000 | UInt64(x87Control), 0xFFFF_0000 | UInt64(x87Status),
-                                   0xFFFF_0000 | UInt64(x87FullTagWord()), 0, 0, 0, 0xFFFF_0000]
-            for (index, word) in words.enumerated() { try write(segment, offset &+ UInt64(4 * index), size: 4, word) }
+            let padding: UInt64 = wordSize == 4 ? 0xFFFF_0000 : 0   // the 32-bit layout's reserved upper halves
+            let words: [UInt64] = [padding | UInt64(x87Control), padding | UInt64(x87Status),
+                                   padding | UInt64(x87FullTagWord()), 0, 0, 0, padding]
+            for (index, word) in words.enumerated() {
+                try write(segment, offset &+ UInt64(wordSize * index), size: wordSize, word)
+            }
             if opcode == 0xDD {
                 for register in 0..<8 {
                     let bytes = withUnsafeBytes(of: st(register).bytes) { Array($0) }
                     for (index, byte) in bytes.enumerated() {
-                        try write(segment, offset &+ UInt64(28 + 10 * register + index), size: 1, UInt64(byte))
+                        try write(segment, offset &+ UInt64(header + 10 * register + index), size: 1, UInt64(byte))
                     }
                 }
                 var state = fpu                                      // FNSAVE ends with FNINIT
@@ -31,13 +36,13 @@ extension CPUCore {
             }
         } else {
             let control = UInt16(try read(segment, offset, size: 2))
-            let status = UInt16(try read(segment, offset &+ 4, size: 2))
-            let tags = UInt16(try read(segment, offset &+ 8, size: 2))
+            let status = UInt16(try read(segment, offset &+ UInt64(wordSize), size: 2))
+            let tags = UInt16(try read(segment, offset &+ UInt64(2 * wordSize), size: 2))
             var registers: [[UInt8]] = []
             if opcode == 0xDD {
                 for register in 0..<8 {
                     var bytes: [UInt8] = []
-                    for index in 0..<10 { bytes.append(UInt8(try read(segment, offset &+ UInt64(28 + 10 * register + index), size: 1))) }
+                    for index in 0..<10 { bytes.append(UInt8(try read(segment, offset &+ UInt64(header + 10 * register + index), size: 1))) }
                     registers.append(bytes)
                 }
             }

@@ -58,7 +58,7 @@ extension CPUCore {
         case (0xDD, 0):                                              // FFREE (clears C1, as hardware does)
             setX87ConditionCodes(x87Status & 0x4500)
             setX87Tag(index, valid: false)
-        case (0xDD, 2), (0xDD, 3):                                   // FST ST(i), FSTP ST(i)
+        case (0xDD, 2), (0xDD, 3), (0xD9, 3), (0xDF, 2), (0xDF, 3):  // FST ST(i), FSTP ST(i); FSTP1, FSTP8, FSTP9
             setX87ConditionCodes(x87Status & 0x4500)
             if x87Empty(0) {
                 guard x87StackFault(overflow: false) else { return }
@@ -66,7 +66,13 @@ extension CPUCore {
             } else {
                 setST(index, st(0))
             }
-            if kind == 3 { x87Pop() }
+            if kind == 3 || opcode != 0xDD { x87Pop() }
+        case (0xDE, 2):                                              // FCOMP5: the undocumented alias of FCOMP
+            x87Arithmetic(3, destination: 0, source: st(index), sourceEmpty: x87Empty(index), pop: 1)
+        case (0xDF, 0):                                              // FFREEP: FFREE, then pop (undocumented)
+            setX87ConditionCodes(x87Status & 0x4500)
+            setX87Tag(index, valid: false)
+            x87Pop()
         case (0xD9, 4...7):
             try x87Function(kind << 3 | index, i)
         default:

@@ -273,7 +273,7 @@ extension CPUCore {
         switch operand {
         case .register(let index): return register(index, size: size, rex: i.hasREX)
         case .memory(let segment, let offset, let ripRelative):
-            return try read(segment, ripRelative ? offset &+ i.ip : offset, size: size)
+            return try read(segment, ripRelative ? ripRelativeOffset(offset, i) : offset, size: size)
         }
     }
 
@@ -285,7 +285,7 @@ extension CPUCore {
         switch operand {
         case .register(let index): return register(index, size: size, rex: i.hasREX)
         case .memory(let segment, let offset, let ripRelative):
-            return try readForUpdate(segment, ripRelative ? offset &+ i.ip : offset, size: size)
+            return try readForUpdate(segment, ripRelative ? ripRelativeOffset(offset, i) : offset, size: size)
         }
     }
 
@@ -302,7 +302,7 @@ extension CPUCore {
         switch operand {
         case .register(let index): setRegister(index, size: size, value, rex: i.hasREX)
         case .memory(let segment, let offset, let ripRelative):
-            try write(segment, ripRelative ? offset &+ i.ip : offset, size: size, value)
+            try write(segment, ripRelative ? ripRelativeOffset(offset, i) : offset, size: size, value)
         }
     }
 
@@ -310,8 +310,16 @@ extension CPUCore {
     @inline(__always)
     func effectiveOffset(_ operand: Operand, _ i: Instruction) throws -> (SegmentRegister, UInt64) {
         guard case .memory(let segment, let offset, let ripRelative) = operand else { throw CPUFault.ud }
-        return (segment, ripRelative ? offset &+ i.ip : offset)
+        return (segment, ripRelative ? ripRelativeOffset(offset, i) : offset)
     }
+}
+
+/// RIP + displacement, known only once the whole instruction is decoded; with a 67h prefix the address is 32 bits
+/// (SDM Vol. 1, 3.5.1.1: the sum is truncated).
+@inline(__always)
+func ripRelativeOffset(_ displacement: UInt64, _ i: Instruction) -> UInt64 {
+    let address = displacement &+ i.ip
+    return i.addressSize == 4 ? address & 0xFFFF_FFFF : address
 }
 
 @inline(__always)
@@ -333,7 +341,7 @@ extension CPUCore {
         case 0x100...0x1FF: lockable = [0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1].contains(second) || (second == 0xBA && reg >= 5)
                        || (second == 0xC7 && reg == 1)
         case 0x00...0x37: lockable = opcode & 7 <= 1
-        case 0x80, 0x81, 0x83: lockable = reg != 7
+        case 0x80...0x83: lockable = reg != 7   // 82: the legacy-mode alias of 80
         case 0x86, 0x87: lockable = true
         case 0xF6, 0xF7: lockable = reg == 2 || reg == 3
         case 0xFE, 0xFF: lockable = reg <= 1

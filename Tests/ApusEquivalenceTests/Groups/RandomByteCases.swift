@@ -9,7 +9,7 @@ import ApusTesting
 /// Left out, because this host's KVM runs ring 3 natively on the host CPU, so its answer is the host's and not the
 /// model's (CPUID does not gate what hardware executes): VEX/EVEX (C4, C5, 62), the 0F 38 and 0F 3A maps, SSE3,
 /// SSE4a, POPCNT and LZCNT/TZCNT encodings, RDRAND/RDSEED/RDPID and the XSAVE family (0F C7 other than /1, 0F AE
-/// other than FXSAVE/FXRSTOR/LDMXCSR/STMXCSR and the fences), group 7 (0F 01: SGDT, SMSW, XGETBV, RDTSCP...), LAR, LSL,
+/// other than FXSAVE/FXRSTOR/LDMXCSR/STMXCSR, CLFLUSH and the fences), group 7 (0F 01: SGDT, SMSW, XGETBV, RDTSCP...), LAR, LSL,
 /// SLDT and STR (0F 00, 02, 03), RDTSC, RDPMC, CPUID and SYSENTER/SYSEXIT (host-vendor dependent); anything that
 /// reads or loads selectors or the GDT (MOV Sreg, PUSH/POP FS/GS, LSS/LFS/LGS, far RET/IRET and far CALL/JMP through
 /// memory); POPF (the host clears NT under it, see FlagCases); INT n and SYSCALL (this host's KVM answers INT n with
@@ -21,9 +21,8 @@ import ApusTesting
 /// registers, so an all-zero mask, and whether that still faults on an unmapped target is left to the implementation by
 /// the SDM: this AMD host faults, the model does not; SSEMMXCases covers real masks). Undefined by the SDM, so left
 /// out: LOOPE/LOOPNE under F2/F3 (a repeat prefix on a non-string instruction is reserved; this host lets the prefix
-/// pick the condition) and 16-bit SHLD/SHRD counts of 17-31 (the immediate is cut to 0-16). Not implemented by the software CPU, so also left out: the
-/// undocumented x87 aliases (FSTP1, FCOM2, FCOMP3, FXCH4, FCOMP5, FFREEP, FXCH7, FSTP8/9) and the 16-bit (66h) forms
-/// of FLDENV, FNSTENV, FRSTOR and FNSAVE. Not host-dependent but excluded so no case can loop
+/// pick the condition) and 16-bit SHLD/SHRD counts of 17-31 (the immediate is cut to 0-16). Not host-dependent but
+/// excluded so no case can loop
 /// forever on KVM (the runner cannot stop one): backward near branches and indirect near branches.
 struct RandomByteCases {
     var rng: SplitMix64
@@ -38,36 +37,45 @@ struct RandomByteCases {
             if let rex { code.append(rex) }
             let twoByte = rng.chance(35)
             let opcode = UInt8(truncatingIfNeeded: rng.next())
-            var tail = (0..<12).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let tail = (0..<12).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             guard let undefined = Self.classify(prefixes: code, twoByte: twoByte, opcode: opcode, tail: tail) else { continue }
-            // MOV moffs64: a canonical offset (see `canonical`).
-            if !twoByte && (0xA0...0xA3).contains(opcode) { tail[6] = 0; tail[7] = 0 }
-            code += (twoByte ? [0x0F, opcode] : [opcode]) + tail
-            // Exactly one instruction, then the runner's HLT padding.
-            let layout = InstructionLength.of(code)
-            code = Array(code.prefix(layout.length))
-            // A 16-bit SHLD/SHRD count above 16 leaves the result undefined (SDM): keep the immediate within 0-16.
-            if twoByte && (opcode == 0xA4 || opcode == 0xAC) && code.prefix(while: Self.prefixes.contains).contains(0x66),
-               let count = code.last, count & 0x1F > 16 {
-                code[code.count - 1] = count & 0x0F
-            }
-            // Every memory operand 16-byte aligned: a misaligned SSE operand is #GP, which this host's KVM hands to
-            // its instruction emulator, and that answers #UD for the SSE forms it lacks.
-            if layout.displacementSize > 0 {
-                var displacement = code[layout.displacementAt] & 0xF0
-                if layout.ripRelative { displacement = displacement &- UInt8(truncatingIfNeeded: layout.length) }
-                code[layout.displacementAt] = displacement
-            }
-            var registers = rng.registers()
-            for index in 0..<16 where index != 4 { registers[index] = Self.canonical(registers[index]) & ~0xF }
-            for index in [3, 5, 6, 7, 8, 13] where rng.chance(50) {
-                registers[index] = UserModeLayout.data + UInt64(rng.below(0x2000)) & ~0xF
-            }
-            var userCase = UserCase(group: "random-bytes", code: code, description: "random bytes", registers: registers,
-                                    undefinedFlags: undefined)
-            userCase.fpu = FPUState()   // x87/SSE forms start from the reset state, not from the last case's
-            return userCase
+            return Self.makeCase(group: "random-bytes", description: "random bytes", prefixes: code, twoByte: twoByte,
+                                 opcode: opcode, tail: tail, undefinedFlags: undefined, rng: &rng)
         }
+    }
+
+    /// One instruction from its prefixes, opcode and 12 random trailing bytes, made safe to compare (see below), with
+    /// registers that make memory forms reach mapped memory, and the x87/SSE reset state.
+    static func makeCase(group: String, description: String, prefixes: [UInt8], twoByte: Bool, opcode: UInt8,
+                         tail: [UInt8], undefinedFlags: UInt64, rng: inout SplitMix64) -> UserCase {
+        var tail = tail
+        // MOV moffs64: a canonical offset (see `canonical`).
+        if !twoByte && (0xA0...0xA3).contains(opcode) { tail[6] = 0; tail[7] = 0 }
+        var code = prefixes + (twoByte ? [0x0F, opcode] : [opcode]) + tail
+        // Exactly one instruction, then the runner's HLT padding.
+        let layout = InstructionLength.of(code)
+        code = Array(code.prefix(layout.length))
+        // A 16-bit SHLD/SHRD count above 16 leaves the result undefined (SDM): keep the immediate within 0-16.
+        if twoByte && (opcode == 0xA4 || opcode == 0xAC) && code.prefix(while: Self.prefixes.contains).contains(0x66),
+           let count = code.last, count & 0x1F > 16 {
+            code[code.count - 1] = count & 0x0F
+        }
+        // Every memory operand 16-byte aligned: a misaligned SSE operand is #GP, which this host's KVM hands to
+        // its instruction emulator, and that answers #UD for the SSE forms it lacks.
+        if layout.displacementSize > 0 {
+            var displacement = code[layout.displacementAt] & 0xF0
+            if layout.ripRelative { displacement = displacement &- UInt8(truncatingIfNeeded: layout.length) }
+            code[layout.displacementAt] = displacement
+        }
+        var registers = rng.registers()
+        for index in 0..<16 where index != 4 { registers[index] = Self.canonical(registers[index]) & ~0xF }
+        for index in [3, 5, 6, 7, 8, 13] where rng.chance(50) {
+            registers[index] = UserModeLayout.data + UInt64(rng.below(0x2000)) & ~0xF
+        }
+        var userCase = UserCase(group: group, code: code, description: description, registers: registers,
+                                undefinedFlags: undefinedFlags)
+        userCase.fpu = FPUState()   // x87/SSE forms start from the reset state, not from the last case's
+        return userCase
     }
 
     /// Register values within 2^43 of zero (sign-extended from bit 43): base + index x 8 + disp32 is then always
@@ -98,7 +106,7 @@ struct RandomByteCases {
             case 0xB8: return prefixes.contains(0xF3) ? nil : 0                    // POPCNT
             case 0x18...0x1F: return locked ? nil : 0                              // LOCK on a hint NOP: vendors differ
             case 0xC7: return reg == 1 ? 0 : nil
-            case 0xAE: return anyMandatory || locked || (mod == 3 ? reg < 5 : reg != 3) ? nil : 0   // STMXCSR, fences
+            case 0xAE: return anyMandatory || locked || (mod == 3 ? reg < 5 : reg != 3 && reg != 7) ? nil : 0   // STMXCSR, CLFLUSH, fences
             case 0xE7: return mod == 3 ? nil : 0                                   // MOVNTQ/MOVNTDQ register forms
             case 0xF7: return nil                                                  // MASKMOVQ/MASKMOVDQU, zero mask
             case 0x80...0x8F: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0   // backward; rel16 on AMD
@@ -117,12 +125,7 @@ struct RandomByteCases {
         case 0xE8, 0xE9: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0
         case 0xC2, 0xC3: return operandSize16 ? nil : 0
         case 0xFF: return (2...5).contains(reg) ? nil : 0                                 // indirect and far
-        case 0xD9: return mod == 3 && reg == 3 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
-        case 0xDD: return reg == 1 || operandSize16 && (reg == 4 || reg == 6) ? nil : 0
-        case 0xDB: return reg == 1 && mod != 3 ? nil : 0                                  // FISTTP (SSE3)
-        case 0xDC: return mod == 3 && (reg == 2 || reg == 3) ? nil : 0                    // FCOM2/FCOMP3 aliases
-        case 0xDE: return mod == 3 && reg == 2 ? nil : 0                                  // FCOMP5 alias
-        case 0xDF: return reg == 1 || (mod == 3 && reg < 4) ? nil : 0                     // FISTTP; FFREEP, FXCH7...
+        case 0xDB, 0xDD, 0xDF: return reg == 1 && mod != 3 ? nil : 0                      // FISTTP (SSE3)
         case 0x20...0x23, 0x08...0x0B, 0x30...0x33, 0x24, 0x25, 0x0C, 0x0D, 0x34, 0x35, 0x84, 0x85, 0xA8, 0xA9:
             return af                                                                      // AND/OR/XOR/TEST
         case 0x80, 0x81, 0x83: return reg == 1 || reg == 4 || reg == 6 ? af : 0

@@ -9,6 +9,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case x87Unmasked = "x87-unmasked"
     case legacy
     case randomBytes = "random-bytes"
+    case opcodeMap = "opcode-map"
 
     var description: String { rawValue }
 
@@ -28,6 +29,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .x87Unmasked: return 5_000
         case .legacy: return 5_000
         case .randomBytes: return 100_000
+        case .opcodeMap: return 10_000
         }
     }
 
@@ -83,6 +85,10 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .randomBytes:
             var generator = RandomByteCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .opcodeMap:
+            print(OpcodeMapCases.summary)
+            var generator = OpcodeMapCases(rng: rng)
             return AnyIterator { generator.next() }
         }
     }
