@@ -39,8 +39,14 @@ public final class Daemon {
             configuration.imageRoots.isEmpty ? [configuration.defaultImageRoot] : configuration.imageRoots,
             creating: configuration.imageRoots.isEmpty ? configuration.defaultImageRoot : nil,
             stateDirectory: store.root)
-        registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: imageRoots),
-                              budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), logger: logger)
+        let boot = BootPreparation(imageRoots: imageRoots)
+        let launcher: any MachineLauncher = configuration.workerExecutable.map {
+            WorkerMachines(boot: boot, executable: $0, logger: logger)
+        } ?? InProcessMachines(boot: boot)
+        registry = VMRegistry(store: store, events: EventLog(), boot: boot,
+                              budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), launcher: launcher,
+                              logger: logger)
+        logger.info("VMs run \(configuration.workerExecutable == nil ? "inside apusd (no isolation)" : "each in a worker process")")
         logger.info("image roots: \(imageRoots.directories.joined(separator: ", ")); memory budget: \(configuration.memoryBudgetMiB.map { "\($0) MiB" } ?? "none (overcommit)")")
         registry.recover()
 

@@ -46,8 +46,22 @@ struct BootPreparation: Sendable {
         return choice
     }
 
-    /// The machine configuration for a start, reading the boot files now (they may have changed since the define).
-    func configuration(for definition: VMDefinition) throws -> MachineConfiguration {
+    /// The boot files of a definition opened under the policy and checked, for a worker that reads them (it gets the
+    /// descriptors, never the paths to open).
+    func openFiles(for definition: VMDefinition) throws -> [OpenedBootFile] {
+        do {
+            return try definition.boot.files.map { role, path in
+                try imageRoots.open(path, role: role, limit: Self.memoryLimit(definition))
+            }
+        } catch let failure as BootFile.Failure {
+            throw DaemonError.unprocessable(failure.description)
+        }
+    }
+
+    /// The machine configuration for a start, reading the boot files now (they may have changed since the define)
+    /// from `files` (by default opened here under the image-root policy).
+    func configuration(for definition: VMDefinition, files: (any BootFileSource)? = nil) throws -> MachineConfiguration {
+        let files = files ?? imageRoots
         let boot: BootSource
         var interruptController: InterruptControllerMode?
         do {
@@ -59,10 +73,10 @@ struct BootPreparation: Sendable {
                 boot = .guestImage(name: guest.name, bytes: guest.image)
                 if guest.needsInterruptController { interruptController = .full }
             case .image(let path):
-                boot = .guestImage(name: path, bytes: try read(path, role: "image", definition))
+                boot = .guestImage(name: path, bytes: try read(path, role: "image", definition, from: files))
             case .linux(let kernel, let initrd, let commandLine):
-                boot = .linux(kernel: try read(kernel, role: "kernel", definition),
-                              initrd: try initrd.map { try read($0, role: "initrd", definition) },
+                boot = .linux(kernel: try read(kernel, role: "kernel", definition, from: files),
+                              initrd: try initrd.map { try read($0, role: "initrd", definition, from: files) },
                               commandLine: commandLine ?? "console=ttyS0")
             }
         } catch let failure as BootFile.Failure {
@@ -74,11 +88,20 @@ struct BootPreparation: Sendable {
     }
 
     /// Opens under the policy and reads from the very descriptor that was checked.
-    private func read(_ path: String, role: String, _ definition: VMDefinition) throws -> [UInt8] {
-        try imageRoots.open(path, role: role, limit: Self.memoryLimit(definition)).readAll()
+    private func read(_ path: String, role: String, _ definition: VMDefinition,
+                      from files: any BootFileSource) throws -> [UInt8] {
+        try files.open(path, role: role, limit: Self.memoryLimit(definition)).readAll()
     }
 
-    private static func memoryLimit(_ definition: VMDefinition) -> UInt64 {
+    static func memoryLimit(_ definition: VMDefinition) -> UInt64 {
         UInt64(max(definition.memoryMiB, 0)) << 20
     }
 }
+
+/// Where a start's boot files come from: opened under the image-root policy (the daemon), or handed over already
+/// opened (a worker).
+protocol BootFileSource: Sendable {
+    func open(_ path: String, role: String, limit: UInt64) throws -> OpenedBootFile
+}
+
+extension ImageRoots: BootFileSource {}

@@ -10,10 +10,14 @@ final class VMRegistry: Sendable {
     let events: EventLog
     let boot: BootPreparation
     let budget: MemoryBudget
+    private let launcher: any MachineLauncher
     private let logger: Logger
     private let controllers = Mutex<[String: VMController]>([:])
 
-    init(store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget, logger: Logger) {
+    /// Machines run where `launcher` puts them; by default in this process.
+    init(store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget,
+         launcher: (any MachineLauncher)? = nil, logger: Logger) {
+        self.launcher = launcher ?? InProcessMachines(boot: boot)
         self.store = store
         self.events = events
         self.boot = boot
@@ -22,7 +26,8 @@ final class VMRegistry: Sendable {
     }
 
     private func makeController(for record: VMRecord) -> VMController {
-        VMController(record: record, store: store, events: events, boot: boot, budget: budget, logger: logger)
+        VMController(record: record, store: store, events: events, launcher: launcher, budget: budget,
+                     logger: logger)
     }
 
     /// Loads every VM on disk. A VM that was active or paused when the previous daemon died comes back inactive with

@@ -1,0 +1,58 @@
+import ApusAPI
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs each VM in a worker process of its own (`apusd worker`): a guest that breaks out of its emulation, or a bug
+/// in a device model, takes down one worker, never the daemon or another VM.
+struct WorkerMachines: MachineLauncher {
+    let boot: BootPreparation
+    /// The daemon's own executable (/proc/self/exe), run with the `worker` subcommand.
+    let executable: String
+    let logger: Logger
+
+    func start(_ definition: VMDefinition, vm id: String, console: ConsoleHub) throws -> any MachineHandle {
+        let files = try boot.openFiles(for: definition)
+        let passed = zip(definition.boot.files, files).enumerated().map { index, pair in
+            PassedBootFile(role: pair.0.role, path: pair.0.path,
+                           descriptor: WorkerProtocol.channelDescriptor + 1 + Int32(index))
+        }
+        return try launch(WorkerStart(vm: id, definition: definition, bootFiles: passed),
+                          files: files.map(\.descriptor), console: console)
+    }
+
+    func restore(_ definition: VMDefinition, vm id: String, from directory: String,
+                 console: ConsoleHub) throws -> any MachineHandle {
+        try launch(WorkerStart(vm: id, definition: definition, bootFiles: [], restoreFrom: directory),
+                   files: [], console: console)
+    }
+
+    private func launch(_ start: WorkerStart, files: [Int32], console: ConsoleHub) throws -> any MachineHandle {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            throw DaemonError.internal("cannot make a channel to a worker: \(String(cString: strerror(errno)))")
+        }
+        let pid: pid_t
+        do {
+            pid = try WorkerSpawn.spawn(executable: executable, channel: pair[1], files: files,
+                                        environment: Self.environment)
+        } catch {
+            close(pair[0])
+            close(pair[1])
+            throw error
+        }
+        close(pair[1])
+        let machine = WorkerMachine(pid: pid, channel: WorkerChannel(descriptor: pair[0]), vm: start.vm,
+                                    name: start.definition.name, console: console, logger: logger)
+        try machine.begin(start)
+        return machine
+    }
+
+    /// A worker gets an empty environment, but for the tests' fault hook.
+    private static var environment: [String] {
+        guard let hook = ProcessInfo.processInfo.environment[VMWorker.crashHookVariable] else { return [] }
+        return ["\(VMWorker.crashHookVariable)=\(hook)"]
+    }
+}
