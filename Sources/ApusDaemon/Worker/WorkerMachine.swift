@@ -32,7 +32,8 @@ final class WorkerMachine: MachineHandle {
         var end: RunEnd?
     }
 
-    init(pid: pid_t, channel: WorkerChannel, vm: String, name: String, console: ConsoleHub, logger: Logger) {
+    init(pid: pid_t, channel: WorkerChannel, vm: String, name: String, console: ConsoleHub,
+         logger: Logger = Logger(label: "apusd")) {
         self.pid = pid
         self.channel = channel
         self.vm = vm
