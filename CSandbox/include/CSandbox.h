@@ -2,6 +2,7 @@
 #define APUS_CSANDBOX_H
 
 #include <spawn.h>
+#include <sys/xattr.h>  // getxattr, for WorkerCgroups (not in Swift's Glibc module)
 #include <stdint.h>
 
 /// The worker's lock-down and spawn calls that Swift cannot make itself (variadic, raw or _GNU_SOURCE-only).

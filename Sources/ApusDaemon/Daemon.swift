@@ -40,9 +40,16 @@ public final class Daemon {
             creating: configuration.imageRoots.isEmpty ? configuration.defaultImageRoot : nil,
             stateDirectory: store.root)
         let boot = BootPreparation(imageRoots: imageRoots)
-        let launcher: any MachineLauncher = configuration.workerExecutable.map {
-            WorkerMachines(boot: boot, executable: $0, logger: logger)
-        } ?? InProcessMachines(boot: boot)
+        var launcher: any MachineLauncher = InProcessMachines(boot: boot)
+        if let executable = configuration.workerExecutable {
+            let cgroups = WorkerCgroups.detect()
+            if let reason = cgroups.unavailableReason {
+                logger.notice("workers share apusd's cgroup (no memory.max or cpu.weight of their own): \(reason)")
+            } else {
+                logger.info("each worker gets a cgroup under \(cgroups.parent ?? "?") (memory.max, cpu.weight \(WorkerCgroups.workerCPUWeight))")
+            }
+            launcher = WorkerMachines(boot: boot, executable: executable, cgroups: cgroups, logger: logger)
+        }
         registry = VMRegistry(store: store, events: EventLog(), boot: boot,
                               budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), launcher: launcher,
                               logger: logger)

@@ -16,6 +16,8 @@ final class WorkerMachine: MachineHandle {
     private let name: String
     private let console: ConsoleHub
     private let logger: Logger
+    /// The worker's own cgroup, removed once it is reaped.
+    private let cgroup: String?
     private let state = Mutex(State())
     /// Entered at birth, left once the process is reaped: `waitForOutcome` waits on it.
     private let finished = DispatchGroup()
@@ -32,9 +34,10 @@ final class WorkerMachine: MachineHandle {
         var end: RunEnd?
     }
 
-    init(pid: pid_t, channel: WorkerChannel, vm: String, name: String, console: ConsoleHub,
+    init(pid: pid_t, channel: WorkerChannel, vm: String, name: String, console: ConsoleHub, cgroup: String? = nil,
          logger: Logger = Logger(label: "apusd")) {
         self.pid = pid
+        self.cgroup = cgroup
         self.channel = channel
         self.vm = vm
         self.name = name
@@ -181,6 +184,9 @@ final class WorkerMachine: MachineHandle {
             state.end = state.reported ?? .workerExited(how: how)
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
+        }
+        if let cgroup, let failure = WorkerCgroups.remove(cgroup) {
+            logger.warning("VM \(name): cannot remove its worker's cgroup \(cgroup): \(failure)", metadata: ["vm": "\(vm)"])
         }
         let end = waitForEnd()
         if case .workerExited(let how) = end {

@@ -11,6 +11,7 @@ struct WorkerMachines: MachineLauncher {
     let boot: BootPreparation
     /// The daemon's own executable (/proc/self/exe), run with the `worker` subcommand.
     let executable: String
+    let cgroups: WorkerCgroups
     let logger: Logger
 
     func start(_ definition: VMDefinition, vm id: String, console: ConsoleHub) throws -> any MachineHandle {
@@ -44,8 +45,13 @@ struct WorkerMachines: MachineLauncher {
             throw error
         }
         close(pair[1])
+        let cgroup = cgroups.place(pid, vm: start.vm, guestMemoryMiB: start.definition.memoryMiB)
+        if cgroup == nil, let parent = cgroups.parent {
+            logger.warning("VM \(start.definition.name): its worker stays in apusd's cgroup: cannot create one under \(parent)",
+                           metadata: ["vm": "\(start.vm)"])
+        }
         let machine = WorkerMachine(pid: pid, channel: WorkerChannel(descriptor: pair[0]), vm: start.vm,
-                                    name: start.definition.name, console: console, logger: logger)
+                                    name: start.definition.name, console: console, cgroup: cgroup, logger: logger)
         try machine.begin(start)
         return machine
     }
