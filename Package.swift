@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "ApusDaemon",
             dependencies: [
-                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests", "CSandbox",
+                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests", "ApusDisk", "CSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -117,9 +117,21 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "apus-bench-ipi",
+            dependencies: ["ApusCore", "ApusDevices", "ApusGuests", "ApusKVM", "ApusVMM"],
+            path: "bench/Sources/apus-bench-ipi",
+            swiftSettings: strict),
+
+        .executableTarget(
             name: "apus-bench-disk",
             dependencies: ["ApusDisk"],
             path: "bench/Sources/apus-bench-disk",
+            swiftSettings: strict),
+
+        .executableTarget(
+            name: "apus-bench-clone",
+            dependencies: ["ApusAPI", "ApusClient"],
+            path: "bench/Sources/apus-bench-clone",
             swiftSettings: strict),
 
         .executableTarget(
@@ -145,7 +157,7 @@ let package = Package(
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore", "ApusTesting"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting", "ApusDisk"]),
-        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusTesting", "CSandbox"]),
+        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusDisk", "ApusTesting", "CSandbox"]),
         // Every module's imports against docs/ARCHITECTURE.md's table and the dependencies declared here.
         .testTarget(name: "ApusArchitectureTests"),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.

@@ -18,14 +18,9 @@ int ckvm_create_vcpu(int fd, unsigned long id) { return ioctl(fd, KVM_CREATE_VCP
 int ckvm_set_user_memory_region(int fd, const struct kvm_userspace_memory_region *region) {
     return ioctl(fd, KVM_SET_USER_MEMORY_REGION, region);
 }
-int ckvm_create_irqchip(int fd) { return ioctl(fd, KVM_CREATE_IRQCHIP, 0); }
 int ckvm_enable_split_irqchip(int fd, uint64_t pins) {
     struct kvm_enable_cap cap = {.cap = KVM_CAP_SPLIT_IRQCHIP, .args = {pins}};
     return ioctl(fd, KVM_ENABLE_CAP, &cap);
-}
-int ckvm_irq_line(int fd, uint32_t irq, uint32_t level) {
-    struct kvm_irq_level line = {.irq = irq, .level = level};
-    return ioctl(fd, KVM_IRQ_LINE, &line);
 }
 int ckvm_irqfd(int fd, const struct kvm_irqfd *irqfd) { return ioctl(fd, KVM_IRQFD, irqfd); }
 int ckvm_ioeventfd(int fd, const struct kvm_ioeventfd *ioeventfd) { return ioctl(fd, KVM_IOEVENTFD, ioeventfd); }
@@ -38,14 +33,34 @@ int ckvm_set_tss_addr(int fd, unsigned long address) { return ioctl(fd, KVM_SET_
 int ckvm_set_identity_map_addr(int fd, uint64_t address) { return ioctl(fd, KVM_SET_IDENTITY_MAP_ADDR, &address); }
 int ckvm_get_clock(int fd, struct kvm_clock_data *clock) { return ioctl(fd, KVM_GET_CLOCK, clock); }
 int ckvm_set_clock(int fd, const struct kvm_clock_data *clock) { return ioctl(fd, KVM_SET_CLOCK, clock); }
-int ckvm_create_pit2(int fd) {
-    struct kvm_pit_config config = {.flags = KVM_PIT_SPEAKER_DUMMY};
-    return ioctl(fd, KVM_CREATE_PIT2, &config);
+int ckvm_set_msi_routing(int fd, uint32_t count, const uint32_t *address_lo, const uint32_t *address_hi,
+                         const uint32_t *data) {
+    struct kvm_irq_routing *table = calloc(1, sizeof(*table) + count * sizeof(struct kvm_irq_routing_entry));
+    if (!table) {
+        errno = ENOMEM;
+        return -1;
+    }
+    table->nr = count;
+    for (uint32_t gsi = 0; gsi < count; gsi++) {
+        struct kvm_irq_routing_entry *entry = &table->entries[gsi];
+        entry->gsi = gsi;
+        entry->type = KVM_IRQ_ROUTING_MSI;
+        entry->u.msi.address_lo = address_lo[gsi];
+        entry->u.msi.address_hi = address_hi[gsi];
+        entry->u.msi.data = data[gsi];
+    }
+    int result = ioctl(fd, KVM_SET_GSI_ROUTING, table);
+    int saved = errno;
+    free(table);
+    errno = saved;
+    return result;
 }
-int ckvm_get_irqchip(int fd, struct kvm_irqchip *chip) { return ioctl(fd, KVM_GET_IRQCHIP, chip); }
-int ckvm_set_irqchip(int fd, const struct kvm_irqchip *chip) { return ioctl(fd, KVM_SET_IRQCHIP, chip); }
 
 int ckvm_run(int fd) { return ioctl(fd, KVM_RUN, 0); }
+int ckvm_interrupt(int fd, uint32_t vector) {
+    struct kvm_interrupt request = {.irq = vector};
+    return ioctl(fd, KVM_INTERRUPT, &request);
+}
 int ckvm_get_regs(int fd, struct kvm_regs *regs) { return ioctl(fd, KVM_GET_REGS, regs); }
 int ckvm_set_regs(int fd, const struct kvm_regs *regs) { return ioctl(fd, KVM_SET_REGS, regs); }
 int ckvm_get_sregs(int fd, struct kvm_sregs *sregs) { return ioctl(fd, KVM_GET_SREGS, sregs); }

@@ -1,13 +1,15 @@
 // Exercises the interrupt controllers and prints what it observes, so the output is the same on KVM (the kernel's
-// local APIC and IOAPIC) and on the software CPU (Apus's own): self-IPIs taken in priority order, the TPR holding
-// back a lower class, the LAPIC timer in one-shot, periodic and TSC-deadline modes, and IOAPIC pin 4 (the UART's
-// THRE interrupt) edge-triggered, masked, and level-triggered with re-delivery after each EOI while the line stays
-// high. Needs a machine with an interrupt controller (docs/GUEST-ABI.md).
+// local APIC; the VMM's IOAPIC on the split irqchip) and on the software CPU (Apus's own): self-IPIs taken in priority
+// order, the TPR holding back a lower class, the LAPIC timer in one-shot, periodic and TSC-deadline modes, and IOAPIC
+// pin 4 (the UART's THRE interrupt) edge-triggered, masked, and level-triggered with re-delivery after each EOI while
+// the line stays high, and how many level handler calls found their vector in service (ISR set, as it must be until
+// the handler's EOI). Needs a machine with an interrupt controller (docs/GUEST-ABI.md).
 // format: elf64
 #include "platform.inc"
 .set APIC, 0xFEE00000                 // kept in %r15: above 2 GiB, so not a sign-extended disp32
 .set APIC_TPR, 0x80
 .set APIC_EOI, 0xB0
+.set APIC_ISR_52, 0x120                // ISR bits 64-95
 .set APIC_SVR, 0xF0
 .set APIC_ICR_LOW, 0x300
 .set APIC_LVT_TIMER, 0x320
@@ -214,6 +216,11 @@ deadline_done:
     mov level_hits(%rip), %eax
     call puthex8
     call newline
+    lea msg_in_service(%rip), %rsi
+    call puts64
+    mov level_in_service(%rip), %eax
+    call puthex8
+    call newline
 
     lea msg_done(%rip), %rsi
     call puts64
@@ -301,6 +308,11 @@ level_handler:
     push %rax
     push %rdx
     incl level_hits(%rip)
+    mov APIC_ISR_52(%r15), %eax        // the vector must be in service until the EOI below
+    bt $LEVEL_VECTOR - 64, %eax
+    jnc 2f
+    incl level_in_service(%rip)
+2:
     cmpl $3, level_hits(%rip)
     jb 1f
     movl $PIN4_LOW, IOAPIC_SELECT(%r14)
@@ -348,6 +360,7 @@ msg_deadline: .asciz "apic: TSC-deadline ticks, MSR after"
 msg_absent: .asciz " not offered"
 msg_edge: .asciz "ioapic: pin 4 edge hits, then masked"
 msg_level: .asciz "ioapic: pin 4 level deliveries"
+msg_in_service: .asciz "ioapic: pin 4 level in service in its handler"
 msg_done: .asciz "apic: done\n"
 
 .section .data
@@ -365,3 +378,4 @@ order: .skip 4
 tpr_hits: .skip 4
 edge_hits: .skip 4
 level_hits: .skip 4
+level_in_service: .skip 4

@@ -17,9 +17,7 @@ int ckvm_get_msr_index_list(int kvm_fd, struct kvm_msr_list *list);
 // ---- VM fd ----
 int ckvm_create_vcpu(int vm_fd, unsigned long vcpu_id);
 int ckvm_set_user_memory_region(int vm_fd, const struct kvm_userspace_memory_region *region);
-int ckvm_create_irqchip(int vm_fd);
 int ckvm_enable_split_irqchip(int vm_fd, uint64_t ioapic_pins);
-int ckvm_irq_line(int vm_fd, uint32_t irq, uint32_t level);
 int ckvm_irqfd(int vm_fd, const struct kvm_irqfd *irqfd);
 int ckvm_ioeventfd(int vm_fd, const struct kvm_ioeventfd *ioeventfd);
 int ckvm_signal_msi(int vm_fd, const struct kvm_msi *msi);
@@ -28,12 +26,15 @@ int ckvm_set_tss_addr(int vm_fd, unsigned long address);
 int ckvm_set_identity_map_addr(int vm_fd, uint64_t address);
 int ckvm_get_clock(int vm_fd, struct kvm_clock_data *clock);
 int ckvm_set_clock(int vm_fd, const struct kvm_clock_data *clock);
-int ckvm_create_pit2(int vm_fd);
-int ckvm_get_irqchip(int vm_fd, struct kvm_irqchip *chip);
-int ckvm_set_irqchip(int vm_fd, const struct kvm_irqchip *chip);
+// KVM_SET_GSI_ROUTING with `count` MSI routes: GSI i sends (address_lo[i], address_hi[i], data[i]). Replaces the
+// whole table.
+int ckvm_set_msi_routing(int vm_fd, uint32_t count, const uint32_t *address_lo, const uint32_t *address_hi,
+                         const uint32_t *data);
 
 // ---- vCPU fd ----
 int ckvm_run(int vcpu_fd);
+// KVM_INTERRUPT: queues an external interrupt vector (with a split irqchip: the 8259A's ExtINT through LINT0).
+int ckvm_interrupt(int vcpu_fd, uint32_t vector);
 int ckvm_get_regs(int vcpu_fd, struct kvm_regs *regs);
 int ckvm_set_regs(int vcpu_fd, const struct kvm_regs *regs);
 int ckvm_get_sregs(int vcpu_fd, struct kvm_sregs *sregs);
@@ -77,6 +78,14 @@ static inline uint64_t ckvm_run_internal_data(const struct kvm_run *run, uint32_
     return index < 16 ? run->internal.data[index] : 0;
 }
 static inline uint32_t ckvm_run_exit_reason(const struct kvm_run *run) { return run->exit_reason; }
+static inline uint8_t ckvm_run_ready_for_interrupt_injection(const struct kvm_run *run) {
+    return run->ready_for_interrupt_injection;
+}
+static inline void ckvm_run_set_request_interrupt_window(struct kvm_run *run, uint8_t value) {
+    run->request_interrupt_window = value;
+}
+// The vector of a KVM_EXIT_IOAPIC_EOI.
+static inline uint8_t ckvm_run_eoi_vector(const struct kvm_run *run) { return run->eoi.vector; }
 
 // ---- flag values whose macros are built from enums or shifts Swift does not import ----
 static const uint32_t CKVM_MEM_LOG_DIRTY_PAGES = KVM_MEM_LOG_DIRTY_PAGES;

@@ -4,7 +4,7 @@ public import Foundation
 /// that reconnects with the last sequence it saw (SSE `Last-Event-ID`, or `?since=`) misses nothing still buffered.
 public struct LifecycleEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
-        case defined, updated, started, paused, resumed, suspended, restored, stopped, rebooted
+        case defined, cloned, updated, started, paused, resumed, suspended, restored, stopped, rebooted
         case poweredOff = "powered-off"
         case crashed, undefined
     }

@@ -10,14 +10,20 @@ public struct VMDefinition: Sendable, Equatable {
     /// "auto" (KVM when usable, else the software CPU), "kvm" or "soft".
     public var backend: String
     public var boot: BootSpec
+    /// virtio-blk disks, in order (the first is /dev/vda).
+    public var disks: [DiskSpec]
+
+    /// The most disks a VM may have (one PCI slot each, as the VMM allows).
+    public static let maximumDisks = 16
 
     public init(name: String, memoryMiB: Int = VMDefinition.defaultMemoryMiB, vcpus: Int = 1,
-                backend: String = "auto", boot: BootSpec) {
+                backend: String = "auto", boot: BootSpec, disks: [DiskSpec] = []) {
         self.name = name
         self.memoryMiB = memoryMiB
         self.vcpus = vcpus
         self.backend = backend
         self.boot = boot
+        self.disks = disks
     }
 
     /// Why `name` cannot name a VM, or nil when it can.
@@ -37,7 +43,7 @@ public struct VMDefinition: Sendable, Equatable {
 }
 
 extension VMDefinition: Codable {
-    enum Key: String, CodingKey, CaseIterable { case name, memoryMiB, vcpus, backend, boot }
+    enum Key: String, CodingKey, CaseIterable { case name, memoryMiB, vcpus, backend, boot, disks }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(Set(Key.allCases.map(\.rawValue)), in: "VM definition")
@@ -47,6 +53,8 @@ extension VMDefinition: Codable {
         vcpus = try container.decodeIfPresent(Int.self, forKey: .vcpus) ?? 1
         backend = try container.decodeIfPresent(String.self, forKey: .backend) ?? "auto"
         boot = try container.decode(BootSpec.self, forKey: .boot)
+        // Records written before disks existed have none.
+        disks = try container.decodeIfPresent([DiskSpec].self, forKey: .disks) ?? []
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -56,5 +64,6 @@ extension VMDefinition: Codable {
         try container.encode(vcpus, forKey: .vcpus)
         try container.encode(backend, forKey: .backend)
         try container.encode(boot, forKey: .boot)
+        try container.encode(disks, forKey: .disks)
     }
 }

@@ -16,9 +16,12 @@ public struct VMInfo: Codable, Sendable, Equatable {
     public var allowedOperations: [VMOperation]
     /// The last lifecycle operation asked of the VM and how it ended (kept across daemon restarts).
     public var lastOperation: OperationRecord?
+    /// For a clone: the id of the template it was cloned from (its writable disks are overlays of the template's).
+    public var clonedFrom: String?
 
     public init(id: String, definition: VMDefinition, state: VMState, reason: String?, since: Date,
-                runningBackend: String?, exits: [String: Int]?, lastOperation: OperationRecord? = nil) {
+                runningBackend: String?, exits: [String: Int]?, lastOperation: OperationRecord? = nil,
+                clonedFrom: String? = nil) {
         self.id = id
         self.definition = definition
         self.state = state
@@ -28,5 +31,6 @@ public struct VMInfo: Codable, Sendable, Equatable {
         self.exits = exits
         self.allowedOperations = state.allowedOperations
         self.lastOperation = lastOperation
+        self.clonedFrom = clonedFrom
     }
 }

@@ -51,6 +51,12 @@ public struct ApusAPIClient: Sendable {
         try Self.decode(VMInfo.self, from: http.send("PUT", path(vm), body: Array(Self.encoder.encode(definition))))
     }
 
+    /// A clone of the template `vm` named `name` (its writable disks become copy-on-write overlays).
+    public func clone(_ vm: String, as name: String) throws -> VMInfo {
+        try Self.decode(VMInfo.self, from: http.send("POST", path(vm) + "/clone",
+                                                     body: Array(Self.encoder.encode(CloneRequest(name: name)))))
+    }
+
     public func undefine(_ vm: String) throws -> VMInfo { try Self.decode(VMInfo.self, from: http.send("DELETE", path(vm))) }
 
     public func perform(_ operation: VMOperation, on vm: String) throws -> VMInfo {

@@ -39,7 +39,7 @@ public final class Daemon {
             configuration.imageRoots.isEmpty ? [configuration.defaultImageRoot] : configuration.imageRoots,
             creating: configuration.imageRoots.isEmpty ? configuration.defaultImageRoot : nil,
             stateDirectory: store.root)
-        let boot = BootPreparation(imageRoots: imageRoots)
+        let boot = BootPreparation(imageRoots: imageRoots, clonesDirectory: store.clonesDirectory)
         var launcher: any MachineLauncher = InProcessMachines(boot: boot)
         if let executable = configuration.workerExecutable {
             let cgroups = WorkerCgroups.detect()
@@ -64,6 +64,7 @@ public final class Daemon {
         let audit = AuditLog(logger: logger)
         VMRoutes(registry: registry, audit: audit).register(on: table)
         ActionRoutes(registry: registry, audit: audit).register(on: table)
+        CloneRoutes(registry: registry, audit: audit).register(on: table)
         ConsoleRoutes(registry: registry).register(on: table)
         EventRoutes(events: registry.events).register(on: table)
         HostRoutes(registry: registry, metrics: metrics, stateDirectory: store.root).register(on: table)

@@ -8,7 +8,12 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The operation is not allowed in the VM's current state.
     case conflict(operation: VMOperation, state: VMState, name: String)
     /// Another operation on the same VM is still running.
-    case busy(name: String, operation: VMOperation)
+    case busy(name: String, operation: String)
+    /// What was asked would break clones (writing, changing or removing their template's images); the message names
+    /// the clones.
+    case templateInUse(String)
+    /// An action (clone) that needs the VM inactive.
+    case notInactive(name: String, state: VMState, action: String, why: String)
     case nameTaken(String)
     /// Console input needs a running guest.
     case notRunning(name: String, state: VMState)
@@ -30,7 +35,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .badRequest: return 400
         case .notFound: return 404
-        case .conflict, .busy, .nameTaken, .notRunning: return 409
+        case .conflict, .busy, .nameTaken, .notRunning, .templateInUse, .notInactive: return 409
         case .methodNotAllowed: return 405
         case .payloadTooLarge: return 413
         case .unsupportedMediaType: return 415
@@ -44,7 +49,8 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .badRequest: return "bad-request"
         case .notFound: return "not-found"
-        case .conflict, .notRunning: return "invalid-state"
+        case .conflict, .notRunning, .notInactive: return "invalid-state"
+        case .templateInUse: return "template-in-use"
         case .busy: return "busy"
         case .nameTaken: return "name-taken"
         case .payloadTooLarge: return "payload-too-large"
@@ -66,7 +72,10 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
             let allowed = state.allowedOperations.map(\.rawValue).joined(separator: ", ")
             return "cannot \(operation.rawValue) VM '\(name)' while it is \(state.rawValue) (allowed: \(allowed))"
         case .busy(let name, let operation):
-            return "VM '\(name)' is busy with '\(operation.rawValue)'; try again when it finishes"
+            return "VM '\(name)' is busy with '\(operation)'; try again when it finishes"
+        case .templateInUse(let message): return message
+        case .notInactive(let name, let state, let action, let why):
+            return "cannot \(action) VM '\(name)' while it is \(state.rawValue): \(why)"
         case .nameTaken(let name): return "a VM named '\(name)' already exists"
         case .notRunning(let name, let state):
             return "VM '\(name)' is \(state.rawValue); console input needs it active"
@@ -85,7 +94,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     var body: APIErrorBody {
         var detail = APIErrorBody.Detail(status: status, code: code, message: description)
         switch self {
-        case .conflict(_, let state, _), .notRunning(_, let state):
+        case .conflict(_, let state, _), .notRunning(_, let state), .notInactive(_, let state, _, _):
             detail.state = state
             detail.allowedOperations = state.allowedOperations
         default:

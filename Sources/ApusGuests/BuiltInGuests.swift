@@ -42,7 +42,10 @@ public enum BuiltInGuests {
                 + "apic: TSC-deadline ticks, MSR after 01 00\n"
                 + "ioapic: pin 4 edge hits, then masked 01 01\n"
                 + "ioapic: pin 4 level deliveries 03\n"
+                + "ioapic: pin 4 level in service in its handler 03\n"
                 + "apic: done\n", interrupts: true),
+        guest("bench-ipi", "the interrupt-delivery benchmark: self-IPIs through the local APIC, each waited for",
+              output: "bench-ipi: done\n", interrupts: true),
         guest("memfill", "dirties 248 MiB of RAM, then spins (the suspend benchmark; needs 256 MiB)",
               output: "memfill: 248 MiB dirtied\n"),
         guest("piobench", "one port write per loop, forever (the PIO benchmark)", output: ""),

@@ -1,30 +1,55 @@
 public import ApusCore
 import CKVM
 
-/// Interrupt delivery and eventfd shortcuts on the VM fd.
+/// Interrupt delivery and eventfd shortcuts on the VM fd. With `.full` interrupt control the machine runs KVM's split
+/// irqchip: each vCPU's local APIC is in the kernel, and the VMM's 8259A pair, IOAPIC and 8254 (the same Swift objects
+/// the software CPU uses) reach it through KVM_SIGNAL_MSI, KVM_INTERRUPT and the IOAPIC EOI exit.
 extension KVMMachine {
-    static let inKernelIOAPICPins: UInt32 = 24
+    /// The IOAPIC pins KVM reserves GSIs (and MSI routes) for: its EOI-exit bitmap covers these routes only.
+    static let ioapicPins: UInt32 = 24   // the VMM's IOAPIC (IOAPICState.pinCount)
 
-    /// GSIs 0-23: the in-kernel IOAPIC's pins (0-15 also reach the in-kernel PIC).
+    /// Without an interrupt controller a line goes nowhere (a board without a PIC: HLT leaves run() as `.halt`).
+    /// With one, the VMM routes lines itself; asked anyway, the connected 8259A's input answers, as on the software
+    /// CPU.
     public func interruptLine(_ gsi: UInt32) throws -> any InterruptLine {
-        guard options.interruptController == .full else {
-            // No in-kernel irqchip was created, and KVM_IRQ_LINE without one fails with ENXIO. A machine without an
-            // interrupt controller is a board without a PIC: the line goes nowhere and HLT leaves run() as `.halt`.
-            return DisconnectedInterruptLine()
-        }
-        guard gsi < Self.inKernelIOAPICPins else { throw InterruptRoutingError.unroutable(gsi: gsi) }
-        return KVMInterruptLine(vmFD: fd, gsi: gsi)
+        guard options.interruptController == .full, let pic = links.pic else { return DisconnectedInterruptLine() }
+        return try pic.line(Int(gsi))
     }
 
-    /// Splits the irqchip: LAPICs in the kernel, PIC and IOAPIC in user space with `ioapicPins` routes
-    /// (KVM_ENABLE_CAP KVM_CAP_SPLIT_IRQCHIP). Only on a machine made with `.none`, before any vCPU exists.
-    public func enableSplitIRQChip(ioapicPins: UInt64 = 24) throws {
-        _ = try checked("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)") { ckvm_enable_split_irqchip(fd, ioapicPins) }
+    public var needsExternalInterruptController: Bool { options.interruptController == .full }
+    public var keepsLocalAPICsOnly: Bool { options.interruptController == .full }
+
+    public func connect(_ controller: any ExternalInterruptController) { links.pic = controller }
+
+    public func connect(endOfInterruptListener: any EndOfInterruptListener) {
+        links.endOfInterruptListener = endOfInterruptListener
     }
 
-    /// KVM_SIGNAL_MSI into the in-kernel LAPICs, on a machine with the in-kernel irqchip.
+    /// The 8259A's INTR rose: the bootstrap vCPU leaves KVM_RUN (where HLT sleeps) and injects it on re-entry.
+    public func externalInterruptRaised() { links.kickBootstrap() }
+
+    /// KVM_SIGNAL_MSI into the in-kernel LAPICs.
     public var msiSink: (any MSISink)? {
         options.interruptController == .full ? KVMMSISink(machine: self) : nil
+    }
+
+    /// One MSI route per IOAPIC pin (KVM_SET_GSI_ROUTING). KVM derives from them which vectors are level-triggered
+    /// IOAPIC vectors whose EOI must leave KVM_RUN (KVM_EXIT_IOAPIC_EOI), so the table follows the redirection
+    /// table. A refusal is logged: the guest would then miss re-deliveries of level interrupts.
+    public func ioapicRoutesChanged(_ routes: [MSIMessage]) {
+        do {
+            try setMSIRoutes(routes)
+        } catch {
+            diagnostics.withLock { $0 }?("IOAPIC routes not taken by KVM: \(error)")
+        }
+    }
+
+    func setMSIRoutes(_ routes: [MSIMessage]) throws {
+        let count = min(routes.count, Int(Self.ioapicPins))
+        let low = routes.prefix(count).map { UInt32(truncatingIfNeeded: $0.address) }
+        let high = routes.prefix(count).map { UInt32(truncatingIfNeeded: $0.address >> 32) }
+        let data = routes.prefix(count).map(\.data)
+        _ = try checked("KVM_SET_GSI_ROUTING") { ckvm_set_msi_routing(fd, UInt32(count), low, high, data) }
     }
 
     /// Injects a message-signalled interrupt (for PCI devices with MSI).
@@ -90,17 +115,6 @@ extension KVMMachine {
             request.flags |= CKVM_IOEVENTFD_FLAG_DATAMATCH
         }
         return request
-    }
-}
-
-/// An input pin of KVM's in-kernel irqchip (KVM_IRQ_LINE).
-struct KVMInterruptLine: InterruptLine {
-    let vmFD: Int32
-    let gsi: UInt32
-
-    func setLevel(_ asserted: Bool) {
-        // Fails only when the VM is being torn down; a device has no one to report that to.
-        _ = ckvm_irq_line(vmFD, gsi, asserted ? 1 : 0)
     }
 }
 

@@ -1,11 +1,13 @@
 public import ApusCore
 import CKVM
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A KVM virtual machine (the VM file descriptor): memory slots, the in-kernel interrupt controller, and VM-wide
-/// ioctls. vCPUs are created from here, each on the thread that will run it.
+/// A KVM virtual machine (the VM file descriptor): memory slots, the split irqchip (local APICs in the kernel; the
+/// 8259A pair, IOAPIC and 8254 in the VMM), and VM-wide ioctls. vCPUs are created from here, each on the thread that
+/// will run it.
 public final class KVMMachine: MachineBackend {
     /// Below 4 GiB and above any RAM Apus gives a guest: KVM needs three pages for the real-mode TSS on Intel hosts
     /// and one for the EPT identity map, and they must not overlap RAM or MMIO devices.
@@ -20,6 +22,10 @@ public final class KVMMachine: MachineBackend {
     let cpuid: CPUIDTable
     let runSize: Int
     let fpuAccess: FPUAccess
+    /// The VMM's controllers, on a machine with `.full` interrupt control.
+    let links = SplitIRQChipLinks()
+    /// Diagnostics for the VM log (a routing update KVM refused, say).
+    let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     init(system: KVMSystem, memory: GuestMemory, options: MachineOptions) throws {
         self.system = system
@@ -35,7 +41,9 @@ public final class KVMMachine: MachineBackend {
             _ = try checked("KVM_SET_TSS_ADDR") { ckvm_set_tss_addr(fd, Self.tssAddress) }
             _ = try checked("KVM_SET_IDENTITY_MAP_ADDR") { ckvm_set_identity_map_addr(fd, Self.identityMapAddress) }
             if options.interruptController == .full {
-                _ = try checked("KVM_CREATE_IRQCHIP") { ckvm_create_irqchip(fd) }
+                _ = try checked("KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP)") {
+                    ckvm_enable_split_irqchip(fd, UInt64(Self.ioapicPins))
+                }
             }
             for slot in memory.regions.indices {
                 try Self.registerSlot(slot, of: memory, vmFD: fd, flags: 0)
@@ -71,9 +79,16 @@ public final class KVMMachine: MachineBackend {
     /// Creates vCPU `index` on the calling thread, which must be the thread that calls its `run()`: kicks are
     /// signals aimed at that thread.
     public func makeVCPU(index: Int) throws -> any VCPUBackend {
-        let vcpu = try KVMVCPU(machine: self, index: index)
-        if options.interruptController == .full { try vcpu.configureVirtualWire() }
+        let split = options.interruptController == .full
+        let vcpu = try KVMVCPU(machine: self, index: index,
+                               pic: split && index == 0 ? links.pic : nil,
+                               endOfInterruptListener: split ? links.endOfInterruptListener : nil)
+        if split && index == 0 { links.setBootstrapKicker(vcpu.kvmKicker) }
         return vcpu
+    }
+
+    public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {
+        diagnostics.withLock { $0 = handler }
     }
 
     /// The guest's kvmclock, to carry it across suspend and migration (KVM_GET_CLOCK).

@@ -1,22 +1,27 @@
+import ApusCore
 import CKVM
 
+/// The in-kernel LAPIC's register page (KVM_GET_LAPIC / KVM_SET_LAPIC: `kvm_lapic_state`, 1 KiB in the xAPIC MMIO
+/// layout). KVM_CAP_X2APIC_API is not enabled, so KVM keeps the ID register in the xAPIC format (ID in bits 31:24)
+/// even in x2APIC mode, and reports the timer's current count as it stands when the page is read.
 extension KVMVCPU {
-    /// LVT LINT0 and LINT1 in the LAPIC register page.
-    static let lvtLINT0Offset = 0x350
-    static let lvtLINT1Offset = 0x360
-    static let deliveryExtINT: UInt32 = 0x700
-    static let deliveryNMI: UInt32 = 0x400
-
-    /// What PC firmware does before any OS runs and we have no firmware to do: put the LAPIC in "virtual wire" mode,
-    /// LINT0 taking the 8259A's interrupts (ExtINT) and LINT1 NMIs. Without it KVM's LAPIC, masked at reset, never
-    /// accepts an interrupt from the PIC.
-    func configureVirtualWire() throws {
+    func localAPICPage() throws -> APICRegisterPage {
         var lapic = kvm_lapic_state()
         _ = try checked("KVM_GET_LAPIC") { ckvm_get_lapic(fd, &lapic) }
-        withUnsafeMutableBytes(of: &lapic) { page in
-            page.storeBytes(of: Self.deliveryExtINT, toByteOffset: Self.lvtLINT0Offset, as: UInt32.self)
-            page.storeBytes(of: Self.deliveryNMI, toByteOffset: Self.lvtLINT1Offset, as: UInt32.self)
+        let bytes = withUnsafeBytes(of: &lapic) { Array($0.prefix(APICRegisterPage.size)) }
+        guard let page = APICRegisterPage(bytes: bytes) else {
+            throw KVMError.badSavedState("KVM_GET_LAPIC returned \(bytes.count) bytes")
         }
+        return page
+    }
+
+    /// Needs IA32_APIC_BASE (the special registers) set first: KVM reads the page in the mode that MSR selects.
+    func setLocalAPICPage(_ page: APICRegisterPage) throws {
+        var lapic = kvm_lapic_state()
+        guard MemoryLayout<kvm_lapic_state>.size == APICRegisterPage.size else {
+            throw KVMError.badSavedState("this kernel's LAPIC page is \(MemoryLayout<kvm_lapic_state>.size) bytes")
+        }
+        withUnsafeMutableBytes(of: &lapic) { $0.copyBytes(from: page.bytes) }
         _ = try checked("KVM_SET_LAPIC") { ckvm_set_lapic(fd, &lapic) }
     }
 }

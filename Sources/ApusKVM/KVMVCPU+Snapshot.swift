@@ -4,13 +4,13 @@ import CKVM
 import Glibc
 #endif
 
-/// A vCPU's complete state for suspend and migration: the architectural registers (as on every backend) plus what
-/// only KVM holds — pending exceptions, interrupts and NMIs, the interrupt shadow, the multiprocessing state, and
-/// with an in-kernel irqchip the LAPIC's register page.
+/// A vCPU's complete state for suspend and migration: the architectural registers (as on every backend), with the
+/// split irqchip the in-kernel LAPIC's register page (`localAPICPage`, which the VMM turns into the LAPIC state both
+/// backends share), plus what only KVM holds — pending exceptions, interrupts and NMIs, the interrupt shadow and the
+/// multiprocessing state.
 extension KVMVCPU {
     static let eventsKey = "kvm.vcpu_events"
     static let mpStateKey = "kvm.mp_state"
-    static let lapicKey = "kvm.lapic"
     static let tscDeadline: UInt32 = 0x6E0
 
     /// MSRs a Linux guest on KVM depends on beyond the architectural ones every backend saves: the paravirtual
@@ -33,22 +33,40 @@ extension KVMVCPU {
                              msrs: try msrs(MSR.saved + Self.kvmMSRs + [Self.tscDeadline]))
         var events = kvm_vcpu_events()
         _ = try checked("KVM_GET_VCPU_EVENTS") { ckvm_get_vcpu_events(fd, &events) }
+        if machine.options.interruptController == .full {
+            var page = try localAPICPage()
+            if events.interrupt.injected != 0 && events.interrupt.soft == 0
+                && Self.takeBack(vector: events.interrupt.nr, in: &page) {
+                events.interrupt.injected = 0
+            }
+            state.localAPICPage = page
+        }
         state.backendState[Self.eventsKey] = KVMStateBlob.bytes(of: events)
         var mpState = kvm_mp_state()
         _ = try checked("KVM_GET_MP_STATE") { ckvm_get_mp_state(fd, &mpState) }
         state.backendState[Self.mpStateKey] = KVMStateBlob.bytes(of: mpState)
         state.halted = mpState.mp_state == UInt32(KVM_MP_STATE_HALTED)
-        if machine.options.interruptController == .full {
-            var lapic = kvm_lapic_state()
-            _ = try checked("KVM_GET_LAPIC") { ckvm_get_lapic(fd, &lapic) }
-            state.backendState[Self.lapicKey] = KVMStateBlob.bytes(of: lapic)
-        }
         return state
     }
 
+    /// A LAPIC interrupt KVM has acknowledged (IRR to ISR) but not yet delivered through the IDT when the vCPU left
+    /// KVM_RUN waits in `kvm_vcpu_events` as "injected", which only KVM understands. Moved back from ISR to IRR it is
+    /// the same interrupt still requested, which either backend delivers on resume. False (the events keep it) when
+    /// the vector is not the LAPIC's highest in service: an 8259A vector injected with KVM_INTERRUPT.
+    static func takeBack(vector: UInt8, in page: inout APICRegisterPage) -> Bool {
+        let isr = 0x100, irr = 0x200
+        let bit = UInt32(1) << UInt32(vector & 31), offset = 16 * Int(vector >> 5)
+        guard page[isr + offset] & bit != 0 else { return false }
+        for higher in stride(from: 7, to: Int(vector >> 5), by: -1) where page[isr + 16 * higher] != 0 { return false }
+        guard page[isr + offset] & ~(bit | (bit - 1)) == 0 else { return false }
+        page[isr + offset] &= ~bit
+        page[irr + offset] |= bit
+        return true
+    }
+
     /// In the order KVM needs: special registers (APIC base among them) before the LAPIC page, the LAPIC before the
-    /// events that may reference it, the multiprocessing state last. A state captured on another backend has no
-    /// KVM part, and the vCPU starts with none pending.
+    /// TSC deadline and the events that may reference it, the multiprocessing state last. A state captured on
+    /// another backend has no KVM part, and the vCPU starts with no event pending.
     public func restoreState(_ state: CPUState) throws {
         try setSpecialRegisters(state.specialRegisters)
         try setRegisters(state.registers)
@@ -60,15 +78,24 @@ extension KVMVCPU {
             if index == Self.asyncPFInterrupt && value == 0 { continue }
             try setMSRs([index: value])
         }
-        guard !state.backendState.isEmpty else { return }
-        if machine.options.interruptController == .full {
-            var lapic = kvm_lapic_state()
-            try KVMStateBlob.load(kvm_lapic_state.self, from: state.backendState[Self.lapicKey], name: "LAPIC page",
-                                  into: &lapic)
-            _ = try checked("KVM_SET_LAPIC") { ckvm_set_lapic(fd, &lapic) }
+        if let page = state.localAPICPage {
+            guard machine.options.interruptController == .full else {
+                throw KVMError.badSavedState("a LAPIC state for a machine without an interrupt controller")
+            }
+            try setLocalAPICPage(page)
         }
         // The deadline timer arms only once the LAPIC is in TSC-deadline mode.
         if let deadline = state.msrs[Self.tscDeadline] { try setMSRs([Self.tscDeadline: deadline]) }
+        guard !state.backendState.isEmpty else {
+            // Captured on the software CPU: a vCPU halted there waits in HLT here too (it sleeps in the kernel only
+            // with an in-kernel LAPIC to wake it).
+            if state.halted && machine.options.interruptController == .full {
+                var mpState = kvm_mp_state()
+                mpState.mp_state = UInt32(KVM_MP_STATE_HALTED)
+                _ = try checked("KVM_SET_MP_STATE") { ckvm_set_mp_state(fd, &mpState) }
+            }
+            return
+        }
         var events = kvm_vcpu_events()
         try KVMStateBlob.load(kvm_vcpu_events.self, from: state.backendState[Self.eventsKey], name: "vCPU events",
                               into: &events)

@@ -14,14 +14,21 @@ public final class KVMVCPU: VCPUBackend {
     let fd: Int32
     let runArea: UnsafeMutablePointer<kvm_run>
     private let runSize: Int
-    private let kvmKicker: KVMKicker
+    let kvmKicker: KVMKicker
     // Keeps the VM fd open as long as a vCPU uses it.
     let machine: KVMMachine
+    /// Split irqchip: the VMM's 8259A pair, whose INTR this vCPU (the bootstrap processor) takes through LINT0.
+    private let pic: (any ExternalInterruptController)?
+    /// Split irqchip: the VMM's IOAPIC, told of each EOI of one of its level-triggered vectors.
+    private let endOfInterruptListener: (any EndOfInterruptListener)?
 
-    init(machine: KVMMachine, index: Int) throws {
+    init(machine: KVMMachine, index: Int, pic: (any ExternalInterruptController)? = nil,
+         endOfInterruptListener: (any EndOfInterruptListener)? = nil) throws {
         try KickSignal.prepareCurrentThread()
         self.machine = machine
         self.index = index
+        self.pic = pic
+        self.endOfInterruptListener = endOfInterruptListener
         let fd = try checked("KVM_CREATE_VCPU") { ckvm_create_vcpu(machine.fd, UInt(index)) }
         self.fd = fd
         runSize = machine.runSize
@@ -51,16 +58,49 @@ public final class KVMVCPU: VCPUBackend {
 
     public var kicker: any VCPUKicker { kvmKicker }
 
-    /// The hot path: one KVM_RUN and a switch over kvm_run, with no allocation and no locks (a String is built only
-    /// for exits that end the run with an error).
+    /// The hot path: one KVM_RUN and a switch over kvm_run, with no allocation and no locks but the 8259A's on the
+    /// bootstrap vCPU of a machine with one (a String is built only for exits that end the run with an error). Exits
+    /// only the interrupt plumbing cares about (an IOAPIC EOI, an interrupt window) are handled here and the guest
+    /// re-entered.
     public func run() throws -> VCPUExit {
-        if ckvm_run(fd) < 0 {
-            let code = errno
-            // EINTR: a kick's signal arrived during KVM_RUN, or immediate_exit was already set when it was entered.
-            guard code == EINTR || code == EAGAIN else { throw KVMError.ioctl(name: "KVM_RUN", errno: code) }
-            ckvm_run_set_immediate_exit(runArea, 0)
-            return .interrupted
+        while true {
+            if let pic { offerExternalInterrupt(from: pic) }
+            if ckvm_run(fd) < 0 {
+                let code = errno
+                // EINTR: a kick's signal arrived during KVM_RUN, or immediate_exit was already set when it was entered.
+                guard code == EINTR || code == EAGAIN else { throw KVMError.ioctl(name: "KVM_RUN", errno: code) }
+                ckvm_run_set_immediate_exit(runArea, 0)
+                return .interrupted
+            }
+            switch Int32(bitPattern: ckvm_run_exit_reason(runArea)) {
+            case KVM_EXIT_IOAPIC_EOI:
+                endOfInterruptListener?.endOfInterrupt(vector: ckvm_run_eoi_vector(runArea))
+            case KVM_EXIT_IRQ_WINDOW_OPEN:
+                continue
+            default:
+                return try decodeExit()
+            }
         }
+    }
+
+    /// The 8259A's virtual wire on the split irqchip: an interrupt the PIC requests is acknowledged (its INTA cycle)
+    /// and queued with KVM_INTERRUPT only when KVM says the vCPU can take it now (IF set, LINT0 in ExtINT mode, no
+    /// event pending); otherwise KVM is asked to exit when it can. KVM refusing a queued vector (one already waits)
+    /// leaves it to the next entry.
+    private func offerExternalInterrupt(from pic: any ExternalInterruptController) {
+        guard pic.pendingInterrupt else {
+            ckvm_run_set_request_interrupt_window(runArea, 0)
+            return
+        }
+        guard ckvm_run_ready_for_interrupt_injection(runArea) != 0 else {
+            ckvm_run_set_request_interrupt_window(runArea, 1)
+            return
+        }
+        ckvm_run_set_request_interrupt_window(runArea, 0)
+        if let vector = pic.acknowledge() { _ = ckvm_interrupt(fd, UInt32(vector)) }
+    }
+
+    private func decodeExit() throws -> VCPUExit {
         switch Int32(bitPattern: ckvm_run_exit_reason(runArea)) {
         case KVM_EXIT_IO:
             let io = runArea.pointee.io

@@ -183,11 +183,18 @@ extension CPUCore {
             // MOV SS blocks interrupts until the next instruction (the RSP load) has completed.
             if segment == .ss { interruptShadowEnd = instructions &+ 2 }
         case 0x8F:
-            let (modrm, operand) = try decodeModRM(&i)
+            let beforeOperand = i
+            let (modrm, _) = try decodeModRM(&i)   // fetches every byte first: their faults come before the pop's
             guard modrm.reg & 7 == 0 else { throw CPUFault.ud }   // only /0 is POP (AMD's XOP uses the rest)
             let width = stackSize(i)
             let savedRSP = gpr[4]
-            do { try write(operand, size: width, try pop(size: width), i) } catch { gpr[4] = savedRSP; throw error }
+            do {
+                let value = try pop(size: width)
+                // An RSP-based destination is addressed with RSP after the increment (SDM, POP): evaluate it again.
+                i = beforeOperand
+                let (_, operand) = try decodeModRM(&i)
+                try write(operand, size: width, value, i)
+            } catch { gpr[4] = savedRSP; throw error }
         case 0x90 where i.rexB == 0: break
         case 0x90:   // with REX.B: XCHG r8, rAX
             let value = register(8, size: size)

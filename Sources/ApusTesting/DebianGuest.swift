@@ -19,7 +19,7 @@ public enum DebianGuest {
     /// A 32 MiB ext4 image holding busybox.
     public static let rootImage = cache.appendingPathComponent("rootfs.ext4")
     /// The initramfs layout fetch.sh writes into `.initramfs-version`; an older cache is rebuilt.
-    static let initramfsVersion = "3"
+    static let initramfsVersion = "5"
 
     /// True when the guest files are there, fetching them first if needed; otherwise prints why `test` skips.
     public static func require(for test: String) -> Bool {

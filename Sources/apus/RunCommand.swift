@@ -34,6 +34,18 @@ struct RunCommand: ParsableCommand {
             interrupt-controller platform, which a Linux kernel gets; the image is flushed when the machine \
             pauses or ends.
 
+            --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX] adds a virtio-net device (eth0, eth1, ... in the guest) on the \
+            host TAP interface NAME: an existing TAP is attached to, a missing one is created for the run and \
+            removed when it ends (both need CAP_NET_ADMIN, or a TAP made beforehand for your user with \
+            `ip tuntap add NAME mode tap user $USER`). Apus does not configure the host side: bring it up and give \
+            it an address with `ip`. The MAC defaults to one derived from NAME (02:a9:...), the same on every run.
+
+            --rng adds a virtio-rng device fed from the host's getrandom(2): the guest's /dev/hwrng.
+
+            --console2 PATH adds a virtio-console port (the guest's /dev/hvc0). PATH is a Unix socket Apus connects \
+            to (both directions: e.g. `socat UNIX-LISTEN:PATH -` in another terminal first), or a file (created or \
+            truncated) or FIFO that receives the guest's output. COM1 stays on the terminal.
+
             Backends: auto uses KVM when /dev/kvm is usable, except for a Linux kernel on a host whose CPU has no \
             hardware virtualization (no vmx or svm flag): such a KVM is software-nested, emulates guest kernel code \
             at a few MIPS and cannot finish a boot, so the kernel runs on the software CPU and a note on stderr says \
@@ -64,7 +76,7 @@ struct RunCommand: ParsableCommand {
     var initrd: String?
 
     @Option(help: ArgumentHelp("The command line for --kernel, or for a Multiboot IMAGE.",
-                               discussion: "Default for --kernel: \(RunCommand.defaultCommandLine) (without pci=off when there are disks)"))
+                               discussion: "Default for --kernel: \(RunCommand.defaultCommandLine) (without pci=off when there are PCI devices)"))
     var cmdline: String?
 
     @Option(name: .customLong("module"), parsing: .singleValue,
@@ -76,6 +88,19 @@ struct RunCommand: ParsableCommand {
             help: ArgumentHelp("A disk image as PATH or PATH,readonly (repeatable: /dev/vda, /dev/vdb, ...).",
                                discussion: "raw or qcow2, detected from the file."))
     var disks: [String] = []
+
+    @Option(name: .customLong("net"), parsing: .singleValue,
+            help: ArgumentHelp("A virtio-net device on a host TAP: tap=NAME[,mac=XX:XX:XX:XX:XX:XX] (repeatable).",
+                               discussion: "The TAP is created when missing; see the discussion below."))
+    var networks: [String] = []
+
+    @Flag(name: .customLong("rng"), help: "Add a virtio-rng device fed from the host's getrandom(2) (/dev/hwrng).")
+    var entropy = false
+
+    @Option(name: .customLong("console2"),
+            help: ArgumentHelp("A second console (virtio-console, the guest's /dev/hvc0) on PATH.",
+                               discussion: "A Unix socket (connected to, both ways), or a file or FIFO (output only)."))
+    var secondConsole: String?
 
     @Option(name: .customLong("exit-status"),
             help: "How a guest's write of V to the debug-exit port 0xF4 becomes the exit status: apus (V itself) or qemu ((V << 1) | 1, as QEMU's isa-debug-exit).")
@@ -112,6 +137,9 @@ struct RunCommand: ParsableCommand {
         }
         if !disks.isEmpty && kernel == nil {
             throw ValidationError("--disk needs a Linux --kernel (disks sit on a PCI bus, which guest images do not get)")
+        }
+        if (!networks.isEmpty || entropy || secondConsole != nil) && kernel == nil {
+            throw ValidationError("--net, --rng and --console2 need a Linux --kernel (they sit on a PCI bus)")
         }
         if !(2...MachineConfiguration.maximumMemoryMiB).contains(memoryMiB) {
             throw ValidationError("--memory must be between 2 and \(MachineConfiguration.maximumMemoryMiB) MiB")
@@ -176,17 +204,25 @@ struct RunCommand: ParsableCommand {
         if let kernel {
             boot = .linux(kernel: try ImageSource.readFile(kernel, role: "kernel", limit: limit),
                           initrd: try initrd.map { try ImageSource.readFile($0, role: "initrd", limit: limit) },
-                          commandLine: cmdline ?? (disks.isEmpty ? Self.defaultCommandLine : Self.defaultDiskCommandLine))
+                          commandLine: cmdline ?? (hasPCIDevices ? Self.defaultDiskCommandLine : Self.defaultCommandLine))
         } else {
             boot = try ImageSource.guestImage(image, commandLine: cmdline, modules: modules, limit: limit)
         }
         // Built-in guests that program the PIC and PIT get the interrupt-controller platform.
         let needsInterrupts = image.flatMap { BuiltInGuests.named($0) }?.needsInterruptController == true
             && !FileManager.default.fileExists(atPath: image ?? "")
-        return MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot, unmappedAccess: unmappedIO,
-                                    interruptController: needsInterrupts ? .full : nil,
-                                    disks: try disks.map { try DiskAttachment(argument: $0) })
+        var configuration = MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot,
+                                                 unmappedAccess: unmappedIO,
+                                                 interruptController: needsInterrupts ? .full : nil,
+                                                 disks: try disks.map { try DiskAttachment(argument: $0) })
+        configuration.networks = try networks.map { try NetworkAttachment(argument: $0) }
+        configuration.entropy = entropy
+        configuration.secondConsole = secondConsole
+        return configuration
     }
+
+    /// With PCI devices the kernel must scan the bus they sit on (no pci=off).
+    private var hasPCIDevices: Bool { !disks.isEmpty || !networks.isEmpty || entropy || secondConsole != nil }
 
     static func report(_ message: String) {
         FileHandle.standardError.write(Data("apus: \(message)\n".utf8))

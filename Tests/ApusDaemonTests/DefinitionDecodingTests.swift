@@ -21,6 +21,19 @@ import Testing
         }
     }
 
+    @Test func disksDecodeStrictlyAndDefaultToNone() throws {
+        #expect(try decode(#"{"name": "a", "boot": {"guest": "x"}}"#).disks == [])
+        let definition = try decode(#"{"name": "a", "boot": {"guest": "x"}, "disks": [{"path": "/r.qcow2"}, {"path": "/d.raw", "readOnly": true}]}"#)
+        #expect(definition.disks == [DiskSpec(path: "/r.qcow2"), DiskSpec(path: "/d.raw", readOnly: true)])
+        #expect(try JSONDecoder().decode(VMDefinition.self, from: JSONEncoder().encode(definition)) == definition)
+        #expect(throws: DecodingError.self) { try decode(#"{"name": "a", "boot": {"guest": "x"}, "disks": [{"path": "/r", "ro": true}]}"#) }
+        #expect(throws: DecodingError.self) { try decode(#"{"name": "a", "boot": {"guest": "x"}, "disks": [{"readOnly": true}]}"#) }
+        #expect(throws: DecodingError.self) { try decode(#"{"name": "a", "boot": {"guest": "x"}, "disks": {"path": "/r"}}"#) }
+        let clone = try JSONDecoder().decode(CloneRequest.self, from: Data(#"{"name": "c1"}"#.utf8))
+        #expect(clone == CloneRequest(name: "c1"))
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CloneRequest.self, from: Data(#"{"name": "c", "vcpus": 2}"#.utf8)) }
+    }
+
     @Test func unknownFieldsAreRejectedByName() {
         #expect(throws: DecodingError.self) { try decode(#"{"name": "a", "memoryMib": 5, "boot": {"guest": "x"}}"#) }
         #expect(throws: DecodingError.self) { try decode(#"{"name": "a", "boot": {"guest": "x", "kernal": "/k"}}"#) }

@@ -25,7 +25,7 @@ import Testing
         for record in [resuming, updated, starting] { try store.save(record) }
 
         let roots = try ImageRoots([root + "/images"], creating: root + "/images", stateDirectory: store.root)
-        let registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: roots),
+        let registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: roots, clonesDirectory: store.clonesDirectory),
                                   budget: MemoryBudget(limitMiB: nil), logger: Logger(label: "test"))
         registry.recover()
 

@@ -45,6 +45,10 @@ import Testing
                  setup: { $0.rbx = nonCanonical }, vector: 13, ripOffset: 0),
         Expected(name: "RET to a non-canonical address faults with RSP unchanged", code: [0x53, 0xC3],
                  setup: { $0.rbx = nonCanonical }, vector: 13, ripOffset: 1, rsp: UserModeLayout.userStackTop - 8),
+        Expected(name: "POP to an RSP-based operand addresses it with RSP after the increment",
+                 code: [0x53, 0x51, 0x8F, 0x04, 0x24, 0x58],   // push rbx; push rcx; pop qword [rsp]; pop rax
+                 setup: { $0.rbx = 0x1111_2222_3333_4444; $0.rcx = 0x5555_6666_7777_8888 }, vector: 13, ripOffset: 6,
+                 registers: [Pair(register: 0, value: 0x5555_6666_7777_8888)]),
         Expected(name: "IN at CPL3 with IOPL 0 and no I/O bitmap is #GP(0)", code: [0xEC], vector: 13, ripOffset: 0),
         Expected(name: "RDPMC at CPL3 without CR4.PCE is #GP(0)", code: [0x0F, 0x33], vector: 13, ripOffset: 0),
         Expected(name: "ADD to a read-only page faults as a write, flags unchanged", code: [0x01, 0x03],

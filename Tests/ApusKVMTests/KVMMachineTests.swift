@@ -1,6 +1,7 @@
 import ApusCore
 import ApusKVM
 import Foundation
+import Synchronization
 import Testing
 
 /// VM-level features: availability reasons, error messages, the dirty log, the clock, interrupt lines.
@@ -49,15 +50,23 @@ import Testing
         #expect(try t.machine.clock() >= start)
     }
 
-    @Test func interruptLinesDriveTheInKernelIRQChip() throws {
-        guard let t = try KVMTestMachine.make("irqLine", code: [0xF4], options: MachineOptions(interruptController: .full))
+    @Test func theSplitIRQChipTakesMSIsAndIOAPICRoutes() throws {
+        guard let t = try KVMTestMachine.make("splitIRQChip", code: [0xF4], options: MachineOptions(interruptController: .full))
         else { return }
-        // Raising and lowering a PIC input is accepted by KVM (it fails with ENXIO without an irqchip).
-        try t.machine.interruptLine(4).pulse()
-        try t.machine.signalMSI(address: 0xFEE0_0000, data: 0x30)
+        #expect(t.machine.needsExternalInterruptController && t.machine.keepsLocalAPICsOnly)
+        #expect(!t.machine.needsLocalAPICs, "the LAPICs are the kernel's")
         // The MSI seam on KVM: a well-formed message reaches KVM_SIGNAL_MSI, a malformed one is dropped.
         let sink = try #require(t.machine.msiSink)
         #expect(sink.deliver(MSIMessage(vector: 0x31, destination: 0)))
         #expect(!sink.deliver(MSIMessage(address: 0xFED0_0000, data: 0x31)))
+        // One MSI route per IOAPIC pin: KVM takes the table (a refusal would reach the diagnostics handler).
+        let complaints = Mutex<[String]>([])
+        t.machine.setDiagnosticsHandler { message in complaints.withLock { $0.append(message) } }
+        var routes = Array(repeating: MSIMessage(vector: 0, destination: 0), count: 24)
+        routes[4] = MSIMessage(vector: 0x52, destination: 0, levelTriggered: true)
+        t.machine.ioapicRoutesChanged(routes)
+        #expect(complaints.withLock { $0 }.isEmpty)
+        // Without a connected 8259A a line goes nowhere rather than failing.
+        try t.machine.interruptLine(4).pulse()
     }
 }

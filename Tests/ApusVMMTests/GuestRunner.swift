@@ -9,7 +9,8 @@ func runGuest(_ guest: BuiltInGuest, on backend: BackendChoice,
     let output = CapturingSerialOutput()
     let machine = try Machine(
         configuration: MachineConfiguration(backend: backend, boot: .guestImage(name: guest.name, bytes: guest.image),
-                                            unmappedAccess: unmappedAccess),
+                                            unmappedAccess: unmappedAccess,
+                                            interruptController: guest.needsInterruptController ? .full : nil),
         output: output)
     let outcome = try machine.run()
     return (outcome, output.text)

@@ -2,13 +2,16 @@
 # Fetches Debian's cloud kernel and busybox-static with apt-get (nothing is committed), then prepares:
 #   cache/vmlinuz              the bzImage as Debian ships it
 #   cache/vmlinux              the uncompressed ELF kernel, extracted from the bzImage's LZ4 payload
-#   cache/initramfs.cpio.gz    busybox and the virtio-blk modules, with an /init that loads the modules, prints
-#                              APUS-INIT-OK and reboots (which ends the run); with `apus.disktest` on the kernel
-#                              command line it instead mounts /dev/vda, writes a marker file there, syncs and
-#                              powers off
+#   cache/initramfs.cpio.gz    busybox and the virtio modules (blk, net, console, rng), with an /init that loads
+#                              the modules, prints APUS-INIT-OK and reboots (which ends the run); with
+#                              `apus.disktest` on the kernel command line it instead mounts /dev/vda, writes a
+#                              marker file there, syncs and powers off; with `apus.nettest` it runs the network,
+#                              hwrng and hvc0 checks of LinuxVirtioNetTests and powers off
 #   cache/rootfs.ext4          a 32 MiB ext4 image holding busybox (mkfs.ext4 -d: no root, no loop mount)
+# The initramfs also holds test programs built from programs/*.c with the toolchain's clang (static, no libc):
+#   /bin/apus-clockres         prints clock_getres() for CLOCK_MONOTONIC and CLOCK_REALTIME
 # Idempotent: work already done is skipped; concurrent runs wait for each other (flock). Needs apt-get, dpkg-deb,
-# lz4, cpio and e2fsprogs (installed when missing, as root).
+# lz4, cpio and e2fsprogs (installed when missing, as root) and clang (the Swift toolchain's, or $CLANG).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="$here/cache"
@@ -44,6 +47,8 @@ download() {  # download PACKAGE: fetches the .deb into cache/ unless one is the
 }
 
 need_tools
+clang="${CLANG:-$(command -v clang || true)}"
+[ -n "$clang" ] || fail "no clang on PATH (the Swift toolchain has one; or set CLANG)"
 
 if [ ! -s vmlinuz ]; then
     # The metapackage names the versioned image package in its Depends.
@@ -81,12 +86,16 @@ PY
     mv vmlinux.tmp vmlinux
 fi
 
-# The virtio modules, in the order their dependencies need (busybox insmod does not resolve them).
-# virtio needs virtio_ring's virtio_break_device; virtio_pci needs the other four.
-virtio_modules="virtio/virtio_ring virtio/virtio virtio/virtio_pci_legacy_dev virtio/virtio_pci_modern_dev
-                virtio/virtio_pci block/virtio_blk"
+# The virtio modules (paths under lib/modules/*/kernel/), in the order their dependencies need (busybox insmod
+# does not resolve them; this order follows the kernel package's modules.dep). virtio needs virtio_ring's
+# virtio_break_device; virtio_pci needs the other four; virtio_net needs net_failover, which needs failover.
+# hw_random's core is built in (CONFIG_HW_RANDOM=y), so virtio-rng needs only virtio.
+virtio_modules="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
+                drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
+                net/core/failover drivers/net/net_failover drivers/net/virtio_net drivers/char/virtio_console
+                drivers/char/hw_random/virtio-rng"
 # Bumped whenever the initramfs's contents change, so an older cache is rebuilt.
-initramfs_version=3
+initramfs_version=5
 
 busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     local root="$1"
@@ -96,7 +105,8 @@ busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/mnt"
     cp busybox-root/bin/busybox "$root/bin/busybox"
     rm -rf busybox-root
-    for tool in sh echo mount umount poweroff reboot cat sync insmod ls sleep mkdir dd; do
+    for tool in sh echo mount umount poweroff reboot cat sync insmod ls sleep mkdir dd ip ping nc sha256sum wc \
+                head od tr; do
         ln -sf busybox "$root/bin/$tool"
     done
 }
@@ -110,16 +120,22 @@ if [ ! -s initramfs.cpio.gz ] || [ "$(cat .initramfs-version 2>/dev/null)" != "$
     dpkg-deb -x "$image_deb" kernel-root
     mkdir -p initramfs-root/lib/modules
     for module in $virtio_modules; do
-        file="$(find kernel-root/lib/modules -path "*/kernel/drivers/$module.ko" | head -1)"
+        file="$(find kernel-root/lib/modules -path "*/kernel/$module.ko" | head -1)"
         [ -n "$file" ] || fail "the kernel package has no $module.ko"
         cp "$file" initramfs-root/lib/modules/
     done
     rm -rf kernel-root
+    for source in "$here"/programs/*.c; do
+        program="apus-$(basename "$source" .c)"
+        "$clang" -O2 -static -nostdlib -ffreestanding -fno-stack-protector -o "initramfs-root/bin/$program" "$source" \
+            || fail "cannot build $program from $source with $clang"
+    done
     # Without apus.disktest the script is what it always was, so tests that expect APUS-INIT-OK keep passing.
     cat > initramfs-root/init <<'INIT'
 #!/bin/sh
 mount -t proc proc /proc
-for module in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+for module in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \
+              failover net_failover virtio_net virtio_console virtio-rng; do
     insmod /lib/modules/$module.ko || echo "APUS-INSMOD-FAILED $module"
 done
 case " $(cat /proc/cmdline) " in
@@ -134,6 +150,25 @@ case " $(cat /proc/cmdline) " in
     else
         echo "APUS-DISK-MOUNT-FAILED"
     fi
+    poweroff -f
+    ;;
+*" apus.nettest "*)
+    # The network test (Tests/ApusVMMTests/LinuxVirtioNetTests): eth0 is 10.0.2.15/24, the host's TAP 10.0.2.1.
+    # apus.netkib=N sets how many KiB go each way; the host listens on 5001 (sends) and 5002 (receives).
+    mount -t devtmpfs devtmpfs /dev
+    mount -t tmpfs tmpfs /mnt
+    kib=64
+    for word in $(cat /proc/cmdline); do case "$word" in apus.netkib=*) kib="${word#apus.netkib=}" ;; esac; done
+    echo "APUS-HVC0-LINE from the guest" > /dev/hvc0 && echo "APUS-HVC0-WRITTEN"
+    echo "APUS-HWRNG-BYTES $(dd if=/dev/hwrng bs=32 count=1 2>/dev/null | wc -c)"
+    ip link set lo up
+    ip link set eth0 up
+    ip addr add 10.0.2.15/24 dev eth0
+    ping -c 2 -W 30 10.0.2.1 >/dev/null && echo "APUS-PING-OK"
+    echo "APUS-RX-SHA $(nc 10.0.2.1 5001 </dev/null | sha256sum | head -c 64)"
+    dd if=/dev/urandom of=/mnt/out bs=1024 count="$kib" 2>/dev/null
+    echo "APUS-TX-SHA $(sha256sum /mnt/out | head -c 64)"
+    nc 10.0.2.1 5002 </mnt/out && echo "APUS-TX-SENT"
     poweroff -f
     ;;
 esac

@@ -11,14 +11,14 @@ public protocol MachineBackend: AnyObject, Sendable {
     /// A GSI the machine's controllers have no pin for is `InterruptRoutingError.unroutable`.
     func interruptLine(_ gsi: UInt32) throws -> any InterruptLine
 
-    /// Machine-wide state the backend keeps itself (KVM: the in-kernel PIC and IOAPIC, the guest clock), by name,
+    /// Machine-wide state the backend keeps itself (KVM: the guest clock), by name,
     /// for suspend and migration. Call it with every vCPU parked.
     func captureMachineState() throws -> [String: [UInt8]]
     /// Puts back what `captureMachineState` returned, before any vCPU runs.
     func restoreMachineState(_ state: [String: [UInt8]]) throws
 
-    /// Whether the VMM must supply the interrupt controller of a machine that has one (true for a backend without
-    /// an in-kernel irqchip); it then calls `connect` before asking for any `interruptLine`.
+    /// Whether the VMM must supply the 8259A pair and IOAPIC of a machine that has them (both backends today: KVM
+    /// runs the split irqchip); it then calls `connect` before asking for any `interruptLine`.
     var needsExternalInterruptController: Bool { get }
     /// Connects the VMM's interrupt controller: its lines become this machine's `interruptLine`s and its INTR the
     /// vCPUs' external interrupt input.
@@ -33,6 +33,14 @@ public protocol MachineBackend: AnyObject, Sendable {
     func connect(localAPICs: [any LocalInterruptController])
     /// The controller's INTR rose: wake a vCPU halted waiting for an interrupt.
     func externalInterruptRaised()
+    /// Whether the backend's local APICs are its own but the IOAPIC is the VMM's (KVM's split irqchip). The VMM then
+    /// connects the IOAPIC with `connect(endOfInterruptListener:)` and reports every change of what its pins send
+    /// with `ioapicRoutesChanged`, so the backend knows which vectors' EOIs to hand back.
+    var keepsLocalAPICsOnly: Bool { get }
+    /// Where the backend sends the EOIs of level-triggered IOAPIC vectors (the IOAPIC). Set before any vCPU is made.
+    func connect(endOfInterruptListener: any EndOfInterruptListener)
+    /// What each IOAPIC pin sends now, pin 0 first (masked pins included: an EOI may still be due for them).
+    func ioapicRoutesChanged(_ routes: [MSIMessage])
     /// Where the backend reports what the VM log should say (an opcode the software CPU does not implement, say).
     /// Set before any vCPU is made.
     func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void)
@@ -45,6 +53,9 @@ extension MachineBackend {
     public var msiSink: (any MSISink)? { nil }
     public func connect(localAPICs: [any LocalInterruptController]) {}
     public func externalInterruptRaised() {}
+    public var keepsLocalAPICsOnly: Bool { false }
+    public func connect(endOfInterruptListener: any EndOfInterruptListener) {}
+    public func ioapicRoutesChanged(_ routes: [MSIMessage]) {}
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {}
     public func captureMachineState() throws -> [String: [UInt8]] { [:] }
     public func restoreMachineState(_ state: [String: [UInt8]]) throws {}
@@ -72,8 +83,9 @@ public enum InterruptControllerMode: String, Sendable, Equatable, Codable {
     /// No interrupt controller: interrupt lines go nowhere and HLT always leaves `run()` with `.halt`, the way our
     /// small test guests end. Like a board without a PIC.
     case none
-    /// PIC, IOAPIC and LAPIC emulated by the backend (KVM's in-kernel irqchip; the software CPU's own model).
-    /// HLT then sleeps until an interrupt or a kick. Needed by Linux.
+    /// The PC's interrupt controllers: the 8259A pair, the IOAPIC and the 8254 always in the VMM (the same Swift
+    /// objects on both backends); the local APICs the VMM's on the software CPU, the kernel's on KVM (split
+    /// irqchip). HLT then sleeps until an interrupt or a kick. Needed by Linux.
     case full
 }
 

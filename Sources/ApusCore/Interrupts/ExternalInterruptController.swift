@@ -1,5 +1,5 @@
 /// The CPU side of an interrupt controller that sits outside the CPU (the PC's 8259A pair): the INTR input and the
-/// interrupt-acknowledge cycle. A backend without an in-kernel controller (the software CPU) is connected to one.
+/// interrupt-acknowledge cycle. Both backends are connected to the VMM's (KVM injects its vector with KVM_INTERRUPT).
 public protocol ExternalInterruptController: AnyObject, Sendable {
     /// Whether INTR is high: an unmasked request waits to be delivered.
     var pendingInterrupt: Bool { get }

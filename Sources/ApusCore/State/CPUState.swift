@@ -12,10 +12,14 @@ public struct CPUState: Equatable, Sendable, Codable {
     /// Interrupt state only the backend can interpret, by name (KVM: the LAPIC page, pending exceptions and
     /// interrupts, the multiprocessing state). Restored only on the backend that captured it.
     public var backendState: [String: [UInt8]]
+    /// The local APIC of a backend that keeps it itself (KVM's in-kernel LAPIC), captured and restored with the vCPU.
+    /// The VMM moves it into the snapshot as the same LAPIC state the software CPU saves; nil otherwise.
+    public var localAPICPage: APICRegisterPage?
 
     public init(registers: Registers = Registers(), specialRegisters: SpecialRegisters = SpecialRegisters(),
                 fpu: FPUState = FPUState(), msrs: [UInt32: UInt64] = [:], pendingInterrupt: UInt8? = nil,
-                halted: Bool = false, backendState: [String: [UInt8]] = [:]) {
+                halted: Bool = false, backendState: [String: [UInt8]] = [:],
+                localAPICPage: APICRegisterPage? = nil) {
         self.registers = registers
         self.specialRegisters = specialRegisters
         self.fpu = fpu
@@ -23,10 +27,11 @@ public struct CPUState: Equatable, Sendable, Codable {
         self.pendingInterrupt = pendingInterrupt
         self.halted = halted
         self.backendState = backendState
+        self.localAPICPage = localAPICPage
     }
 
     enum CodingKeys: String, CodingKey {
-        case registers, specialRegisters, fpu, msrs, pendingInterrupt, halted, backendState
+        case registers, specialRegisters, fpu, msrs, pendingInterrupt, halted, backendState, localAPICPage
     }
 
     /// States saved before `backendState` existed decode with none.
@@ -39,6 +44,7 @@ public struct CPUState: Equatable, Sendable, Codable {
         pendingInterrupt = try container.decodeIfPresent(UInt8.self, forKey: .pendingInterrupt)
         halted = try container.decode(Bool.self, forKey: .halted)
         backendState = try container.decodeIfPresent([String: [UInt8]].self, forKey: .backendState) ?? [:]
+        localAPICPage = try container.decodeIfPresent(APICRegisterPage.self, forKey: .localAPICPage)
     }
 }
 

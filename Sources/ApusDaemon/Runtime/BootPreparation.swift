@@ -1,16 +1,24 @@
 import ApusAPI
+import ApusDisk
 import ApusGuests
 import ApusCore
 import ApusVMM
 
 /// Turns a definition into something the VMM can build: checks it when it is defined or updated (names, sizes,
-/// backend, built-in guest, boot files under the image-root policy) and reads its files when it starts, checking
-/// them again on the descriptor it reads from.
+/// backend, built-in guest, boot files and disks under the image-root policy) and reads its files when it starts,
+/// checking them again on the descriptor it reads from.
 struct BootPreparation: Sendable {
     let imageRoots: ImageRoots
+    let disks: DiskPolicy
+
+    init(imageRoots: ImageRoots, clonesDirectory: String) {
+        self.imageRoots = imageRoots
+        self.disks = DiskPolicy(imageRoots: imageRoots, clonesDirectory: ImageRoots.resolve(clonesDirectory) ?? clonesDirectory)
+    }
 
     /// Problems a definition has before anything runs; the message names the field or the rule broken.
-    func validate(_ definition: VMDefinition) throws {
+    /// `ownedOverlays` are the clone overlays the VM may name (its own).
+    func validate(_ definition: VMDefinition, ownedOverlays: [String] = []) throws {
         if let problem = VMDefinition.problem(withName: definition.name) { throw DaemonError.badRequest(problem) }
         let configuration = MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
                                                  backend: try Self.backend(of: definition),
@@ -36,6 +44,30 @@ struct BootPreparation: Sendable {
                 }
             }
         }
+        _ = try checkedDisks(definition, ownedOverlays: ownedOverlays)
+    }
+
+    /// Every disk under the policy, as the VMM attaches them (canonical paths). The same file twice is refused: two
+    /// devices writing one image would corrupt it.
+    func checkedDisks(_ definition: VMDefinition, ownedOverlays: [String]) throws -> [DiskAttachment] {
+        guard definition.disks.count <= VMDefinition.maximumDisks else {
+            throw DaemonError.badRequest("at most \(VMDefinition.maximumDisks) disks, got \(definition.disks.count)")
+        }
+        var attachments: [DiskAttachment] = []
+        for (index, disk) in definition.disks.enumerated() {
+            let checked: DiskPolicy.Checked
+            do {
+                checked = try disks.check(disk, index: index, ownedOverlays: ownedOverlays)
+            } catch {
+                throw DaemonError.unprocessable("\(error)")
+            }
+            if let earlier = attachments.firstIndex(where: { $0.path == checked.path }) {
+                throw DaemonError.unprocessable(
+                    "disk \(index) '\(disk.path)' is the same file as disk \(earlier); a VM may attach an image once")
+            }
+            attachments.append(DiskAttachment(path: checked.path, readOnly: disk.readOnly))
+        }
+        return attachments
     }
 
     static func backend(of definition: VMDefinition) throws -> BackendChoice {
@@ -58,9 +90,26 @@ struct BootPreparation: Sendable {
         }
     }
 
-    /// The machine configuration for a start, reading the boot files now (they may have changed since the define)
-    /// from `files` (by default opened here under the image-root policy).
-    func configuration(for definition: VMDefinition, files: (any BootFileSource)? = nil) throws -> MachineConfiguration {
+    /// Every disk of a definition checked like `checkedDisks` and its whole chain opened (the image read-write unless
+    /// it is attached readonly, backing files read-only), for a worker that gets the descriptors and opens no path.
+    func openDisks(for definition: VMDefinition, ownedOverlays: [String]) throws -> [OpenedDiskChain] {
+        _ = try checkedDisks(definition, ownedOverlays: ownedOverlays)
+        return try definition.disks.enumerated().map { index, disk in
+            do {
+                return try disks.openChain(disk, index: index, ownedOverlays: ownedOverlays)
+            } catch {
+                throw DaemonError.unprocessable("\(error)")
+            }
+        }
+    }
+
+    /// The machine configuration for a start, reading the boot files and checking the disks now (they may have
+    /// changed since the define). The one place a definition becomes a MachineConfiguration. A worker passes the
+    /// boot files (`files`) and disks (`handedOverDisks`, descriptors included) the daemon opened under the policy;
+    /// by default they are opened here.
+    func configuration(for definition: VMDefinition, ownedOverlays: [String] = [],
+                       files: (any BootFileSource)? = nil,
+                       handedOverDisks: [DiskAttachment]? = nil) throws -> MachineConfiguration {
         let files = files ?? imageRoots
         let boot: BootSource
         var interruptController: InterruptControllerMode?
@@ -82,9 +131,12 @@ struct BootPreparation: Sendable {
         } catch let failure as BootFile.Failure {
             throw DaemonError.unprocessable(failure.description)
         }
+        let attachments = try handedOverDisks ?? checkedDisks(definition, ownedOverlays: ownedOverlays)
+        // Disks sit on the PCI bus, which needs the interrupt-controller platform.
+        if !attachments.isEmpty { interruptController = .full }
         return MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
                                     backend: try Self.backend(of: definition), boot: boot,
-                                    interruptController: interruptController)
+                                    interruptController: interruptController, disks: attachments)
     }
 
     /// Opens under the policy and reads from the very descriptor that was checked.

@@ -12,8 +12,10 @@ final class VMController: Sendable {
     let console = ConsoleHub()
     private let store: StateDirectory
     private let events: EventLog
+    private let boot: BootPreparation
     private let launcher: any MachineLauncher
     private let budget: MemoryBudget
+    private let clones: CloneLedger
     private let logger: Logger
     private let queue: DispatchQueue
     private let shared: Mutex<Shared>
@@ -21,7 +23,8 @@ final class VMController: Sendable {
     private struct Shared {
         var record: VMRecord
         var run: Run?
-        var busy: VMOperation?
+        /// The operation in progress (a lifecycle operation, or "clone" while the VM is being cloned).
+        var busy: String?
         /// The id of the operation being carried out; its events carry it.
         var operationID: String?
         var nextGeneration: UInt64 = 1
@@ -33,13 +36,15 @@ final class VMController: Sendable {
         let generation: UInt64
     }
 
-    init(record: VMRecord, store: StateDirectory, events: EventLog, launcher: any MachineLauncher,
-         budget: MemoryBudget, logger: Logger) {
+    init(record: VMRecord, store: StateDirectory, events: EventLog, boot: BootPreparation,
+         launcher: any MachineLauncher, budget: MemoryBudget, clones: CloneLedger, logger: Logger) {
         self.id = record.id
         self.store = store
         self.events = events
+        self.boot = boot
         self.launcher = launcher
         self.budget = budget
+        self.clones = clones
         self.logger = logger
         self.queue = DispatchQueue(label: "apus.vm.\(record.id)")
         self.shared = Mutex(Shared(record: record))
@@ -48,13 +53,14 @@ final class VMController: Sendable {
     var name: String { shared.withLock { $0.record.definition.name } }
     var state: VMState { shared.withLock { $0.record.state } }
     var definition: VMDefinition { shared.withLock { $0.record.definition } }
+    var record: VMRecord { shared.withLock { $0.record } }
 
     var info: VMInfo {
         shared.withLock { shared in
             VMInfo(id: id, definition: shared.record.definition, state: shared.record.state,
                    reason: shared.record.reason, since: shared.record.since,
                    runningBackend: shared.run?.machine.backendName, exits: shared.run?.machine.exitCounts,
-                   lastOperation: shared.record.lastOperation)
+                   lastOperation: shared.record.lastOperation, clonedFrom: shared.record.clone?.template)
         }
     }
 
@@ -82,7 +88,7 @@ final class VMController: Sendable {
                 throw DaemonError.conflict(operation: operation, state: shared.record.state,
                                            name: shared.record.definition.name)
             }
-            shared.busy = operation
+            shared.busy = operation.rawValue
         }
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
@@ -108,7 +114,59 @@ final class VMController: Sendable {
         }
     }
 
+    /// Runs `body` on the VM's queue while it is inactive, with no lifecycle operation able to start meanwhile
+    /// (they answer "busy with '`label`'"): cloning reads the template's definition and images this way.
+    func exclusivelyInactive<T: Sendable>(_ label: String, why: String,
+                                           _ body: @escaping @Sendable (VMRecord) throws -> T) async throws -> T {
+        try shared.withLock { shared in
+            if let busy = shared.busy { throw DaemonError.busy(name: shared.record.definition.name, operation: busy) }
+            guard shared.record.state == .inactive else {
+                throw DaemonError.notInactive(name: shared.record.definition.name, state: shared.record.state,
+                                              action: label, why: why)
+            }
+            shared.busy = label
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                let result = Result { try body(self.record) }
+                // Free before the caller resumes, so its next request does not find the VM busy.
+                self.shared.withLock { $0.busy = nil }
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    /// Refuses what would break this VM's clones, if it is a template: changing its disks or undefining it.
+    private func checkTemplateRules(_ operation: VMOperation, replacement: VMDefinition?) throws {
+        let clonesOfThis = clones.clones(of: id)
+        guard !clonesOfThis.isEmpty else { return }
+        let refused: String
+        switch operation {
+        case .undefine: refused = "be undefined"
+        case .update where replacement?.disks != definition.disks: refused = "have its disks changed"
+        default: return
+        }
+        throw DaemonError.templateInUse(
+            "VM '\(name)' is a template with \(clonesOfThis.count) clone\(clonesOfThis.count == 1 ? "" : "s") "
+            + "(\(CloneLedger.list(clonesOfThis))) whose disks read from its images: it cannot \(refused) while they "
+            + "exist; undefine the clones first")
+    }
+
+    /// Refuses to start with a writable disk that clones read from as their template image.
+    private func checkWritableDisks(_ disks: [DiskAttachment]) throws {
+        for disk in disks where !disk.readOnly {
+            let readers = clones.clones(readingFrom: [disk.path])
+            guard readers.isEmpty else {
+                throw DaemonError.templateInUse(
+                    "VM '\(name)' cannot start with disk '\(disk.path)' writable: it is the template image of "
+                    + "\(readers.count) clone\(readers.count == 1 ? "" : "s") (\(CloneLedger.list(readers))), whose overlays "
+                    + "would be corrupted; undefine the clones first, or attach the disk readonly")
+            }
+        }
+    }
+
     private func carryOut(_ operation: VMOperation, from state: VMState, replacement: VMDefinition?) throws {
+        try checkTemplateRules(operation, replacement: replacement)
         switch operation {
         case .start:
             try withReservedMemory { try startMachine(reason: nil, event: .started) }
@@ -134,10 +192,16 @@ final class VMController: Sendable {
         case .update:
             guard let replacement else { throw DaemonError.badRequest("update needs a definition") }
             try commit { $0.definition = replacement }
+            clones.rename(id: id, to: replacement.name)
             events.record(vm: id, name: replacement.name, kind: .updated, state: .inactive, reason: nil,
                           operation: shared.withLock { $0.operationID })
         case .undefine:
             try store.remove(id)
+            // The record is gone, so the overlays are no one's: a crash before this line leaves them to the sweep.
+            if let origin = record.clone {
+                clones.remove(id: id)
+                CloneOverlay.remove(origin.overlays)
+            }
             console.detachAll()
             events.record(vm: id, name: name, kind: .undefined, state: nil, reason: nil,
                           operation: shared.withLock { $0.operationID })
@@ -217,9 +281,11 @@ final class VMController: Sendable {
     // MARK: Runs
 
     private func startMachine(reason: String?, event: LifecycleEvent.Kind) throws {
+        let ownedOverlays = record.clone?.overlays ?? []
+        try checkWritableDisks(try boot.checkedDisks(definition, ownedOverlays: ownedOverlays))
         let machine: any MachineHandle
         do {
-            machine = try launcher.start(definition, vm: id, console: console)
+            machine = try launcher.start(definition, ownedOverlays: ownedOverlays, vm: id, console: console)
         } catch let error as DaemonError {
             throw error
         } catch {
@@ -237,7 +303,8 @@ final class VMController: Sendable {
     private func restoreMachine() throws {
         let machine: any MachineHandle
         do {
-            machine = try launcher.restore(definition, vm: id, from: store.savedStateDirectory(of: id), console: console)
+            machine = try launcher.restore(definition, ownedOverlays: record.clone?.overlays ?? [], vm: id,
+                                           from: store.savedStateDirectory(of: id), console: console)
         } catch let error as DaemonError {
             throw error
         } catch {

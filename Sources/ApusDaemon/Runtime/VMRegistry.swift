@@ -6,13 +6,14 @@ import Synchronization
 /// Every VM the daemon knows, by id; names are unique too. The allocator of the daemon's world: it hands out ids and
 /// names, and brings the VMs back from the state directory when the daemon starts.
 final class VMRegistry: Sendable {
-    private let store: StateDirectory
+    let store: StateDirectory
     let events: EventLog
     let boot: BootPreparation
     let budget: MemoryBudget
     private let launcher: any MachineLauncher
-    private let logger: Logger
-    private let controllers = Mutex<[String: VMController]>([:])
+    let clones = CloneLedger()
+    let logger: Logger
+    let controllers = Mutex<[String: VMController]>([:])
 
     /// Machines run where `launcher` puts them; by default in this process.
     init(store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget,
@@ -25,8 +26,9 @@ final class VMRegistry: Sendable {
         self.logger = logger
     }
 
-    private func makeController(for record: VMRecord) -> VMController {
-        VMController(record: record, store: store, events: events, launcher: launcher, budget: budget,
+    func makeController(for record: VMRecord) -> VMController {
+        VMController(record: record, store: store, events: events, boot: boot, launcher: launcher, budget: budget,
+                     clones: clones,
                      logger: logger)
     }
 
@@ -65,9 +67,15 @@ final class VMRegistry: Sendable {
             } else if record.state != .suspended {
                 store.removeSavedState(of: record.id)
             }
+            if let origin = record.clone {
+                clones.register(id: record.id, name: record.definition.name, origin: origin)
+            }
             let controller = makeController(for: record)
             controllers.withLock { $0[record.id] = controller }
         }
+        // Overlays of a clone whose record was never written, or was deleted before its overlays were.
+        let swept = store.sweepOverlays(keeping: clones.overlays)
+        if !swept.isEmpty { logger.notice("removed \(swept.count) unreferenced clone overlay file(s): \(swept.joined(separator: ", "))") }
         logger.info("recovered \(records.count) VM\(records.count == 1 ? "" : "s") from \(store.root)")
     }
 
@@ -102,7 +110,7 @@ final class VMRegistry: Sendable {
 
     func update(_ controller: VMController, to definition: VMDefinition,
                 operationID: String = OperationIDs.make()) async throws -> VMInfo {
-        try boot.validate(definition)
+        try boot.validate(definition, ownedOverlays: controller.record.clone?.overlays ?? [])
         try controllers.withLock { controllers in
             guard !controllers.values.contains(where: { $0.name == definition.name && $0.id != controller.id }) else {
                 throw DaemonError.nameTaken(definition.name)

@@ -9,6 +9,7 @@ import Glibc
 ///     <root>/apusd.lock            held while a daemon runs
 ///     <root>/vms/<id>/vm.json      definition and last state (VMRecord), replaced atomically
 ///     <root>/vms/<id>/suspended/   a suspended VM's machine state and memory (written by Machine.suspend)
+///     <root>/clones/<id>.disk<N>.qcow2  a clone's copy-on-write overlays (CloneOverlay), deleted with the clone
 ///
 /// Every write goes through a temporary file, fsync and rename (DurableFile), so `kill -9` at any moment leaves the
 /// previous file or the new one.
@@ -16,10 +17,11 @@ struct StateDirectory: Sendable {
     let root: String
     var vmsDirectory: String { root + "/vms" }
     var lockPath: String { root + "/apusd.lock" }
+    var clonesDirectory: String { root + "/clones" }
 
     init(root: String) throws {
         self.root = root
-        for directory in [root, root + "/vms"] {
+        for directory in [root, root + "/vms", root + "/clones"] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                         attributes: [.posixPermissions: 0o700])
@@ -108,6 +110,20 @@ struct StateDirectory: Sendable {
                 unlink(directory(of: name) + "/" + file)
             }
         }
+    }
+
+    /// Removes from the clone directory every file no record refers to: temporary overlays never renamed into
+    /// place, and overlays whose clone's record was never written (a crash while cloning) or was deleted (a crash
+    /// while undefining). `referenced` holds the canonical paths of every record's overlays.
+    func sweepOverlays(keeping referenced: Set<String>) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: clonesDirectory)) ?? []
+        let canonicalDirectory = ImageRoots.resolve(clonesDirectory) ?? clonesDirectory
+        var removed: [String] = []
+        for name in names where !referenced.contains(canonicalDirectory + "/" + name) {
+            if unlink(clonesDirectory + "/" + name) == 0 { removed.append(name) }
+        }
+        if !removed.isEmpty { try? DurableFile.syncDirectory(of: clonesDirectory + "/.") }
+        return removed
     }
 
     /// ENOSPC and EDQUOT become 507 with the path; other I/O errors 500.

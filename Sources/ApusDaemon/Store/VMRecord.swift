@@ -14,4 +14,6 @@ struct VMRecord: Codable, Sendable, Equatable {
     var since: Date
     /// The last operation asked of the VM (absent in records written before operations had ids).
     var lastOperation: OperationRecord?
+    /// Set for a VM made by cloning a template.
+    var clone: CloneOrigin?
 }

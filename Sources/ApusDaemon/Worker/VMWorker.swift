@@ -24,8 +24,9 @@ public enum VMWorker {
             report(failure: .internal("worker speaks protocol \(WorkerProtocol.version), the daemon \(start.version)"),
                    on: channel)
         }
-        DescriptorHygiene.closeAll(except: [0, 1, 2, WorkerProtocol.channelDescriptor] + start.bootFiles.map(\.descriptor))
-        var sandboxProblems = WorkerSandbox.apply(guestMemoryMiB: start.definition.memoryMiB)
+        DescriptorHygiene.closeAll(except: [0, 1, 2, WorkerProtocol.channelDescriptor] + start.passedDescriptors)
+        var sandboxProblems = WorkerSandbox.apply(guestMemoryMiB: start.definition.memoryMiB,
+                                                  handedOverDescriptors: start.passedDescriptors.count)
         let console = WorkerConsoleOutput(channel: channel)
         let machine: Machine
         do {
@@ -55,10 +56,14 @@ public enum VMWorker {
     private static func build(_ start: WorkerStart, console: WorkerConsoleOutput) throws -> Machine {
         if let directory = start.restoreFrom {
             return try Machine.restore(from: URL(fileURLWithPath: directory), output: console,
-                                       backend: try BootPreparation.backend(of: start.definition))
+                                       backend: try BootPreparation.backend(of: start.definition),
+                                       handedOverDisks: Dictionary(start.disks.map { ($0.path, $0.chain) },
+                                                                   uniquingKeysWith: { first, _ in first }))
         }
-        let configuration = try BootPreparation(imageRoots: .none)
-            .configuration(for: start.definition, files: PassedBootFiles(files: start.bootFiles))
+        // The worker opens no path: boot files and disks come as the daemon's descriptors.
+        let configuration = try BootPreparation(imageRoots: .none, clonesDirectory: "/nonexistent")
+            .configuration(for: start.definition, files: PassedBootFiles(files: start.bootFiles),
+                           handedOverDisks: start.disks.map(\.attachment))
         return try Machine(configuration: configuration, output: console)
     }
 

@@ -1,4 +1,5 @@
 import ApusAPI
+import ApusDisk
 import Foundation
 import Logging
 #if canImport(Glibc)
@@ -14,20 +15,44 @@ struct WorkerMachines: MachineLauncher {
     let cgroups: WorkerCgroups
     let logger: Logger
 
-    func start(_ definition: VMDefinition, vm id: String, console: ConsoleHub) throws -> any MachineHandle {
+    func start(_ definition: VMDefinition, ownedOverlays: [String], vm id: String,
+               console: ConsoleHub) throws -> any MachineHandle {
         let files = try boot.openFiles(for: definition)
         let passed = zip(definition.boot.files, files).enumerated().map { index, pair in
             PassedBootFile(role: pair.0.role, path: pair.0.path,
                            descriptor: WorkerProtocol.channelDescriptor + 1 + Int32(index))
         }
-        return try launch(WorkerStart(vm: id, definition: definition, bootFiles: passed),
-                          files: files.map(\.descriptor), console: console)
+        let disks = try boot.openDisks(for: definition, ownedOverlays: ownedOverlays)
+        var start = WorkerStart(vm: id, definition: definition, bootFiles: passed)
+        start.disks = Self.passed(disks, from: WorkerProtocol.channelDescriptor + 1 + Int32(files.count))
+        // The daemon's descriptors stay open until the worker has its copies.
+        return try withExtendedLifetime((files, disks)) {
+            try launch(start, files: files.map(\.descriptor) + disks.flatMap { $0.files.map(\.descriptor) },
+                       console: console)
+        }
     }
 
-    func restore(_ definition: VMDefinition, vm id: String, from directory: String,
+    func restore(_ definition: VMDefinition, ownedOverlays: [String], vm id: String, from directory: String,
                  console: ConsoleHub) throws -> any MachineHandle {
-        try launch(WorkerStart(vm: id, definition: definition, bootFiles: [], restoreFrom: directory),
-                   files: [], console: console)
+        // The saved machine's disks are the definition's (a definition cannot change while the VM is suspended).
+        let disks = try boot.openDisks(for: definition, ownedOverlays: ownedOverlays)
+        var start = WorkerStart(vm: id, definition: definition, bootFiles: [], restoreFrom: directory)
+        start.disks = Self.passed(disks, from: WorkerProtocol.channelDescriptor + 1)
+        return try withExtendedLifetime(disks) {
+            try launch(start, files: disks.flatMap { $0.files.map(\.descriptor) }, console: console)
+        }
+    }
+
+    /// The disks as the worker sees them: the same files at the descriptor numbers the spawn gives them, in order
+    /// from `first`.
+    private static func passed(_ disks: [OpenedDiskChain], from first: Int32) -> [PassedDisk] {
+        var next = first
+        return disks.map { disk in
+            PassedDisk(path: disk.attachment.path, readOnly: disk.attachment.readOnly, chain: disk.files.map { file in
+                defer { next += 1 }
+                return HandedOverDiskFile(path: file.path, descriptor: next)
+            })
+        }
     }
 
     private func launch(_ start: WorkerStart, files: [Int32], console: ConsoleHub) throws -> any MachineHandle {

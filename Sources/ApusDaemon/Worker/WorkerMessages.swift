@@ -1,5 +1,6 @@
 import ApusAPI
 import ApusCore
+import ApusDisk
 import ApusVMM
 import Foundation
 
@@ -22,6 +23,21 @@ struct WorkerStart: Codable, Sendable {
     var bootFiles: [PassedBootFile]
     /// Resume from this saved state instead of booting.
     var restoreFrom: String?
+    /// The definition's disks, each chain opened by the daemon under the disk policy and passed after the boot files.
+    var disks: [PassedDisk] = []
+
+    /// Every descriptor the daemon passed along with the channel.
+    var passedDescriptors: [Int32] { bootFiles.map(\.descriptor) + disks.flatMap { $0.chain.map(\.descriptor) } }
+}
+
+struct PassedDisk: Codable, Sendable {
+    /// The canonical path, as the machine (and a saved state) names the disk.
+    var path: String
+    var readOnly: Bool
+    /// The image and its backing files, with the worker's descriptor numbers.
+    var chain: [HandedOverDiskFile]
+
+    var attachment: DiskAttachment { DiskAttachment(path: path, readOnly: readOnly, handedOver: chain) }
 }
 
 struct PassedBootFile: Codable, Sendable {

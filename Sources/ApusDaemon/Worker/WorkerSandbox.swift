@@ -10,10 +10,15 @@ import Glibc
 enum WorkerSandbox {
     /// Beyond guest RAM: the runtime, vCPU threads' heaps, device buffers and a snapshot's staging.
     static let dataHeadroomMiB = 1024
-    static let descriptorLimit: rlim_t = 128
+    /// Descriptors a worker may hold beyond those it was handed (each handed-over disk file is duplicated once
+    /// more by the disk image that uses it).
+    static let baseDescriptorLimit: rlim_t = 128
+
+    static func descriptorLimit(handedOver: Int) -> rlim_t { baseDescriptorLimit + 2 * rlim_t(max(handedOver, 0)) }
 
     /// Applies every measure it can; returns what could not be applied, for the log.
-    static func apply(guestMemoryMiB: Int) -> [String] {
+    static func apply(guestMemoryMiB: Int, handedOverDescriptors: Int = 0) -> [String] {
+        let descriptorLimit = descriptorLimit(handedOver: handedOverDescriptors)
         var problems: [String] = []
         if apus_set_no_new_privs() != 0 {
             problems.append("PR_SET_NO_NEW_PRIVS: \(String(cString: strerror(errno)))")

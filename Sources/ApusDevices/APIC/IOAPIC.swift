@@ -3,17 +3,20 @@ import Synchronization
 
 /// The machine's I/O APIC at 0xFEC00000: devices drive its pins through `line(_:)`, its messages go through the MSI
 /// seam to the local APICs, and it hears their EOIs. Its state sits behind its own lock (vCPU threads program it,
-/// device threads raise its pins); messages are sent after the lock is released.
+/// device threads raise its pins); messages are sent after the lock is released. A backend whose LAPICs live
+/// elsewhere (KVM's kernel) hears through `onRoutesChanged` what each pin sends whenever the guest reprograms one.
 public final class IOAPIC: StatefulDevice, EndOfInterruptListener, @unchecked Sendable {
-    // @unchecked: `state` is a Mutex; `sink` is immutable.
+    // @unchecked: `state` is a Mutex; `sink` and `onRoutesChanged` are immutable.
     private let state = Mutex(IOAPICState())
     private let sink: any MSISink
+    private let onRoutesChanged: (@Sendable ([MSIMessage]) -> Void)?
 
     public static let defaultAddress: UInt64 = 0xFEC0_0000
     public static let registerWindowSize: UInt64 = 0x1000
 
-    public init(sink: any MSISink) {
+    public init(sink: any MSISink, onRoutesChanged: (@Sendable ([MSIMessage]) -> Void)? = nil) {
         self.sink = sink
+        self.onRoutesChanged = onRoutesChanged
     }
 
     private func send(_ messages: [MSIMessage]) {
@@ -44,7 +47,17 @@ public final class IOAPIC: StatefulDevice, EndOfInterruptListener, @unchecked Se
 
     public func write(offset: UInt64, size: Int, value: UInt64) {
         guard offset & 3 == 0, size >= 4 || offset == 0 else { return }
-        send(state.withLock { $0.write(offset: offset, value: UInt32(truncatingIfNeeded: value)) })
+        let watched = onRoutesChanged != nil
+        let (messages, routes) = state.withLock { state -> ([MSIMessage], [MSIMessage]?) in
+            let before = watched && offset == 0x10 ? state.routes : nil
+            let messages = state.write(offset: offset, value: UInt32(truncatingIfNeeded: value))
+            guard let before else { return (messages, nil) }
+            let after = state.routes
+            return (messages, after != before ? after : nil)
+        }
+        // The routes first: the backend must know a level vector before the guest can EOI it.
+        if let routes { onRoutesChanged?(routes) }
+        send(messages)
     }
 
     public func saveState() -> IOAPICState { state.withLock { $0 } }
@@ -54,6 +67,7 @@ public final class IOAPIC: StatefulDevice, EndOfInterruptListener, @unchecked Se
             throw DeviceStateError.invalid(device: "IOAPIC", reason: "\(newState.redirection.count) redirection entries, ID \(newState.id)")
         }
         state.withLock { $0 = newState }
+        onRoutesChanged?(newState.routes)
     }
 }
 

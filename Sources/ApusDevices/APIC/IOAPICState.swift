@@ -46,11 +46,20 @@ public struct IOAPICState: Codable, Sendable, Equatable {
             guard entry & Self.remoteIRR == 0 else { return [] }
             redirection[pin] |= Self.remoteIRR
         }
-        let mode = DeliveryMode(rawValue: UInt8((entry >> 8) & 7)) ?? .fixed
-        return [MSIMessage(vector: UInt8(truncatingIfNeeded: entry), deliveryMode: mode,
-                           destination: UInt8(truncatingIfNeeded: entry >> 56), logicalDestination: entry & (1 << 11) != 0,
-                           levelTriggered: level)]
+        return [message(forPin: pin)]
     }
+
+    /// The MSI pin `pin`'s redirection entry describes, whether or not the pin is masked.
+    public func message(forPin pin: Int) -> MSIMessage {
+        let entry = redirection[pin]
+        let mode = DeliveryMode(rawValue: UInt8((entry >> 8) & 7)) ?? .fixed
+        return MSIMessage(vector: UInt8(truncatingIfNeeded: entry), deliveryMode: mode,
+                          destination: UInt8(truncatingIfNeeded: entry >> 56), logicalDestination: entry & (1 << 11) != 0,
+                          levelTriggered: entry & Self.levelTriggered != 0)
+    }
+
+    /// What every pin sends, pin 0 first.
+    public var routes: [MSIMessage] { redirection.indices.map { message(forPin: $0) } }
 
     /// A local APIC's EOI of `vector`: every level pin with that vector drops its remote IRR and, still asserted,
     /// delivers again.

@@ -2,7 +2,7 @@ public import ApusCore
 import Synchronization
 
 /// The PC's two cascaded 8259As (master at ports 0x20-0x21, slave at 0xA0-0xA1 on the master's IRQ 2) and their
-/// edge/level control (ELCR): the interrupt controller of a machine without an in-kernel one. The machine maps this
+/// edge/level control (ELCR), on both backends (KVM takes its vector by KVM_INTERRUPT). The machine maps this
 /// object at 0x20 and `slavePorts` at 0xA0. Devices drive `line(_:)`; the CPU asks `pendingInterrupt` and takes a vector with `acknowledge()`.
 ///
 /// It is reached from the vCPU thread (port I/O, acknowledge) and from device threads (interrupt lines), so its state

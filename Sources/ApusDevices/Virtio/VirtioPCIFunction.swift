@@ -165,6 +165,10 @@ public final class VirtioPCIFunction: PCIFunction {
 
     // MARK: - Queues and interrupts
 
+    /// Serves queue `index` because the device has work for it (host data arrived for a receive queue), as a
+    /// driver notification would. Call it holding the bus's lock (`PCIBus.exclusively`), from any thread.
+    public func serviceQueue(_ index: Int) { notify(queue: index) }
+
     func notify(queue index: Int) {
         guard index < transport.queues.count, transport.status & VirtioStatus.driverOK != 0,
               transport.status & VirtioStatus.needsReset == 0,

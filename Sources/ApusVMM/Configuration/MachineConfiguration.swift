@@ -13,12 +13,19 @@ public struct MachineConfiguration: Sendable {
     /// What a guest's access to an address without a device does; `nil` picks the boot source's default
     /// (fail for our own guests, ignore for Linux, which probes absent legacy ports).
     public var unmappedAccess: UnmappedAccessPolicy?
-    /// Whether the machine has the PC's interrupt controllers and timers (PIC, PIT, CMOS clock; in-kernel LAPIC and
-    /// IOAPIC on KVM); `nil` picks the boot source's default (yes for Linux, no for our own guests, whose final HLT
+    /// Whether the machine has the PC's interrupt controllers and timers (PIC, IOAPIC, PIT, CMOS clock in the VMM;
+    /// the local APICs the VMM's on the software CPU, the kernel's on KVM); `nil` picks the boot source's default (yes for Linux, no for our own guests, whose final HLT
     /// then ends the run).
     public var interruptController: InterruptControllerMode?
     /// virtio-blk disks on the PCI bus, in order (the first is /dev/vda); they need the interrupt-controller platform.
     public var disks: [DiskAttachment]
+    /// virtio-net devices on the PCI bus, each on a host TAP interface (eth0, eth1, ... in the guest).
+    public var networks: [NetworkAttachment] = []
+    /// A virtio-rng device on the PCI bus, fed from the host's getrandom(2).
+    public var entropy = false
+    /// A virtio-console device on the PCI bus (/dev/hvc0 in the guest) connected to this host path: a Unix socket
+    /// (connected to, both directions), or a file or FIFO (the guest's output only).
+    public var secondConsole: String?
 
     public init(memoryMiB: Int = MachineConfiguration.defaultMemoryMiB, vcpuCount: Int = 1,
                 backend: BackendChoice = .auto, boot: BootSource, unmappedAccess: UnmappedAccessPolicy? = nil,
@@ -43,6 +50,16 @@ public struct MachineConfiguration: Sendable {
         }
         guard disks.isEmpty || effectiveInterruptController == .full else {
             throw VMMError.invalidConfiguration("disks sit on the PCI bus, which needs the interrupt-controller platform")
+        }
+        guard (networks.isEmpty && !entropy && secondConsole == nil) || effectiveInterruptController == .full else {
+            throw VMMError.invalidConfiguration(
+                "network, entropy and console devices sit on the PCI bus, which needs the interrupt-controller platform")
+        }
+        guard networks.count <= PlatformLayout.maximumNetworks else {
+            throw VMMError.invalidConfiguration("at most \(PlatformLayout.maximumNetworks) networks, got \(networks.count)")
+        }
+        guard Set(networks.map(\.tap)).count == networks.count else {
+            throw VMMError.invalidConfiguration("each network needs its own TAP interface")
         }
         guard disks.count <= PlatformLayout.maximumDisks else {
             throw VMMError.invalidConfiguration("at most \(PlatformLayout.maximumDisks) disks, got \(disks.count)")

@@ -10,9 +10,13 @@ public struct MachinePlatform: Sendable, Codable, Equatable {
     public var interruptController: InterruptControllerMode
     /// The disk images, reopened when a suspended machine is restored.
     public var disks: [DiskAttachment]
+    /// The PCI bus's other devices, reconnected to their host side when a suspended machine is restored.
+    public var networks: [NetworkAttachment] = []
+    public var entropy = false
+    public var secondConsole: String?
 
     enum CodingKeys: String, CodingKey {
-        case memoryMiB, vcpuCount, backend, unmappedAccess, interruptController, disks
+        case memoryMiB, vcpuCount, backend, unmappedAccess, interruptController, disks, networks, entropy, secondConsole
     }
 
     init(memoryMiB: Int, vcpuCount: Int, backend: BackendChoice, unmappedAccess: UnmappedAccessPolicy,
@@ -34,13 +38,20 @@ public struct MachinePlatform: Sendable, Codable, Equatable {
         unmappedAccess = try container.decode(UnmappedAccessPolicy.self, forKey: .unmappedAccess)
         interruptController = try container.decode(InterruptControllerMode.self, forKey: .interruptController)
         disks = try container.decodeIfPresent([DiskAttachment].self, forKey: .disks) ?? []
+        networks = try container.decodeIfPresent([NetworkAttachment].self, forKey: .networks) ?? []
+        entropy = try container.decodeIfPresent(Bool.self, forKey: .entropy) ?? false
+        secondConsole = try container.decodeIfPresent(String.self, forKey: .secondConsole)
     }
 }
 
 extension MachineConfiguration {
     var platform: MachinePlatform {
-        MachinePlatform(memoryMiB: memoryMiB, vcpuCount: vcpuCount, backend: backend,
-                        unmappedAccess: effectiveUnmappedAccess, interruptController: effectiveInterruptController,
-                        disks: disks)
+        var platform = MachinePlatform(memoryMiB: memoryMiB, vcpuCount: vcpuCount, backend: backend,
+                                       unmappedAccess: effectiveUnmappedAccess,
+                                       interruptController: effectiveInterruptController, disks: disks)
+        platform.networks = networks
+        platform.entropy = entropy
+        platform.secondConsole = secondConsole
+        return platform
     }
 }

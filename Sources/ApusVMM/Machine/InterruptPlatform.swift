@@ -2,8 +2,8 @@ import ApusCore
 import ApusDevices
 
 /// The PC's interrupt controllers, timers and power management, put on a machine's buses: the 8259A pair, the
-/// IOAPIC, one local APIC per vCPU and the GSI routing between them (only when the backend has no in-kernel
-/// irqchip: the software CPU), the 8254 with port 0x61, the CMOS clock, the 8042 (its reset line) and the ACPI PM
+/// IOAPIC and the GSI routing between them (on both backends), one local APIC per vCPU (only on the software CPU;
+/// KVM keeps its LAPICs in the kernel and takes the IOAPIC's messages by KVM_SIGNAL_MSI), the 8254 with port 0x61, the CMOS clock, the 8042 (its reset line) and the ACPI PM
 /// block (S5 power-off, PM timer, reset register). The fixed legacy IRQs are reserved first.
 struct InterruptPlatform {
     var ports: IOBus
@@ -64,8 +64,8 @@ struct InterruptPlatform {
         slots += [pitSlot, cmos, keyboardSlot, powerSlot]
     }
 
-    /// The 8259A pair, the IOAPIC on the MMIO bus, a local APIC per vCPU on the APIC bus (the bootstrap
-    /// processor's LINT0 is the 8259A's virtual wire), and the routing: ISA IRQ n drives PIC pin n and IOAPIC pin n
+    /// The 8259A pair, the IOAPIC on the MMIO bus, a local APIC per vCPU on the APIC bus where the backend wants
+    /// the VMM's (the bootstrap processor's LINT0 is the 8259A's virtual wire), and the routing: ISA IRQ n drives PIC pin n and IOAPIC pin n
     /// (IRQ 0 pin 2, as the MADT's override says); GSIs 16-23 drive IOAPIC pins only.
     private mutating func addControllers(resources: inout ResourceAllocator) throws {
         let backend = self.backend
@@ -81,14 +81,20 @@ struct InterruptPlatform {
         for irq in 0..<16 where irq != Int(PlatformLayout.cascadeIRQ) {
             routing.connect(UInt32(irq), to: try pic.line(irq))
         }
-        guard backend.needsLocalAPICs else {
+        // The IOAPIC's messages go to the VMM's own APIC bus (software CPU) or into the backend's LAPICs (KVM).
+        let bus: InterruptBus? = backend.needsLocalAPICs ? InterruptBus() : nil
+        guard let sink: any MSISink = bus ?? backend.msiSink else {
             self.routing = routing
             return
         }
-        let bus = InterruptBus()
-        msiSink = bus
-        let ioapic = IOAPIC(sink: bus)
-        bus.register(ioapic)
+        msiSink = sink
+        var routesChanged: (@Sendable ([MSIMessage]) -> Void)?
+        if backend.keepsLocalAPICsOnly {
+            routesChanged = { [weak backend] routes in backend?.ioapicRoutesChanged(routes) }
+        }
+        let ioapic = IOAPIC(sink: sink, onRoutesChanged: routesChanged)
+        if let bus { bus.register(ioapic) } else { backend.connect(endOfInterruptListener: ioapic) }
+        routesChanged?(ioapic.saveState().routes)
         let ioapicSlot = DeviceSlot(name: "ioapic", device: ioapic)
         mmio = try mmio.inserting(ioapicSlot, at: GuestRange(start: GuestAddress(PlatformLayout.ioapicAddress),
                                                              size: IOAPIC.registerWindowSize))
@@ -97,6 +103,8 @@ struct InterruptPlatform {
             routing.connect(UInt32(irq), to: try ioapic.line(irq == 0 ? 2 : irq))
         }
         for gsi in 16..<IOAPICState.pinCount { routing.connect(UInt32(gsi), to: try ioapic.line(gsi)) }
+        self.routing = routing
+        guard let bus else { return }
         let apics = (0..<vcpuCount).map { index in
             LocalAPIC(id: UInt32(index), bootstrap: index == 0, bus: bus, externalController: index == 0 ? pic : nil) {
                 [weak backend] in backend?.externalInterruptRaised()
@@ -107,6 +115,5 @@ struct InterruptPlatform {
         slots += apics.enumerated().map { DeviceSlot(name: "lapic\($0.offset)", device: $0.element) }
         // The bus and the APICs refer to each other; the end of the run breaks the cycle.
         control.atEndOfRun { bus.disconnectAll() }
-        self.routing = routing
     }
 }

@@ -1,4 +1,5 @@
 import ApusCore
+public import ApusDisk
 public import ApusDevices
 public import Foundation
 
@@ -12,9 +13,11 @@ extension Machine {
         for slot in parts.devices {
             if let saved = slot.withDevice({ SavedDevice.save($0) }) { devices[slot.name] = saved }
         }
+        var vcpus = (0..<states.count).compactMap { states[$0] }
+        LocalAPICTransfer.extract(from: &vcpus, into: &devices)
         flushDisks()
         var snapshot = MachineSnapshot(platform: platform,
-                                       vcpus: (0..<states.count).compactMap { states[$0] },
+                                       vcpus: vcpus,
                                        devices: devices, memory: [],
                                        machineState: try parts.backend.captureMachineState(),
                                        backend: backendName)
@@ -40,10 +43,21 @@ extension Machine {
 
     /// Rebuilds a machine from a directory written by `suspend(to:)`. It starts paused: call `start()` then
     /// `resume()` and the guest continues exactly where it stopped.
-    public static func restore(from directory: URL, output: any SerialOutput,
-                               backend: BackendChoice? = nil) throws -> Machine {
+    /// `handedOverDisks`, by the disk's path, are the images' chains already opened by whoever vetted them; when
+    /// given, every disk of the saved machine must be among them (nothing is opened by path).
+    public static func restore(from directory: URL, output: any SerialOutput, backend: BackendChoice? = nil,
+                               handedOverDisks: [String: [HandedOverDiskFile]]? = nil) throws -> Machine {
         let snapshot = try SnapshotDirectory.read(from: directory.path)
         var platform = snapshot.platform
+        if let handedOverDisks {
+            for index in platform.disks.indices {
+                guard let chain = handedOverDisks[platform.disks[index].path] else {
+                    throw VMMError.invalidConfiguration(
+                        "disk \(index) (\(platform.disks[index].path)) of the saved machine was not handed over")
+                }
+                platform.disks[index].handedOver = chain
+            }
+        }
         if let backend { platform.backend = backend }
         var resolution = try platform.backend.resolve()
         var note: String?
@@ -73,8 +87,18 @@ extension Machine {
             try slot.withDevice { try saved.restore(into: $0, name: slot.name) }
         }
         try parts.pci?.restoreStates(snapshot.pciFunctions)
+        var vcpus = snapshot.vcpus
+        // Another backend's own state (KVM's event blobs, its paravirtual MSRs) means nothing here: only the
+        // architectural MSRs cross, and the LAPICs as `lapicN` devices.
+        if snapshot.backend != hypervisor.name {
+            for index in vcpus.indices {
+                vcpus[index].backendState = [:]
+                vcpus[index].msrs = vcpus[index].msrs.filter { MSR.saved.contains($0.key) }
+            }
+        }
+        if parts.backend.keepsLocalAPICsOnly { try LocalAPICTransfer.inject(from: snapshot.devices, into: &vcpus) }
         return Machine(parts: parts, control: control, backendName: hypervisor.name, backendNote: note,
                        summary: "restored machine from \(directory.path)",
-                       entries: snapshot.vcpus.map { .restore($0) })
+                       entries: vcpus.map { .restore($0) })
     }
 }

@@ -26,6 +26,7 @@ struct MachineParts: Sendable {
                              prepare: (GuestMemory) throws -> Entry) throws -> (MachineParts, Entry) {
         // Before anything else, so an unusable image is refused before the machine takes any resources.
         let images = try PCIPlatform.openDisks(platform.disks)
+        let hostDevices = try PCIHostDevices.open(platform)
         let memory = try GuestMemory(size: UInt64(platform.memoryMiB) << 20)
         let entry = try prepare(memory)
         let backend = try hypervisor.makeMachine(
@@ -61,11 +62,12 @@ struct MachineParts: Sendable {
 
         var pci: PCIPlatform?
         if platform.interruptController == .full {
-            pci = try PCIPlatform.build(disks: images, memory: memory, ports: &ports, mmio: &mmio,
+            pci = try PCIPlatform.build(disks: images, host: hostDevices, memory: memory, ports: &ports, mmio: &mmio,
                                         resources: &resources, line: line, msi: msiSink)
             // Whatever way the run ends, what the guest wrote reaches the image files.
             control.atEndOfRun { [pci] in
                 for failure in pci?.flushDisks() ?? [] { MachineLog.logger.error("\(failure)") }
+                pci?.stopHostIO()
             }
         }
 

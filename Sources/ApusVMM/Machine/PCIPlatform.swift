@@ -4,7 +4,8 @@ import ApusDevices
 import ApusDisk
 
 /// PCI bus 0 on a machine's buses: configuration mechanism 1 at 0xCF8, ECAM where the MCFG says, the I/O and memory
-/// windows BARs are placed in, and one virtio-blk function per disk (disk N in slot N + 1). INTx goes to IOAPIC pins
+/// windows BARs are placed in, one virtio-blk function per disk (disk N in slot N + 1), and the host-connected
+/// devices (virtio-rng, virtio-console, virtio-net: `PCIHostDevices`) in the slots after. INTx goes to IOAPIC pins
 /// 16-19 with the usual swizzle (shared pins are wired-OR), MSI-X messages to the machine's MSI path.
 struct PCIPlatform: Sendable {
     struct Disk: @unchecked Sendable {
@@ -16,6 +17,7 @@ struct PCIPlatform: Sendable {
 
     let bus: PCIBus
     let disks: [Disk]
+    let hostFunctions: [PCIHostFunction]
 
     /// The ACPI description the guest needs to find this bus (DSDT root bridge with _CRS/_PRT, ECAM reservation, MCFG).
     static var description: PCIRootBridgeDescription {
@@ -32,6 +34,9 @@ struct PCIPlatform: Sendable {
     static func openDisks(_ attachments: [DiskAttachment]) throws -> [any DiskImage] {
         try attachments.enumerated().map { index, attachment in
             do {
+                if let chain = attachment.handedOver {
+                    return try DiskImages.open(handedOver: chain, readOnly: attachment.readOnly)
+                }
                 return try DiskImages.open(path: attachment.path, readOnly: attachment.readOnly)
             } catch {
                 throw VMMError.invalidConfiguration("disk \(index) (\(attachment.path)) cannot be used: \(error)")
@@ -39,7 +44,8 @@ struct PCIPlatform: Sendable {
         }
     }
 
-    static func build(disks images: [any DiskImage], memory: GuestMemory, ports: inout IOBus, mmio: inout IOBus,
+    static func build(disks images: [any DiskImage], host: PCIHostDevices = PCIHostDevices(), memory: GuestMemory,
+                      ports: inout IOBus, mmio: inout IOBus,
                       resources: inout ResourceAllocator, line: (UInt32) throws -> any InterruptLine,
                       msi: (any MSISink)?) throws -> PCIPlatform {
         let bus = PCIBus(ioWindow: PlatformLayout.pciIOWindow, memoryWindow: PlatformLayout.pciMemoryWindow)
@@ -57,28 +63,43 @@ struct PCIPlatform: Sendable {
         mmio = try mmio.inserting(DeviceSlot(name: "pci-memory-window", device: bus.memoryWindowDevice),
                                   at: PlatformLayout.pciMemoryWindow)
 
-        guard images.isEmpty || msi != nil else {
+        let hasHostDevices = host.entropy || host.secondConsole != nil || !host.taps.isEmpty
+        guard (images.isEmpty && !hasHostDevices) || msi != nil else {
             throw VMMError.unsupported("this backend has no path for PCI message-signalled interrupts")
         }
         var wires: [UInt32: WiredOrLine] = [:]
-        var disks: [Disk] = []
-        for (index, image) in images.enumerated() {
-            let slot = index + 1
+        /// A slot's INTx pin (wired-OR with the other slots on its IOAPIC pin) and the MSI path.
+        func interrupts(slot: Int) throws -> PCIInterruptOut {
             let gsi = PCIRootBridgeDescription.intxGSI(device: slot, pin: 0, first: PlatformLayout.pciFirstINTxGSI)
             if wires[gsi] == nil {
                 _ = try resources.reserveIRQ(gsi)
                 wires[gsi] = WiredOrLine(output: try line(gsi))
             }
+            return PCIInterruptOut(intx: wires[gsi]!.input(), msi: msi.map(MSIForwarder.init))
+        }
+        var disks: [Disk] = []
+        for (index, image) in images.enumerated() {
+            let slot = index + 1
             let name = "disk\(index)"
             let log: @Sendable (String) -> Void = { MachineLog.logger.warning("\($0)") }
             let block = VirtioBlock(disk: image, serial: "apus-\(name)", log: log)
-            let interrupts = PCIInterruptOut(intx: wires[gsi]!.input(), msi: msi.map(MSIForwarder.init))
-            let function = VirtioPCIFunction(model: block, memory: memory, interrupts: interrupts,
+            let function = VirtioPCIFunction(model: block, memory: memory, interrupts: try interrupts(slot: slot),
                                              name: "virtio-blk \(name)", log: log)
             try bus.plug(function, device: slot)
             disks.append(Disk(name: name, function: function, block: block))
         }
-        return PCIPlatform(bus: bus, disks: disks)
+        let hostFunctions = try plugHostDevices(host, bus: bus, memory: memory, interrupts: { try interrupts(slot: $0) })
+        return PCIPlatform(bus: bus, disks: disks, hostFunctions: hostFunctions)
+    }
+
+    /// Ends the threads that carry host input to devices, and flushes console output (the run is over).
+    func stopHostIO() {
+        for function in hostFunctions { function.stop() }
+    }
+
+    /// Every function whose state a suspend saves, by name.
+    private var namedFunctions: [(String, VirtioPCIFunction)] {
+        disks.map { ($0.name, $0.function) } + hostFunctions.map { ($0.name, $0.function) }
     }
 
     /// Writes everything the disks hold to stable storage; returns one message per disk that failed.
@@ -96,16 +117,16 @@ struct PCIPlatform: Sendable {
     }
 
     func saveStates() -> [String: VirtioPCIFunction.State] {
-        bus.exclusively { Dictionary(uniqueKeysWithValues: disks.map { ($0.name, $0.function.saveState()) }) }
+        bus.exclusively { Dictionary(uniqueKeysWithValues: namedFunctions.map { ($0.0, $0.1.saveState()) }) }
     }
 
     func restoreStates(_ states: [String: VirtioPCIFunction.State]) throws {
         try bus.exclusively {
-            for disk in disks {
-                guard let state = states[disk.name] else {
-                    throw SnapshotError.corrupt("it has no state for PCI function \(disk.name)")
+            for (name, function) in namedFunctions {
+                guard let state = states[name] else {
+                    throw SnapshotError.corrupt("it has no state for PCI function \(name)")
                 }
-                try disk.function.restoreState(state)
+                try function.restoreState(state)
             }
         }
     }

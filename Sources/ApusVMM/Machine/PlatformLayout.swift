@@ -38,4 +38,9 @@ enum PlatformLayout {
     /// INTx of PCI slots: GSIs 16-19 (IOAPIC pins only), swizzled by slot as the DSDT's _PRT says.
     static let pciFirstINTxGSI: UInt32 = 16
     static let maximumDisks = 16
+    /// PCI slots after the disks': virtio-rng, virtio-console, then the networks (slot 31 is the last).
+    static let entropySlot = maximumDisks + 1
+    static let secondConsoleSlot = maximumDisks + 2
+    static let firstNetworkSlot = maximumDisks + 3
+    static let maximumNetworks = 8
 }

@@ -3,7 +3,9 @@ import ApusDevices
 
 /// The manifest of a suspended machine: everything but guest memory, which lives in the files it names.
 struct MachineSnapshot: Codable, Sendable {
-    static let formatVersion = 1
+    /// 2: KVM machines run on the split irqchip, so their PIC, IOAPIC and PIT are saved as devices and each vCPU's
+    /// LAPIC as a `lapicN` device, as on the software CPU (version 1 kept KVM's as kernel blobs).
+    static let formatVersion = 2
 
     struct MemoryFile: Codable, Sendable {
         var start: UInt64
@@ -18,7 +20,7 @@ struct MachineSnapshot: Codable, Sendable {
     /// By device slot name.
     var devices: [String: SavedDevice]
     var memory: [MemoryFile]
-    /// What the backend keeps machine-wide (KVM: PICs, IOAPIC, clock), restored only on the same backend.
+    /// What the backend keeps machine-wide (KVM: the guest clock), restored only on the same backend.
     var machineState: [String: [UInt8]]
     /// The backend that captured `machineState` and the vCPUs' backend state ("kvm" or "soft").
     var backend: String?

@@ -39,14 +39,17 @@ enum SnapshotDirectory {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SnapshotError.io(path: path, operation: "read", errno: ENOENT)
         }
+        // The version first: an older manifest is refused as such, before its layout can fail to decode.
+        struct VersionProbe: Decodable { var formatVersion: Int }
+        if let probe = try? JSONDecoder().decode(VersionProbe.self, from: data),
+           probe.formatVersion != MachineSnapshot.formatVersion {
+            throw SnapshotError.unsupportedVersion(probe.formatVersion)
+        }
         let snapshot: MachineSnapshot
         do {
             snapshot = try JSONDecoder().decode(MachineSnapshot.self, from: data)
         } catch {
             throw SnapshotError.corrupt("\(path) is not a machine manifest (\(error))")
-        }
-        guard snapshot.formatVersion == MachineSnapshot.formatVersion else {
-            throw SnapshotError.unsupportedVersion(snapshot.formatVersion)
         }
         guard snapshot.vcpus.count == snapshot.platform.vcpuCount else {
             throw SnapshotError.corrupt("it lists \(snapshot.vcpus.count) vCPUs for a \(snapshot.platform.vcpuCount)-vCPU machine")

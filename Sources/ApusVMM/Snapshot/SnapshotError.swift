@@ -9,7 +9,9 @@ public enum SnapshotError: Error, Equatable, Sendable, CustomStringConvertible {
         case .io(let path, let operation, let errno):
             return "cannot \(operation) \(path): \(String(cString: strerror(errno)))"
         case .corrupt(let message): return "the saved machine state is unusable: \(message)"
-        case .unsupportedVersion(let version): return "the saved machine state has format version \(version), which this Apus cannot read"
+        case .unsupportedVersion(let version):
+            return "the saved machine state has format version \(version); this Apus reads only version \(MachineSnapshot.formatVersion)"
+                + " (boot the guest afresh, or resume it with the Apus that suspended it)"
         }
     }
 }

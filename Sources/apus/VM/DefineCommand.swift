@@ -1,5 +1,6 @@
 import ApusAPI
 import ApusClient
+import ApusVMM
 import ArgumentParser
 import Foundation
 
@@ -9,12 +10,13 @@ struct DefineCommand: ParsableCommand {
         abstract: "Define a new VM (inactive until started).",
         discussion: """
             Give exactly one boot source: --guest (a built-in guest, see `apus run --list-guests`), --image (a guest \
-            file), or --kernel (a Linux kernel, with optional --initrd and --cmdline); files must lie inside one of \
-            apusd's image roots (apusd --image-root, default <state-dir>/images). Or pass the whole definition \
-            as JSON with --file (use - for standard input), in the API's format:
+            file), or --kernel (a Linux kernel, with optional --initrd and --cmdline); --disk PATH[,readonly] \
+            (repeatable; the first is /dev/vda) attaches a raw or qcow2 image as a virtio-blk disk. Files must lie \
+            inside one of apusd's image roots (apusd --image-root, default <state-dir>/images). Or pass the whole \
+            definition as JSON with --file (use - for standard input), in the API's format:
 
               {"name": "demo", "memoryMiB": 64, "vcpus": 1, "backend": "auto",
-               "boot": {"guest": "counter"}}
+               "boot": {"guest": "counter"}, "disks": [{"path": "/srv/images/root.qcow2", "readOnly": false}]}
 
             Relative paths are made absolute here, since apusd runs elsewhere.
             """)
@@ -29,12 +31,16 @@ struct DefineCommand: ParsableCommand {
     @Option(help: "Guest memory in MiB.") var memory: Int = VMDefinition.defaultMemoryMiB
     @Option(help: "Number of vCPUs.") var vcpus: Int = 1
     @Option(help: "auto (KVM when usable, else the software CPU), kvm or soft.") var backend: String = "auto"
+    @Option(help: "A disk image (raw or qcow2) as PATH[,readonly]; repeat for more disks (the first is /dev/vda).")
+    var disk: [String] = []
     @Option(help: "Read the definition as JSON from this file (- for standard input).") var file: String?
 
     func validate() throws {
         let sources = [guest, image, kernel].compactMap { $0 }.count
         if file != nil {
-            guard sources == 0, name == nil else { throw ValidationError("--file replaces the name and the boot options") }
+            guard sources == 0, name == nil, disk.isEmpty else {
+                throw ValidationError("--file replaces the name, the boot options and the disks")
+            }
         } else {
             guard name != nil else { throw ValidationError("give the VM a name (or use --file)") }
             guard sources == 1 else { throw ValidationError("give exactly one of --guest, --image or --kernel") }
@@ -46,7 +52,7 @@ struct DefineCommand: ParsableCommand {
 
     func run() throws {
         let definition = try file.map(readDefinition) ?? VMDefinition(
-            name: name ?? "", memoryMiB: memory, vcpus: vcpus, backend: backend, boot: bootSpec())
+            name: name ?? "", memoryMiB: memory, vcpus: vcpus, backend: backend, boot: bootSpec(), disks: try disks())
         let info = try talkingToDaemon { try daemon.client.define(definition) }
         printOut(daemon.json ? VMTable.json(info) : "defined \(info.definition.name) (\(info.id))\n")
     }
@@ -55,6 +61,15 @@ struct DefineCommand: ParsableCommand {
         if let guest { return .guest(guest) }
         if let image { return .image(path: absolute(image)) }
         return .linux(kernel: absolute(kernel ?? ""), initrd: initrd.map(absolute), commandLine: cmdline)
+    }
+
+    /// `PATH[,readonly]` as `apus run --disk` takes it.
+    private func disks() throws -> [DiskSpec] {
+        try disk.map { argument in
+            let attachment: DiskAttachment
+            do { attachment = try DiskAttachment(argument: argument) } catch { throw ValidationError("--disk \(argument): \(error)") }
+            return DiskSpec(path: absolute(attachment.path), readOnly: attachment.readOnly)
+        }
     }
 
     private func absolute(_ path: String) -> String {

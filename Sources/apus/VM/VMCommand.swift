@@ -6,7 +6,7 @@ import Foundation
 struct VMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
-        abstract: "Manage VMs held by apusd: define, start, pause, resume, suspend, stop, reboot, undefine.",
+        abstract: "Manage VMs held by apusd: define, clone, start, pause, resume, suspend, stop, reboot, undefine.",
         discussion: """
             These commands talk to a running apusd over its Unix socket (--socket, or $APUS_SOCKET, default \
             /run/apus/apusd.sock). A VM is named by its name or its id. States: inactive (defined, not running), \
@@ -22,7 +22,7 @@ struct VMCommand: ParsableCommand {
               apus vm stop demo && apus vm undefine demo
             """,
         subcommands: [
-            DefineCommand.self, ListCommand.self, ShowCommand.self,
+            DefineCommand.self, CloneCommand.self, ListCommand.self, ShowCommand.self,
             StartCommand.self, PauseCommand.self, ResumeCommand.self, SuspendCommand.self, StopCommand.self,
             RebootCommand.self, UndefineCommand.self, ConsoleCommand.self, EventsCommand.self,
         ])

@@ -31,12 +31,18 @@ enum VMTable {
             ["memory:", "\(vm.definition.memoryMiB) MiB"], ["vcpus:", "\(vm.definition.vcpus)"],
             ["backend:", vm.runningBackend.map { "\($0) (defined as \(vm.definition.backend))" } ?? vm.definition.backend],
             ["boot:", boot(vm.definition.boot)],
+        ]
+        for (index, disk) in vm.definition.disks.enumerated() {
+            rows.append(["disk \(index):", disk.path + (disk.readOnly ? " (readonly)" : "")])
+        }
+        if let template = vm.clonedFrom { rows.append(["clone of:", template]) }
+        rows += [
             ["allowed:", vm.allowedOperations.map(\.rawValue).joined(separator: ", ")],
         ]
         if let exits = vm.exits {
             rows.append(["exits:", exits.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")])
         }
-        return rows.map { $0[0].padding(toLength: 9, withPad: " ", startingAt: 0) + $0[1] }.joined(separator: "\n") + "\n"
+        return rows.map { $0[0].padding(toLength: 10, withPad: " ", startingAt: 0) + $0[1] }.joined(separator: "\n") + "\n"
     }
 
     static func event(_ event: LifecycleEvent) -> String {

@@ -12,7 +12,7 @@ final class RecordingMSISink: MSIMessageSink {
 }
 
 /// What a guest's virtio-pci driver does, through the PCI bus only: find the capabilities, place the BARs, negotiate
-/// features, set up queue 0 with the driver-side double, and send requests.
+/// features, set up every queue with the driver-side double, and send requests.
 final class VirtioPCITestDriver {
     static let configBarAddress: UInt64 = 0xE000_0000
     static let msixBarAddress: UInt64 = 0xD000_0000
@@ -20,7 +20,11 @@ final class VirtioPCITestDriver {
     let bus: PCIBus
     let device: Int
     let memory: GuestMemory
+    /// Queue 0's driver side, and every queue's.
     var queue: VirtqueueDriver!
+    var queues: [VirtqueueDriver] = []
+    /// How far apart `initialise` lays out the queues' rings (enough for 256 entries).
+    static let queueStride: UInt64 = 0x4000
     /// Offsets in BAR 4 by virtio_pci_cap cfg_type.
     var structures: [UInt8: UInt64] = [:]
 
@@ -90,14 +94,21 @@ final class VirtioPCITestDriver {
         }
         setCommon(0x14, UInt64(VirtioStatus.acknowledge | VirtioStatus.driver | VirtioStatus.featuresOK), size: 1)
         #expect(status & VirtioStatus.featuresOK != 0)
-        setCommon(0x16, 0, size: 2)
-        setCommon(0x18, UInt64(queueSize), size: 2)
-        queue = try VirtqueueDriver(memory: memory, size: queueSize, base: GuestAddress(ringBase))
-        setCommon(0x20, queue.descriptorTable.rawValue, size: 8)
-        setCommon(0x28, queue.availableRing.rawValue & 0xFFFF_FFFF, size: 4)
-        setCommon(0x2C, queue.availableRing.rawValue >> 32, size: 4)
-        setCommon(0x30, queue.usedRing.rawValue, size: 8)
-        setCommon(0x1C, 1, size: 2)
+        // Every queue the device has (num_queues), each laid out `queueStride` bytes after the previous one.
+        queues = []
+        for index in 0..<common(0x12, size: 2) {
+            setCommon(0x16, index, size: 2)
+            setCommon(0x18, UInt64(queueSize), size: 2)
+            let ring = try VirtqueueDriver(memory: memory, size: queueSize,
+                                           base: GuestAddress(ringBase + index * Self.queueStride))
+            setCommon(0x20, ring.descriptorTable.rawValue, size: 8)
+            setCommon(0x28, ring.availableRing.rawValue & 0xFFFF_FFFF, size: 4)
+            setCommon(0x2C, ring.availableRing.rawValue >> 32, size: 4)
+            setCommon(0x30, ring.usedRing.rawValue, size: 8)
+            setCommon(0x1C, 1, size: 2)
+            queues.append(ring)
+        }
+        queue = queues.first
         setCommon(0x14, UInt64(VirtioStatus.acknowledge | VirtioStatus.driver | VirtioStatus.featuresOK
                                | VirtioStatus.driverOK), size: 1)
         return accepted

@@ -17,7 +17,11 @@ import ApusTesting
 /// first differs between implementations); FISTTP (SSE3); 66h on near branches (16-bit on AMD, ignored by Intel);
 /// LOCK on hint NOPs and prefixed MOVNTI, register forms of MOVNTQ/MOVNTDQ (vendors differ); FXSAVE (which byte
 /// faults first differs), FXRSTOR and LDMXCSR (their #GP for reserved MXCSR bits goes to KVM's emulator, which
-/// answers #UD; the SSE groups cover them). Not implemented by the software CPU, so also left out: the
+/// answers #UD; the SSE groups cover them); MASKMOVQ and MASKMOVDQU (every case here starts with zeroed MMX/XMM
+/// registers, so an all-zero mask, and whether that still faults on an unmapped target is left to the implementation by
+/// the SDM: this AMD host faults, the model does not; SSEMMXCases covers real masks). Undefined by the SDM, so left
+/// out: LOOPE/LOOPNE under F2/F3 (a repeat prefix on a non-string instruction is reserved; this host lets the prefix
+/// pick the condition) and 16-bit SHLD/SHRD counts of 17-31 (the immediate is cut to 0-16). Not implemented by the software CPU, so also left out: the
 /// undocumented x87 aliases (FSTP1, FCOM2, FCOMP3, FXCH4, FCOMP5, FFREEP, FXCH7, FSTP8/9) and the 16-bit (66h) forms
 /// of FLDENV, FNSTENV, FRSTOR and FNSAVE. Not host-dependent but excluded so no case can loop
 /// forever on KVM (the runner cannot stop one): backward near branches and indirect near branches.
@@ -42,6 +46,11 @@ struct RandomByteCases {
             // Exactly one instruction, then the runner's HLT padding.
             let layout = InstructionLength.of(code)
             code = Array(code.prefix(layout.length))
+            // A 16-bit SHLD/SHRD count above 16 leaves the result undefined (SDM): keep the immediate within 0-16.
+            if twoByte && (opcode == 0xA4 || opcode == 0xAC) && code.prefix(while: Self.prefixes.contains).contains(0x66),
+               let count = code.last, count & 0x1F > 16 {
+                code[code.count - 1] = count & 0x0F
+            }
             // Every memory operand 16-byte aligned: a misaligned SSE operand is #GP, which this host's KVM hands to
             // its instruction emulator, and that answers #UD for the SSE forms it lacks.
             if layout.displacementSize > 0 {
@@ -73,7 +82,6 @@ struct RandomByteCases {
     /// nil when the instruction is left out; otherwise the flags the SDM leaves undefined after it.
     static func classify(prefixes: [UInt8], twoByte: Bool, opcode: UInt8, tail: [UInt8]) -> UInt64? {
         let reg = Int(tail[0] >> 3) & 7, mod = tail[0] >> 6
-        let mandatory = prefixes.last { $0 == 0x66 || $0 == 0xF2 || $0 == 0xF3 }
         let anyMandatory = prefixes.contains { $0 == 0x66 || $0 == 0xF2 || $0 == 0xF3 }
         let repeatPrefix = prefixes.contains(0xF2) || prefixes.contains(0xF3)
         let operandSize16 = prefixes.contains(0x66), locked = prefixes.contains(0xF0)
@@ -84,7 +92,7 @@ struct RandomByteCases {
                  0xA8, 0xA9, 0xB2, 0xB4, 0xB5:
                 return nil
             case 0x7C, 0x7D, 0xD0: return anyMandatory ? nil : 0                  // SSE3 with a mandatory prefix
-            case 0xF0: return mandatory == 0xF2 ? nil : 0                          // LDDQU
+            case 0xF0: return prefixes.contains(0xF2) ? nil : 0                    // LDDQU (F2 outranks 66)
             case 0x12, 0x16: return repeatPrefix ? nil : 0                         // MOVSLDUP, MOVSHDUP, MOVDDUP
             case 0x2B, 0xC3: return anyMandatory ? nil : 0                         // MOVNTSS/SD (SSE4a); MOVNTI "NP"
             case 0xB8: return prefixes.contains(0xF3) ? nil : 0                    // POPCNT
@@ -92,6 +100,7 @@ struct RandomByteCases {
             case 0xC7: return reg == 1 ? 0 : nil
             case 0xAE: return anyMandatory || locked || (mod == 3 ? reg < 5 : reg != 3) ? nil : 0   // STMXCSR, fences
             case 0xE7: return mod == 3 ? nil : 0                                   // MOVNTQ/MOVNTDQ register forms
+            case 0xF7: return nil                                                  // MASKMOVQ/MASKMOVDQU, zero mask
             case 0x80...0x8F: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0   // backward; rel16 on AMD
             case 0xA3, 0xAB, 0xB3, 0xBB, 0xBA: return all & ~1                     // BT*: only CF is defined
             case 0xA4, 0xA5, 0xAC, 0xAD: return af | of                            // SHLD/SHRD
@@ -103,6 +112,7 @@ struct RandomByteCases {
         switch opcode {
         case 0x0F, 0x26, 0x2E, 0x36, 0x3E, 0x40...0x4F, 0x64...0x67, 0xF0, 0xF2, 0xF3: return nil   // not opcodes
         case 0x62, 0xC4, 0xC5, 0x8C, 0x8E, 0x9D, 0xCA, 0xCB, 0xCF, 0xCD, 0xA6, 0xA7: return nil
+        case 0xE0 where repeatPrefix, 0xE1 where repeatPrefix: return nil                               // reserved: REP + LOOPcc
         case 0x70...0x7F, 0xE0...0xE3, 0xEB: return tail[0] & 0x80 != 0 || operandSize16 ? nil : 0   // backward
         case 0xE8, 0xE9: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0
         case 0xC2, 0xC3: return operandSize16 ? nil : 0

@@ -27,7 +27,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .x87: return 10_000
         case .x87Unmasked: return 5_000
         case .legacy: return 5_000
-        case .randomBytes: return 5_000
+        case .randomBytes: return 100_000
         }
     }
 

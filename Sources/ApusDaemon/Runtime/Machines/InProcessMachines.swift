@@ -7,14 +7,15 @@ import Foundation
 struct InProcessMachines: MachineLauncher {
     let boot: BootPreparation
 
-    func start(_ definition: VMDefinition, vm id: String, console: ConsoleHub) throws -> any MachineHandle {
-        let configuration = try boot.configuration(for: definition)
+    func start(_ definition: VMDefinition, ownedOverlays: [String], vm id: String,
+               console: ConsoleHub) throws -> any MachineHandle {
+        let configuration = try boot.configuration(for: definition, ownedOverlays: ownedOverlays)
         let machine = try Machine(configuration: configuration, output: console)
         try machine.start()
         return InProcessMachine(machine: machine)
     }
 
-    func restore(_ definition: VMDefinition, vm id: String, from directory: String,
+    func restore(_ definition: VMDefinition, ownedOverlays: [String], vm id: String, from directory: String,
                  console: ConsoleHub) throws -> any MachineHandle {
         let machine = try Machine.restore(from: URL(fileURLWithPath: directory), output: console,
                                           backend: try BootPreparation.backend(of: definition))

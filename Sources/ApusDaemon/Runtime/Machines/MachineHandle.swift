@@ -40,9 +40,11 @@ enum RunEnd: Sendable, Equatable, CustomStringConvertible {
 
 /// Makes running machines for VMs; console output goes to the VM's hub.
 protocol MachineLauncher: Sendable {
-    /// Builds the machine from its definition and starts it running.
-    func start(_ definition: VMDefinition, vm id: String, console: ConsoleHub) throws -> any MachineHandle
+    /// Builds the machine from its definition and starts it running. `ownedOverlays` are the clone overlays the
+    /// VM's disks may name (its own).
+    func start(_ definition: VMDefinition, ownedOverlays: [String], vm id: String,
+               console: ConsoleHub) throws -> any MachineHandle
     /// Rebuilds the machine from the state `suspend(to:)` wrote and lets it run on.
-    func restore(_ definition: VMDefinition, vm id: String, from directory: String,
+    func restore(_ definition: VMDefinition, ownedOverlays: [String], vm id: String, from directory: String,
                  console: ConsoleHub) throws -> any MachineHandle
 }

@@ -1,0 +1,145 @@
+import ApusCore
+import ApusDevices
+import ApusVMM
+import ApusTesting
+import Foundation
+import Testing
+
+/// One boot of the Debian kernel on the software CPU with virtio-net on a TAP, virtio-rng and virtio-console. The
+/// test makes a network namespace (loopback only, deleted afterwards whatever happens) and moves the TAP Apus opened
+/// into it, so nothing reaches the host's own network. In the guest, /init (`apus.nettest`, guests/linux/fetch.sh)
+/// gives eth0 10.0.2.15/24, pings the TAP's 10.0.2.1, receives a file from a socat peer in the namespace and sends
+/// one back; both arrive with the SHA-256 they left with. It also reads /dev/hwrng and writes a line to /dev/hvc0,
+/// which must reach the host file behind --console2.
+@Suite struct LinuxVirtioNetTests {
+    /// KiB each way. The issue asks for 64 MiB; on the software CPU in a debug build that would take far longer
+    /// than the whole suite may (see bench/network-throughput.sh for the 64 MiB run and its figures), so the test
+    /// moves enough to cross many TCP windows and segments, which is what correctness depends on.
+    static let transferKiB = 512
+    static let silenceLimit: TimeInterval = 600
+    static let overallLimit: TimeInterval = 3600
+
+    @Test func debianKernelTalksTCPOverATapInANetworkNamespace() throws {
+        guard DebianGuest.require(for: "LinuxVirtioNetTests") else { return }
+        guard let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: FileManager.default.isExecutableFile),
+              let socat = ["/usr/bin/socat", "/bin/socat"].first(where: FileManager.default.isExecutableFile),
+              let sha256sum = ["/usr/bin/sha256sum", "/bin/sha256sum"].first(where: FileManager.default.isExecutableFile)
+        else {
+            print("LinuxVirtioNetTests: skipping: ip (iproute2), socat or sha256sum is not installed")
+            return
+        }
+        guard getuid() == 0, FileManager.default.fileExists(atPath: "/dev/net/tun") else {
+            print("LinuxVirtioNetTests: skipping: creating a network namespace and a TAP needs root and /dev/net/tun")
+            return
+        }
+        let namespace = "apus-net-\(getpid())"
+        let created = try run(ip, ["netns", "add", namespace])
+        guard created.status == 0 else {
+            print("LinuxVirtioNetTests: skipping: this host does not let the test create a network namespace: \(created.output)")
+            return
+        }
+        defer { _ = try? run(ip, ["netns", "delete", namespace]) }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("apus-virtio-net-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let toGuest = directory.appendingPathComponent("to-guest")
+        let fromGuest = directory.appendingPathComponent("from-guest")
+        let console2 = directory.appendingPathComponent("hvc0.txt")
+        var random = SplitMix64(seed: UInt64(getpid()))
+        let data = (0..<Self.transferKiB * 1024 / 8).flatMap { _ in withUnsafeBytes(of: random.next()) { Array($0) } }
+        try Data(data).write(to: toGuest)
+        let toGuestHash = try sha(sha256sum, toGuest)
+
+        let tap = "apt\(getpid() % 1_000_000)"
+        var configuration = MachineConfiguration(
+            memoryMiB: 256, backend: .soft,
+            boot: .linux(kernel: try [UInt8](Data(contentsOf: DebianGuest.kernel)),
+                         initrd: try [UInt8](Data(contentsOf: DebianGuest.initramfs)),
+                         commandLine: "console=ttyS0 reboot=k panic=-1 cryptomgr.notests=1 apus.nettest "
+                             + "apus.netkib=\(Self.transferKiB)"))
+        configuration.networks = [try NetworkAttachment(tap: tap)]
+        configuration.entropy = true
+        configuration.secondConsole = console2.path
+        let output = CapturingSerialOutput()
+        let machine = try Machine(configuration: configuration, output: output)
+        // The TAP exists now (Apus created it, attached to the machine): move it into the namespace, where the
+        // host's side of the link lives.
+        for arguments in [["link", "set", tap, "netns", namespace],
+                          ["-n", namespace, "addr", "add", "10.0.2.1/24", "dev", tap],
+                          ["-n", namespace, "link", "set", tap, "up"],
+                          ["-n", namespace, "link", "set", "lo", "up"]] {
+            let result = try run(ip, arguments)
+            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.output)")
+        }
+        let sender = try spawn(ip, ["netns", "exec", namespace, socat, "-u", "OPEN:\(toGuest.path)",
+                                    "TCP-LISTEN:5001,bind=10.0.2.1,reuseaddr"])
+        let receiver = try spawn(ip, ["netns", "exec", namespace, socat, "-u",
+                                      "TCP-LISTEN:5002,bind=10.0.2.1,reuseaddr", "CREATE:\(fromGuest.path)"])
+        defer {
+            for process in [sender, receiver] where process.isRunning { process.terminate() }
+        }
+
+        try machine.start()
+        let start = Date()
+        var lastProgress = (Date(), 0)
+        while machine.outcome == nil && Date().timeIntervalSince(start) < Self.overallLimit {
+            Thread.sleep(forTimeInterval: 0.5)
+            let printed = output.text.utf8.count
+            if printed != lastProgress.1 { lastProgress = (Date(), printed) }
+            if Date().timeIntervalSince(lastProgress.0) > Self.silenceLimit { break }
+        }
+        if machine.outcome == nil {
+            print("LinuxVirtioNetTests: stopping the guest: no console output for \(Int(Self.silenceLimit)) s")
+            machine.stop()
+        }
+        let outcome = machine.waitForOutcome()
+        let seconds = Date().timeIntervalSince(start)
+        let text = output.text
+        print("LinuxVirtioNetTests: \(Int(seconds)) s from start to the end; the guest's lines:\n"
+            + text.split(whereSeparator: \.isNewline)
+            .filter { $0.contains("APUS") || $0.contains("virtio") || $0.contains("eth0") }.joined(separator: "\n"))
+        // The receiver ends when the guest's connection closes; give it a moment after the guest is gone.
+        for _ in 0..<100 where receiver.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(outcome == .systemEvent(.shutdown), "\(outcome); output: \(text.suffix(3000))")
+        #expect(!text.contains("APUS-INSMOD-FAILED"), "a virtio module did not load")
+        #expect(text.contains("APUS-PING-OK"), "the guest could not ping the TAP's side")
+        #expect(text.contains("APUS-RX-SHA \(toGuestHash)"), "host to guest: the guest got other bytes")
+        let sentHash = text.split(whereSeparator: \.isNewline).first { $0.hasPrefix("APUS-TX-SHA ") }
+            .map { String($0.dropFirst("APUS-TX-SHA ".count).prefix(64)) }
+        #expect(text.contains("APUS-TX-SENT"))
+        let receivedHash = FileManager.default.fileExists(atPath: fromGuest.path) ? try sha(sha256sum, fromGuest) : "none"
+        #expect(sentHash != nil && sentHash == receivedHash, "guest to host: sent \(sentHash ?? "nothing"), got \(receivedHash)")
+        let size = (try? FileManager.default.attributesOfItem(atPath: fromGuest.path)[.size] as? Int) ?? 0
+        #expect(size == Self.transferKiB * 1024)
+        #expect(text.contains("APUS-HWRNG-BYTES 32"), "/dev/hwrng gave no bytes")
+        let console = (try? String(contentsOf: console2, encoding: .utf8)) ?? ""
+        #expect(console.contains("APUS-HVC0-LINE from the guest"), "hvc0 output on the host: \(console.debugDescription)")
+    }
+
+    private func sha(_ tool: String, _ file: URL) throws -> String {
+        String(try run(tool, [file.path]).output.prefix(64))
+    }
+
+    private func spawn(_ executable: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+}
