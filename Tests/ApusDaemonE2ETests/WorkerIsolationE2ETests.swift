@@ -105,6 +105,42 @@ import Glibc
         #expect(daemon.terminate() == 0)
     }
 
+    /// A clone's disk reaches its worker as descriptors the daemon opened under the disk policy: the overlay
+    /// read-write, the template's image (its backing file) read-only; the worker opens neither by path.
+    @Test func aWorkerGetsItsDiskChainAsDescriptors() throws {
+        let directory = try DaemonProcess.scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let daemon = DaemonProcess(directory: directory)
+        try daemon.start()
+        let client = daemon.client
+        let base = daemon.imageRoot + "/base.raw"
+        try Data("TEMPLATE".utf8).write(to: URL(fileURLWithPath: base))
+        #expect(truncate(base, 1 << 20) == 0)
+        _ = try client.define(VMDefinition(name: "tpl", boot: .guest("counter"), disks: [DiskSpec(path: base)]))
+        let clone = try client.clone("tpl", as: "c1")
+        let overlay = clone.definition.disks[0].path
+        #expect(try client.perform(.start, on: "c1").state == .active)
+        guard let worker = daemon.workers.first, daemon.workers.count == 1 else {
+            throw Failure("no single worker: \(daemon.workers)")
+        }
+        try DaemonProcess.wait(for: "the clone to count") { try counterNumbers(client.consoleBacklog("c1")).count >= 2 }
+        var modes: [String: Int] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(worker)/fd") where (Int32(name) ?? 0) > 2 {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/fd/\(name)"),
+                  let info = try? String(contentsOfFile: "/proc/\(worker)/fdinfo/\(name)", encoding: .utf8),
+                  let flags = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") })
+                    .flatMap({ Int($0.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) }) else { continue }
+            modes[target] = max(modes[target] ?? 0, flags & Int(O_ACCMODE))
+        }
+        print("worker \(worker) holds: \(modes)")
+        let realBase = URL(fileURLWithPath: base).resolvingSymlinksInPath().path
+        let realOverlay = URL(fileURLWithPath: overlay).resolvingSymlinksInPath().path
+        #expect(modes[realOverlay] == Int(O_RDWR), "the overlay, writable")
+        #expect(modes[realBase] == Int(O_RDONLY), "the template's image, read-only")
+        #expect(try client.perform(.stop, on: "c1").state == .inactive)
+        #expect(daemon.terminate() == 0)
+    }
+
     /// The worker's lock-down, applied to a process that then tries what a compromised worker would.
     @Test func theSandboxRefusesWhatAWorkerMustNotDo() throws {
         let process = Process()
