@@ -81,6 +81,13 @@ enum FleetBench {
                 }.sorted()
                 print(String(format: "per worker RSS beyond guest RAM: median %.2f MiB, max %.2f MiB over %d workers (goal <= 5 MiB)",
                              beyond[beyond.count / 2], beyond.last ?? 0, beyond.count))
+                // Most of that RSS is the shared libraries' pages, in memory once for the daemon and every worker.
+                let own = workers.map { pid in
+                    Double(ProcessMemory.privateKiB(pid)
+                           - ProcessMemory.residentKiB(pid, inMappingsOfSize: VMDefinition.defaultMemoryMiB * 1024)) / 1024
+                }.sorted()
+                print(String(format: "per worker private memory beyond guest RAM: median %.2f MiB, max %.2f MiB",
+                             own[own.count / 2], own.last ?? 0))
             }
 
             // Latency of the API with half the VMs spinning and half paused, probing one of each.
