@@ -30,6 +30,8 @@ let package = Package(
     targets: [
         // The kernel interface only: typed ioctl wrappers and flexible-array helpers.
         .target(name: "CKVM", path: "CKVM"),
+        // The worker's lock-down: prctl(PR_SET_NO_NEW_PRIVS) and seccomp(2), which Swift cannot call directly.
+        .target(name: "CSandbox", path: "CSandbox"),
         // The host's SSE and x87 units, running one guest floating-point operation bit-exactly (the host is x86-64).
         .target(name: "CHostFPU", path: "CHostFPU"),
 
@@ -67,7 +69,7 @@ let package = Package(
         .target(
             name: "ApusDaemon",
             dependencies: [
-                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests", "ApusDisk",
+                "ApusAPI", "ApusVMM", "ApusCore", "ApusDevices", "ApusGuests", "ApusDisk", "CSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -155,7 +157,7 @@ let package = Package(
         // Runs the built `apus` binary the way a user does, checking exit statuses and stderr.
         .testTarget(name: "ApusCLITests", dependencies: ["ApusKVM", "ApusCore", "ApusTesting"]),
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting", "ApusDisk"]),
-        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusDisk", "ApusTesting"]),
+        .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusDisk", "ApusTesting", "CSandbox"]),
         // Every module's imports against docs/ARCHITECTURE.md's table and the dependencies declared here.
         .testTarget(name: "ApusArchitectureTests"),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.

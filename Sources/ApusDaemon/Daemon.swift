@@ -39,8 +39,21 @@ public final class Daemon {
             configuration.imageRoots.isEmpty ? [configuration.defaultImageRoot] : configuration.imageRoots,
             creating: configuration.imageRoots.isEmpty ? configuration.defaultImageRoot : nil,
             stateDirectory: store.root)
-        registry = VMRegistry(store: store, events: EventLog(), boot: BootPreparation(imageRoots: imageRoots, clonesDirectory: store.clonesDirectory),
-                              budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), logger: logger)
+        let boot = BootPreparation(imageRoots: imageRoots, clonesDirectory: store.clonesDirectory)
+        var launcher: any MachineLauncher = InProcessMachines(boot: boot)
+        if let executable = configuration.workerExecutable {
+            let cgroups = WorkerCgroups.detect()
+            if let reason = cgroups.unavailableReason {
+                logger.notice("workers share apusd's cgroup (no memory.max or cpu.weight of their own): \(reason)")
+            } else {
+                logger.info("each worker gets a cgroup under \(cgroups.parent ?? "?") (memory.max, cpu.weight \(WorkerCgroups.workerCPUWeight))")
+            }
+            launcher = WorkerMachines(boot: boot, executable: executable, cgroups: cgroups, logger: logger)
+        }
+        registry = VMRegistry(store: store, events: EventLog(), boot: boot,
+                              budget: MemoryBudget(limitMiB: configuration.memoryBudgetMiB), launcher: launcher,
+                              logger: logger)
+        logger.info("VMs run \(configuration.workerExecutable == nil ? "inside apusd (no isolation)" : "each in a worker process")")
         logger.info("image roots: \(imageRoots.directories.joined(separator: ", ")); memory budget: \(configuration.memoryBudgetMiB.map { "\($0) MiB" } ?? "none (overcommit)")")
         registry.recover()
 

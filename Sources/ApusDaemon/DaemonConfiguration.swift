@@ -21,6 +21,8 @@ public struct DaemonConfiguration: Sendable {
     public var idleTimeout: Duration
     /// A request whose body has not arrived in full this long after its head is abandoned and its connection closed.
     public var requestTimeout: Duration
+    /// The executable run as `<path> worker` for each running VM (apusd's own); nil runs VMs in the daemon's process.
+    public var workerExecutable: String?
 
     public init(socketPath: String = DaemonConfiguration.defaultSocketPath,
                 stateDirectory: String = DaemonConfiguration.defaultStateDirectory,

@@ -18,6 +18,13 @@ final class HostFile {
         descriptor = fd
     }
 
+    /// Takes over an open descriptor (closed with this file).
+    init(path: String, descriptor: Int32, readOnly: Bool) {
+        self.path = path
+        self.descriptor = descriptor
+        self.isReadOnly = readOnly
+    }
+
     deinit { close(descriptor) }
 
     func size() throws(DiskError) -> UInt64 {

@@ -46,8 +46,13 @@ public final class Qcow2Image: DiskImage {
         try self.init(path: path, readOnly: readOnly, chain: [])
     }
 
-    init(path: String, readOnly: Bool, chain: [String]) throws(DiskError) {
-        let file = try HostFile(path: path, readOnly: readOnly)
+    convenience init(path: String, readOnly: Bool, chain: [String]) throws(DiskError) {
+        try self.init(file: HostFile(path: path, readOnly: readOnly), readOnly: readOnly, chain: chain,
+                      backingFiles: .byName)
+    }
+
+    init(file: HostFile, readOnly: Bool, chain: [String], backingFiles: BackingFiles) throws(DiskError) {
+        let path = file.path
         let fileSize = try file.size()
         let first = try file.readBytes(at: 0, count: Int(min(fileSize, 1 << 21)))
         let header = try Qcow2Header.parse(first, path: path, fileSize: fileSize)
@@ -56,7 +61,7 @@ public final class Qcow2Image: DiskImage {
         }
         let tables = try Qcow2Image.loadTables(header, file: file, fileSize: fileSize)
         let l2Tables = try Qcow2Image.loadL2Tables(tables.l1, header, file: file, fileSize: fileSize)
-        let backing = try Qcow2Image.openBacking(header, imagePath: path, chain: chain)
+        let backing = try Qcow2Image.openBacking(header, imagePath: path, chain: chain, from: backingFiles)
         self.file = file
         self.header = header
         self.l1 = tables.l1
@@ -150,9 +155,12 @@ public final class Qcow2Image: DiskImage {
 
     public static let maxChainDepth = 16
 
-    private static func openBacking(_ header: Qcow2Header, imagePath: String,
-                                    chain: [String]) throws(DiskError) -> (any DiskImage)? {
+    private static func openBacking(_ header: Qcow2Header, imagePath: String, chain: [String],
+                                    from backingFiles: BackingFiles) throws(DiskError) -> (any DiskImage)? {
         guard let name = header.backingFile else { return nil }
+        if case .handedOver(let files) = backingFiles {
+            return try openHandedOverBacking(header, name: name, imagePath: imagePath, chain: chain, files: files)
+        }
         let resolved = name.hasPrefix("/") ? name : directory(of: imagePath) + "/" + name
         let me = canonicalPath(imagePath)
         let chain = chain + [me]
@@ -171,8 +179,33 @@ public final class Qcow2Image: DiskImage {
         }
     }
 
+    /// The backing file as the next handed-over descriptor: no path is resolved or opened. The chain is as deep as
+    /// what was handed over, and still no deeper than `maxChainDepth`.
+    private static func openHandedOverBacking(_ header: Qcow2Header, name: String, imagePath: String, chain: [String],
+                                              files: ArraySlice<HandedOverDiskFile>) throws(DiskError) -> any DiskImage {
+        guard let next = files.first else {
+            throw .backingChain(path: imagePath, reason: "its backing file \(name) was not handed over")
+        }
+        let chain = chain + [imagePath]
+        guard chain.count < maxChainDepth else {
+            throw .backingChain(path: imagePath, reason: "the chain is deeper than \(maxChainDepth) images")
+        }
+        let file = try HostFile(handedOver: next, readOnly: true)
+        let format: String
+        if let named = header.backingFormat { format = named } else { format = try probeFormat(file) }
+        switch format {
+        case "raw": return try RawImage(file: file)
+        case "qcow2":
+            return try Qcow2Image(file: file, readOnly: true, chain: chain, backingFiles: .handedOver(files.dropFirst()))
+        default: throw .backingChain(path: imagePath, reason: "backing format \(format) is not supported")
+        }
+    }
+
     static func probeFormat(_ path: String) throws(DiskError) -> String {
-        let file = try HostFile(path: path, readOnly: true)
+        try probeFormat(HostFile(path: path, readOnly: true))
+    }
+
+    static func probeFormat(_ file: HostFile) throws(DiskError) -> String {
         let magic = try file.readBytes(at: 0, count: 4)
         return BigEndian.u32(magic, 0) == Qcow2Header.magic ? "qcow2" : "raw"
     }

@@ -6,8 +6,12 @@ public final class RawImage: DiskImage {
     public var formatName: String { "raw" }
     public var path: String { file.path }
 
-    public init(path: String, readOnly: Bool) throws(DiskError) {
-        file = try HostFile(path: path, readOnly: readOnly)
+    public convenience init(path: String, readOnly: Bool) throws(DiskError) {
+        try self.init(file: HostFile(path: path, readOnly: readOnly))
+    }
+
+    init(file: HostFile) throws(DiskError) {
+        self.file = file
         virtualSize = try file.size()
     }
 

@@ -39,7 +39,8 @@ struct ApusdCommand: AsyncParsableCommand {
             less an eighth, at least 1 GiB, kept for the host); a start beyond it answers 507 with what is committed. \
             --memory-overcommit turns that check off.
             """,
-        version: ApusVersion.current)
+        version: ApusVersion.current,
+        subcommands: [WorkerCommand.self])
 
     enum ShutdownPolicy: String, ExpressibleByArgument, CaseIterable {
         case suspend, stop
@@ -76,6 +77,13 @@ struct ApusdCommand: AsyncParsableCommand {
                                valueName: "seconds"))
     var requestTimeout: Double = 30
 
+    enum Isolation: String, ExpressibleByArgument, CaseIterable {
+        case worker, none
+    }
+
+    @Option(help: "Where VMs run: worker (one sandboxed process per running VM) or none (threads of apusd itself).")
+    var isolation: Isolation = .worker
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -102,16 +110,16 @@ struct ApusdCommand: AsyncParsableCommand {
         DescriptorLimit.raiseSoftLimit()
         let daemon: Daemon
         do {
-            daemon = try Daemon(
-                configuration: DaemonConfiguration(
+            var configuration = DaemonConfiguration(
                     socketPath: absolute(socket), stateDirectory: absolute(stateDir),
                     suspendOnShutdown: onShutdown == .suspend,
                     imageRoots: imageRoots.map(absolute),
                     memoryBudgetMiB: memoryOvercommit ? nil : (memoryBudget ?? DaemonConfiguration.defaultMemoryBudgetMiB),
                     maximumConnections: maxConnections,
                     idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
-                    requestTimeout: .milliseconds(Int64(requestTimeout * 1000))),
-                logger: logger)
+                    requestTimeout: .milliseconds(Int64(requestTimeout * 1000)))
+            if isolation == .worker { configuration.workerExecutable = try Self.ownExecutable() }
+            daemon = try Daemon(configuration: configuration, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("apusd: \(error)\n".utf8))
             throw ExitCode(1)
@@ -128,7 +136,33 @@ struct ApusdCommand: AsyncParsableCommand {
         logger.info("apusd stopped")
     }
 
+    /// The running executable, which workers run too (`apusd worker`).
+    private static func ownExecutable() throws -> String {
+        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        guard !path.hasSuffix(" (deleted)") else {
+            throw ValidationError("the apusd executable was replaced or deleted since it started; restart apusd")
+        }
+        return path
+    }
+
     private func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+
+/// `apusd worker`: the process one VM runs in, started by apusd itself (never by hand).
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Runs one VM for apusd over the socketpair on descriptor 3 (internal).",
+        shouldDisplay: false)
+
+    @Flag(help: .hidden)
+    var sandboxSelfTest = false
+
+    func run() throws {
+        if sandboxSelfTest { throw ExitCode(SandboxSelfTest.run()) }
+        VMWorker.run()
     }
 }

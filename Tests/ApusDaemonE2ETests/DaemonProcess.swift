@@ -37,8 +37,11 @@ final class DaemonProcess {
     var client: ApusAPIClient { ApusAPIClient(socketPath: socketPath) }
 
     /// Starts apusd and waits until it answers; `extraArguments` go after the socket and state options.
-    func start(_ extraArguments: [String] = []) throws {
+    func start(_ extraArguments: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.executableURL = Self.executable("apusd")
         try FileManager.default.createDirectory(atPath: imageRoot, withIntermediateDirectories: true)
         process.arguments = ["--socket", socketPath, "--state-dir", stateDirectory, "--image-root", imageRoot] + extraArguments
@@ -75,6 +78,19 @@ final class DaemonProcess {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         self.process = nil
+    }
+
+    /// The daemon's worker processes (children running `apusd worker`).
+    var workers: Set<Int32> {
+        let daemon = pid
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return Set(entries.compactMap(Int32.init).filter { candidate in
+            guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            // Fields after the command name: state, then the parent's pid.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == daemon
+        })
     }
 
     func log_() -> String {

@@ -23,6 +23,8 @@ struct DiskPolicy: Sendable {
         /// The canonical path the VMM opens.
         let path: String
         let format: String
+        /// The image and its backing files in order, canonical paths.
+        let chain: [String]
     }
 
     /// Checks one disk; `index` is its position (disk 0 is /dev/vda) for messages. Throws `BootFile.Failure` or
@@ -54,7 +56,7 @@ struct DiskPolicy: Sendable {
         }
         // Every file of the chain is vetted: now open the image whole (read-only), as the VMM will.
         _ = try DiskImages.open(path: resolved, readOnly: true)
-        return Checked(path: resolved, format: format)
+        return Checked(path: resolved, format: format, chain: chain)
     }
 
     /// The canonical path of `path` if it lies inside an image root or the clone directory.

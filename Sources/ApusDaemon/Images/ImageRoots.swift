@@ -41,6 +41,11 @@ struct ImageRoots: Sendable {
         }
     }
 
+    /// No roots at all: for a worker, which opens nothing itself (the daemon passes it the files).
+    static let none = ImageRoots(resolved: [])
+
+    private init(resolved: [String]) { directories = resolved }
+
     /// Opens a boot file under the policy; the failure names the rule broken and how to comply.
     func open(_ path: String, role: String, limit: UInt64) throws -> OpenedBootFile {
         guard path.hasPrefix("/") else {

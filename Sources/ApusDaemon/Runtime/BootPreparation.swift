@@ -78,9 +78,39 @@ struct BootPreparation: Sendable {
         return choice
     }
 
+    /// The boot files of a definition opened under the policy and checked, for a worker that reads them (it gets the
+    /// descriptors, never the paths to open).
+    func openFiles(for definition: VMDefinition) throws -> [OpenedBootFile] {
+        do {
+            return try definition.boot.files.map { role, path in
+                try imageRoots.open(path, role: role, limit: Self.memoryLimit(definition))
+            }
+        } catch let failure as BootFile.Failure {
+            throw DaemonError.unprocessable(failure.description)
+        }
+    }
+
+    /// Every disk of a definition checked like `checkedDisks` and its whole chain opened (the image read-write unless
+    /// it is attached readonly, backing files read-only), for a worker that gets the descriptors and opens no path.
+    func openDisks(for definition: VMDefinition, ownedOverlays: [String]) throws -> [OpenedDiskChain] {
+        _ = try checkedDisks(definition, ownedOverlays: ownedOverlays)
+        return try definition.disks.enumerated().map { index, disk in
+            do {
+                return try disks.openChain(disk, index: index, ownedOverlays: ownedOverlays)
+            } catch {
+                throw DaemonError.unprocessable("\(error)")
+            }
+        }
+    }
+
     /// The machine configuration for a start, reading the boot files and checking the disks now (they may have
-    /// changed since the define). The one place a definition becomes a MachineConfiguration.
-    func configuration(for definition: VMDefinition, ownedOverlays: [String] = []) throws -> MachineConfiguration {
+    /// changed since the define). The one place a definition becomes a MachineConfiguration. A worker passes the
+    /// boot files (`files`) and disks (`handedOverDisks`, descriptors included) the daemon opened under the policy;
+    /// by default they are opened here.
+    func configuration(for definition: VMDefinition, ownedOverlays: [String] = [],
+                       files: (any BootFileSource)? = nil,
+                       handedOverDisks: [DiskAttachment]? = nil) throws -> MachineConfiguration {
+        let files = files ?? imageRoots
         let boot: BootSource
         var interruptController: InterruptControllerMode?
         do {
@@ -92,16 +122,16 @@ struct BootPreparation: Sendable {
                 boot = .guestImage(name: guest.name, bytes: guest.image)
                 if guest.needsInterruptController { interruptController = .full }
             case .image(let path):
-                boot = .guestImage(name: path, bytes: try read(path, role: "image", definition))
+                boot = .guestImage(name: path, bytes: try read(path, role: "image", definition, from: files))
             case .linux(let kernel, let initrd, let commandLine):
-                boot = .linux(kernel: try read(kernel, role: "kernel", definition),
-                              initrd: try initrd.map { try read($0, role: "initrd", definition) },
+                boot = .linux(kernel: try read(kernel, role: "kernel", definition, from: files),
+                              initrd: try initrd.map { try read($0, role: "initrd", definition, from: files) },
                               commandLine: commandLine ?? "console=ttyS0")
             }
         } catch let failure as BootFile.Failure {
             throw DaemonError.unprocessable(failure.description)
         }
-        let attachments = try checkedDisks(definition, ownedOverlays: ownedOverlays)
+        let attachments = try handedOverDisks ?? checkedDisks(definition, ownedOverlays: ownedOverlays)
         // Disks sit on the PCI bus, which needs the interrupt-controller platform.
         if !attachments.isEmpty { interruptController = .full }
         return MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
@@ -110,11 +140,20 @@ struct BootPreparation: Sendable {
     }
 
     /// Opens under the policy and reads from the very descriptor that was checked.
-    private func read(_ path: String, role: String, _ definition: VMDefinition) throws -> [UInt8] {
-        try imageRoots.open(path, role: role, limit: Self.memoryLimit(definition)).readAll()
+    private func read(_ path: String, role: String, _ definition: VMDefinition,
+                      from files: any BootFileSource) throws -> [UInt8] {
+        try files.open(path, role: role, limit: Self.memoryLimit(definition)).readAll()
     }
 
-    private static func memoryLimit(_ definition: VMDefinition) -> UInt64 {
+    static func memoryLimit(_ definition: VMDefinition) -> UInt64 {
         UInt64(max(definition.memoryMiB, 0)) << 20
     }
 }
+
+/// Where a start's boot files come from: opened under the image-root policy (the daemon), or handed over already
+/// opened (a worker).
+protocol BootFileSource: Sendable {
+    func open(_ path: String, role: String, limit: UInt64) throws -> OpenedBootFile
+}
+
+extension ImageRoots: BootFileSource {}

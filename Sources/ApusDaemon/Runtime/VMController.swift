@@ -13,6 +13,7 @@ final class VMController: Sendable {
     private let store: StateDirectory
     private let events: EventLog
     private let boot: BootPreparation
+    private let launcher: any MachineLauncher
     private let budget: MemoryBudget
     private let clones: CloneLedger
     private let logger: Logger
@@ -31,16 +32,17 @@ final class VMController: Sendable {
 
     /// The machine of the current run; `generation` tells a run's end apart from the end of an earlier run.
     private struct Run {
-        let machine: Machine
+        let machine: any MachineHandle
         let generation: UInt64
     }
 
-    init(record: VMRecord, store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget,
-         clones: CloneLedger, logger: Logger) {
+    init(record: VMRecord, store: StateDirectory, events: EventLog, boot: BootPreparation,
+         launcher: any MachineLauncher, budget: MemoryBudget, clones: CloneLedger, logger: Logger) {
         self.id = record.id
         self.store = store
         self.events = events
         self.boot = boot
+        self.launcher = launcher
         self.budget = budget
         self.clones = clones
         self.logger = logger
@@ -66,7 +68,7 @@ final class VMController: Sendable {
     func sendConsoleInput(_ bytes: [UInt8]) throws -> Int {
         let (machine, state) = shared.withLock { ($0.run?.machine, $0.record.state) }
         guard let machine, state == .active else { throw DaemonError.notRunning(name: name, state: state) }
-        return machine.sendConsoleInput(bytes)
+        return try machine.sendConsoleInput(bytes)
     }
 
     /// Exit counts of the current run, for metrics.
@@ -151,8 +153,8 @@ final class VMController: Sendable {
     }
 
     /// Refuses to start with a writable disk that clones read from as their template image.
-    private func checkWritableDisks(_ configuration: MachineConfiguration) throws {
-        for disk in configuration.disks where !disk.readOnly {
+    private func checkWritableDisks(_ disks: [DiskAttachment]) throws {
+        for disk in disks where !disk.readOnly {
             let readers = clones.clones(readingFrom: [disk.path])
             guard readers.isEmpty else {
                 throw DaemonError.templateInUse(
@@ -269,7 +271,7 @@ final class VMController: Sendable {
         logger.info("VM \(name) is \(state.rawValue)\(reason.map { ": \($0)" } ?? "")", metadata: ["vm": "\(id)"])
     }
 
-    private func currentMachine() throws -> Machine {
+    private func currentMachine() throws -> any MachineHandle {
         guard let machine = shared.withLock({ $0.run?.machine }) else {
             throw DaemonError.internal("VM '\(name)' has no running machine")
         }
@@ -279,12 +281,11 @@ final class VMController: Sendable {
     // MARK: Runs
 
     private func startMachine(reason: String?, event: LifecycleEvent.Kind) throws {
-        let configuration = try boot.configuration(for: definition, ownedOverlays: record.clone?.overlays ?? [])
-        try checkWritableDisks(configuration)
-        let machine: Machine
+        let ownedOverlays = record.clone?.overlays ?? []
+        try checkWritableDisks(try boot.checkedDisks(definition, ownedOverlays: ownedOverlays))
+        let machine: any MachineHandle
         do {
-            machine = try Machine(configuration: configuration, output: console)
-            try machine.start()
+            machine = try launcher.start(definition, ownedOverlays: ownedOverlays, vm: id, console: console)
         } catch let error as DaemonError {
             throw error
         } catch {
@@ -300,13 +301,10 @@ final class VMController: Sendable {
     }
 
     private func restoreMachine() throws {
-        let directory = URL(fileURLWithPath: store.savedStateDirectory(of: id))
-        let machine: Machine
+        let machine: any MachineHandle
         do {
-            machine = try Machine.restore(from: directory, output: console,
-                                          backend: try BootPreparation.backend(of: definition))
-            try machine.start()
-            try machine.resume()
+            machine = try launcher.restore(definition, ownedOverlays: record.clone?.overlays ?? [], vm: id,
+                                           from: store.savedStateDirectory(of: id), console: console)
         } catch let error as DaemonError {
             throw error
         } catch {
@@ -332,20 +330,25 @@ final class VMController: Sendable {
         if wasRunning { try machine.pause() }
         let directory = store.savedStateDirectory(of: id)
         do {
-            try machine.suspend(to: URL(fileURLWithPath: directory))
+            try machine.suspend(to: directory)
             try transition(to: .suspended, reason: reason, event: .suspended)
         } catch {
             store.removeSavedState(of: id)
             if wasRunning { try? machine.resume() }
-            if let error = error as? DaemonError { throw error }
-            if let error = error as? SnapshotError { throw StateDirectory.storageError(error, writing: "VM '\(name)'") }
-            if let error = error as? VMMError, case .unsupported(let message) = error { throw DaemonError.unprocessable(message) }
-            throw DaemonError.internal("cannot suspend VM '\(name)': \(error)")
+            throw Self.suspendFailure(error, name: name)
         }
         endRun()
     }
 
-    private func adopt(_ machine: Machine) {
+    /// The daemon's answer to a failed suspend: a full disk is 507, a machine that cannot be saved 422.
+    static func suspendFailure(_ error: any Error, name: String) -> DaemonError {
+        if let error = error as? DaemonError { return error }
+        if let error = error as? SnapshotError { return StateDirectory.storageError(error, writing: "VM '\(name)'") }
+        if let error = error as? VMMError, case .unsupported(let message) = error { return .unprocessable(message) }
+        return .internal("cannot suspend VM '\(name)': \(error)")
+    }
+
+    private func adopt(_ machine: any MachineHandle) {
         if let note = machine.backendNote {
             logger.notice("VM \(name) runs on the \(machine.backendName) backend: \(note)", metadata: ["vm": "\(id)"])
         }
@@ -366,7 +369,7 @@ final class VMController: Sendable {
 
     /// Ends the current run (if any) on the host's initiative; its end is then not reported as the guest's.
     private func endRun() {
-        guard let machine = shared.withLock({ shared -> Machine? in
+        guard let machine = shared.withLock({ shared -> (any MachineHandle)? in
             defer { shared.run = nil }
             return shared.run?.machine
         }) else { return }
@@ -375,13 +378,22 @@ final class VMController: Sendable {
     }
 
     /// The guest ended its run by itself: power-off, reset, or a crash.
-    private func runEnded(_ outcome: MachineOutcome, generation: UInt64) {
+    private func runEnded(_ end: RunEnd, generation: UInt64) {
         let isCurrent = shared.withLock { shared -> Bool in
             guard shared.run?.generation == generation else { return false }
             shared.run = nil
             return true
         }
         guard isCurrent else { return }
+        guard case .machine(let outcome) = end else {
+            // The process that ran the machine died (killed, or crashed): the guest is gone, the daemon carries on.
+            do {
+                try transition(to: .inactive, reason: "\(end)", event: .crashed)
+            } catch {
+                logger.error("VM \(name): cannot record the end of its run (\(end)): \(error)")
+            }
+            return
+        }
         do {
             switch outcome {
             case .systemEvent(.reset):

@@ -10,11 +10,15 @@ final class VMRegistry: Sendable {
     let events: EventLog
     let boot: BootPreparation
     let budget: MemoryBudget
+    private let launcher: any MachineLauncher
     let clones = CloneLedger()
     let logger: Logger
     let controllers = Mutex<[String: VMController]>([:])
 
-    init(store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget, logger: Logger) {
+    /// Machines run where `launcher` puts them; by default in this process.
+    init(store: StateDirectory, events: EventLog, boot: BootPreparation, budget: MemoryBudget,
+         launcher: (any MachineLauncher)? = nil, logger: Logger) {
+        self.launcher = launcher ?? InProcessMachines(boot: boot)
         self.store = store
         self.events = events
         self.boot = boot
@@ -23,7 +27,8 @@ final class VMRegistry: Sendable {
     }
 
     func makeController(for record: VMRecord) -> VMController {
-        VMController(record: record, store: store, events: events, boot: boot, budget: budget, clones: clones,
+        VMController(record: record, store: store, events: events, boot: boot, launcher: launcher, budget: budget,
+                     clones: clones,
                      logger: logger)
     }
 

@@ -1,4 +1,5 @@
 import ApusCore
+public import ApusDisk
 public import ApusDevices
 public import Foundation
 
@@ -42,10 +43,21 @@ extension Machine {
 
     /// Rebuilds a machine from a directory written by `suspend(to:)`. It starts paused: call `start()` then
     /// `resume()` and the guest continues exactly where it stopped.
-    public static func restore(from directory: URL, output: any SerialOutput,
-                               backend: BackendChoice? = nil) throws -> Machine {
+    /// `handedOverDisks`, by the disk's path, are the images' chains already opened by whoever vetted them; when
+    /// given, every disk of the saved machine must be among them (nothing is opened by path).
+    public static func restore(from directory: URL, output: any SerialOutput, backend: BackendChoice? = nil,
+                               handedOverDisks: [String: [HandedOverDiskFile]]? = nil) throws -> Machine {
         let snapshot = try SnapshotDirectory.read(from: directory.path)
         var platform = snapshot.platform
+        if let handedOverDisks {
+            for index in platform.disks.indices {
+                guard let chain = handedOverDisks[platform.disks[index].path] else {
+                    throw VMMError.invalidConfiguration(
+                        "disk \(index) (\(platform.disks[index].path)) of the saved machine was not handed over")
+                }
+                platform.disks[index].handedOver = chain
+            }
+        }
         if let backend { platform.backend = backend }
         var resolution = try platform.backend.resolve()
         var note: String?

@@ -35,6 +35,9 @@ struct PCIPlatform: Sendable {
     static func openDisks(_ attachments: [DiskAttachment]) throws -> [any DiskImage] {
         try attachments.enumerated().map { index, attachment in
             do {
+                if let chain = attachment.handedOver {
+                    return try DiskImages.open(handedOver: chain, readOnly: attachment.readOnly)
+                }
                 return try DiskImages.open(path: attachment.path, readOnly: attachment.readOnly)
             } catch {
                 throw VMMError.invalidConfiguration("disk \(index) (\(attachment.path)) cannot be used: \(error)")

@@ -41,6 +41,16 @@ enum ProcessMemory {
         return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 
+    /// Resident pages only this process maps (Private_Clean + Private_Dirty of smaps_rollup): what another process
+    /// of the same executable costs, since the libraries' shared pages are in memory once for all of them.
+    static func privateKiB(_ pid: Int32) -> Int {
+        procFile("/proc/\(pid)/smaps_rollup").split(separator: "\n").reduce(0) { total, line in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 2, fields[0] == "Private_Clean:" || fields[0] == "Private_Dirty:" else { return total }
+            return total + (Int(fields[1]) ?? 0)
+        }
+    }
+
     static func residentKiB(_ pid: Int32, inMappingsOfSize sizeKiB: Int) -> Int {
         let smaps = procFile("/proc/\(pid)/smaps")
         var total = 0

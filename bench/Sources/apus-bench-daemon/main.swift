@@ -9,12 +9,14 @@ import Glibc
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: apus-bench-daemon APUSD [ROUNDS] [VMS]\n".utf8))
+    FileHandle.standardError.write(Data("usage: apus-bench-daemon APUSD [ROUNDS] [VMS] [FLEET]\n".utf8))
     exit(2)
 }
 let apusdPath = arguments[1]
 let rounds = arguments.count > 2 ? Int(arguments[2]) ?? 2000 : 2000
 let extraVMs = arguments.count > 3 ? Int(arguments[3]) ?? 10 : 10
+/// Spinning VMs, and as many paused, for the fleet measurement.
+let fleetVMs = arguments.count > 4 ? Int(arguments[4]) ?? 20 : 20
 
 func waitFor(_ what: String, seconds: Double = 120, _ condition: () throws -> Bool) throws {
     let deadline = Date().addingTimeInterval(seconds)
@@ -35,7 +37,7 @@ daemon.arguments = ["--socket", socketPath, "--state-dir", directory + "/state",
                     "--on-shutdown", "stop"]
 try daemon.run()
 defer {
-    daemon.terminate()
+    if daemon.isRunning { daemon.terminate() }
     daemon.waitUntilExit()
 }
 let client = ApusAPIClient(socketPath: socketPath)
@@ -116,3 +118,8 @@ print(String(format: "write+fsync 256 MiB (reference): %8.1f ms;  ratio suspend/
              rawWrite.percentile(0.5) / 1000, suspend.percentile(0.5) / rawWrite.percentile(0.5)))
 _ = try client.perform(.stop, on: "big")
 
+
+_ = try client.undefine("probe")
+_ = try client.undefine("big")
+// Workers against in-process VMs: start latency, RSS per worker, API latency with spinning and paused VMs.
+try FleetBench.run(apusd: apusdPath, directory: directory, vms: fleetVMs, rounds: min(rounds, 1000))
