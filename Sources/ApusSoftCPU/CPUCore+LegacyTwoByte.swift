@@ -14,9 +14,21 @@ extension CPUCore {
             try loadFarPointer(&i, op == 0xB2 ? .ss : (op == 0xB4 ? .fs : .gs))
         case 0x02, 0x03:
             try loadSegmentQuery(&i, limit: op == 0x03)
+        case 0xB8:
+            try populationCount(&i)
         default:
             throw notImplemented(0x100 | UInt64(op), i)
         }
+    }
+
+    /// POPCNT (F3 0F B8): the count of set bits; ZF says the source was zero, OF SF AF CF PF are cleared. Without
+    /// F3 (or with F2 last) the opcode is JMPE's reserved slot, #UD.
+    func populationCount(_ i: inout Instruction) throws {
+        guard i.repeatPrefix == 0xF3, model.advertises(.popcnt) else { throw CPUFault.ud }
+        let (modrm, operand) = try decodeModRM(&i)
+        let value = try read(operand, size: i.operandSize, i)
+        setRegister(modrm.reg, size: i.operandSize, UInt64(value.nonzeroBitCount))
+        setArithmeticFlags(value == 0 ? Flag.zf : 0)
     }
 
     /// 0F 01 with ModRM.mod = 3: each ModRM byte is its own instruction. `modrm` is still unfetched.
