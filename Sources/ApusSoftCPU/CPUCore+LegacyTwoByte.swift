@@ -1,7 +1,8 @@
 import ApusCore
 
 /// 0F-map instructions outside the hot switch: PUSH/POP FS/GS, LSS/LFS/LGS, the register forms of group 7 (SWAPGS,
-/// RDTSCP, XGETBV/XSETBV, CLAC/STAC, MONITOR/MWAIT), SMSW/LMSW, and RDRAND/RDSEED/RDPID. Each one the CPU model
+/// RDTSCP, XGETBV/XSETBV, CLAC/STAC, MONITOR/MWAIT), SMSW/LMSW, RDRAND/RDSEED/RDPID, POPCNT, and the
+/// three-byte maps (CPUCore+SSSE3.swift). Each one the CPU model
 /// does not advertise is #UD, as on a processor without it.
 extension CPUCore {
     func executeLegacyTwoByte(_ i: inout Instruction, _ op: Int) throws {
@@ -16,6 +17,8 @@ extension CPUCore {
             try loadSegmentQuery(&i, limit: op == 0x03)
         case 0xB8:
             try populationCount(&i)
+        case 0x38, 0x3A:
+            try threeByteMap(&i, map: op)
         default:
             throw notImplemented(0x100 | UInt64(op), i)
         }

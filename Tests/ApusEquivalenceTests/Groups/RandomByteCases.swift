@@ -8,8 +8,8 @@ import ApusTesting
 /// end the same way on both CPUs.
 ///
 /// Left out, because this host's KVM runs ring 3 natively on the host CPU, so its answer is the host's and not the
-/// model's (CPUID does not gate what hardware executes): VEX/EVEX (C4, C5, 62), the 0F 38 and 0F 3A maps, SSE3
-/// and POPCNT while the model does not advertise them, SSE4a and LZCNT/TZCNT encodings, RDRAND/RDSEED/RDPID and the XSAVE family (0F C7 other than /1, 0F AE
+/// model's (CPUID does not gate what hardware executes): VEX/EVEX (C4, C5, 62), the 0F 38 and 0F 3A maps
+/// (SSSE3 aside), and SSE3, SSSE3 and POPCNT while the model does not advertise them, SSE4a and LZCNT/TZCNT encodings, RDRAND/RDSEED/RDPID and the XSAVE family (0F C7 other than /1, 0F AE
 /// other than FXSAVE/FXRSTOR/LDMXCSR/STMXCSR, CLFLUSH and the fences), group 7 (0F 01: SGDT, SMSW, XGETBV, RDTSCP...), LAR, LSL,
 /// SLDT and STR (0F 00, 02, 03), RDTSC, RDPMC, CPUID and SYSENTER/SYSEXIT (host-vendor dependent); anything that
 /// reads or loads selectors or the GDT (MOV Sreg, PUSH/POP FS/GS, LSS/LFS/LGS, far RET/IRET and far CALL/JMP through
@@ -91,6 +91,7 @@ struct RandomByteCases {
     /// nil when the instruction is left out; otherwise the flags the SDM leaves undefined after it.
     /// Features the model advertises: their instructions then behave as on the host, so KVM referees them.
     static let sse3 = CPUModel.default.advertises(.sse3), popcnt = CPUModel.default.advertises(.popcnt)
+    static let ssse3 = CPUModel.default.advertises(.ssse3)
 
     static func classify(prefixes: [UInt8], twoByte: Bool, opcode: UInt8, tail: [UInt8]) -> UInt64? {
         let reg = Int(tail[0] >> 3) & 7, mod = tail[0] >> 6
@@ -100,7 +101,11 @@ struct RandomByteCases {
         let all: UInt64 = 0x8D5, af: UInt64 = 0x10, of: UInt64 = 0x800
         if twoByte {
             switch opcode {
-            case 0x00, 0x01, 0x02, 0x03, 0x05, 0x07, 0x31, 0x33, 0x34, 0x35, 0x38, 0x3A, 0x78, 0x79, 0xA0, 0xA1, 0xA2,
+            // The three-byte maps: only SSSE3 (tail[0] is the third opcode byte), once advertised, without F2/F3
+            // (F2 0F 38 F0/F1 is SSE4.2's CRC32, which the host executes).
+            case 0x38: return ssse3 && !repeatPrefix && ((0x00...0x0B).contains(tail[0]) || (0x1C...0x1E).contains(tail[0])) ? 0 : nil
+            case 0x3A: return ssse3 && !repeatPrefix && tail[0] == 0x0F ? 0 : nil
+            case 0x00, 0x01, 0x02, 0x03, 0x05, 0x07, 0x31, 0x33, 0x34, 0x35, 0x78, 0x79, 0xA0, 0xA1, 0xA2,
                  0xA8, 0xA9, 0xB2, 0xB4, 0xB5:
                 return nil
             case 0x7C, 0x7D, 0xD0: return anyMandatory && !sse3 ? nil : 0         // SSE3 with a mandatory prefix
