@@ -1,7 +1,8 @@
 import ApusCore
 
 /// 0F-map instructions outside the hot switch: PUSH/POP FS/GS, LSS/LFS/LGS, the register forms of group 7 (SWAPGS,
-/// RDTSCP, XGETBV/XSETBV, CLAC/STAC, MONITOR/MWAIT), SMSW/LMSW, and RDRAND/RDSEED/RDPID. Each one the CPU model
+/// RDTSCP, XGETBV/XSETBV, CLAC/STAC, MONITOR/MWAIT), SMSW/LMSW, RDRAND/RDSEED/RDPID, POPCNT, and the
+/// three-byte maps (CPUCore+SSSE3.swift). Each one the CPU model
 /// does not advertise is #UD, as on a processor without it.
 extension CPUCore {
     func executeLegacyTwoByte(_ i: inout Instruction, _ op: Int) throws {
@@ -14,9 +15,23 @@ extension CPUCore {
             try loadFarPointer(&i, op == 0xB2 ? .ss : (op == 0xB4 ? .fs : .gs))
         case 0x02, 0x03:
             try loadSegmentQuery(&i, limit: op == 0x03)
+        case 0xB8:
+            try populationCount(&i)
+        case 0x38, 0x3A:
+            try threeByteMap(&i, map: op)
         default:
             throw notImplemented(0x100 | UInt64(op), i)
         }
+    }
+
+    /// POPCNT (F3 0F B8): the count of set bits; ZF says the source was zero, OF SF AF CF PF are cleared. Without
+    /// F3 (or with F2 last) the opcode is JMPE's reserved slot, #UD.
+    func populationCount(_ i: inout Instruction) throws {
+        guard i.repeatPrefix == 0xF3, model.advertises(.popcnt) else { throw CPUFault.ud }
+        let (modrm, operand) = try decodeModRM(&i)
+        let value = try read(operand, size: i.operandSize, i)
+        setRegister(modrm.reg, size: i.operandSize, UInt64(value.nonzeroBitCount))
+        setArithmeticFlags(value == 0 ? Flag.zf : 0)
     }
 
     /// 0F 01 with ModRM.mod = 3: each ModRM byte is its own instruction. `modrm` is still unfetched.

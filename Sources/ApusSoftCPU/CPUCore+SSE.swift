@@ -1,25 +1,23 @@
 import ApusCore
 
-/// SSE/SSE2 on XMM registers: the dispatch by opcode and mandatory prefix, and operand access. The data moves are
-/// in CPUCore+SSEMoves.swift, packed integer arithmetic in CPUCore+SSEInteger.swift, floating point in
-/// CPUCore+SSEFloat.swift and CPUCore+SSEConvert.swift, the MMX forms in CPUCore+MMX.swift. The XMM registers live
-/// in `fpu`'s FXSAVE image.
+/// SSE/SSE2/SSE3 on XMM registers: the dispatch by opcode and mandatory prefix, and operand access. The data moves
+/// are in CPUCore+SSEMoves.swift, SSE3 in CPUCore+SSE3.swift, packed integer arithmetic in CPUCore+SSEInteger.swift,
+/// floating point in CPUCore+SSEFloat.swift and CPUCore+SSEConvert.swift, the MMX forms in CPUCore+MMX.swift. The
+/// XMM registers live in `fpu`'s FXSAVE image.
 extension CPUCore {
     /// A 128-bit value as two little-endian halves.
     typealias Vector = (low: UInt64, high: UInt64)
 
-    /// 0F opcodes the SSE/SSE2 files execute (the prefix each form needs is checked where it runs).
+    /// 0F opcodes the SSE/SSE2/SSE3 files execute (the prefix each form needs is checked where it runs).
     static func isSSEOpcode(_ op: Int) -> Bool {
         switch op {
-        case 0x10...0x17, 0x28, 0x29, 0x2A...0x2F, 0x50...0x5F, 0x60...0x77, 0x7E, 0x7F, 0xC2...0xC6, 0xD1...0xFE:
+        case 0x10...0x17, 0x28, 0x29, 0x2A...0x2F, 0x50...0x5F, 0x60...0x77, 0x7C...0x7F, 0xC2...0xC6, 0xD0...0xFE:
             return true
         default: return false
         }
     }
 
     func sse(_ i: inout Instruction, _ op: Int) throws {
-        // 0F F0 is only LDDQU (F2, SSE3, not advertised); the other prefixes leave it undefined.
-        if op == 0xF0 { throw CPUFault.ud }
         // The mandatory prefix: F3/F2 win over 66; none means the MMX/PS form.
         let prefix = i.repeatPrefix != 0 ? Int(i.repeatPrefix) : (i.operandSizePrefix ? 0x66 : 0)
         if op == 0xC3 {   // MOVNTI m32/m64, r: an integer store with a non-temporal hint (no cache here)
@@ -34,6 +32,10 @@ extension CPUCore {
         if sregs.cr0 & ControlRegister.cr0TS != 0 { throw CPUFault(vector: .deviceNotAvailable, errorCode: nil) }
         let (modrm, operand) = try decodeModRM(&i)
         switch op {
+        case 0x12 where prefix >= 0xF2, 0x16 where prefix == 0xF3, 0xF0:   // SSE3's MOVSLDUP/MOVDDUP/MOVSHDUP, LDDQU
+            try sse3Move(i, op, prefix: prefix, reg: modrm.reg, operand)
+        case 0x7C, 0x7D, 0xD0:                                               // SSE3's HADD/HSUB, ADDSUB
+            try sse3Arithmetic(i, op, prefix: prefix, reg: modrm.reg, operand)
         case 0x10...0x17, 0x28, 0x29, 0x2B, 0x50, 0x6E, 0x6F, 0x70, 0x7E, 0x7F, 0xC4...0xC6, 0xD6, 0xD7, 0xE7, 0xF7:
             try sseMove(&i, op, prefix: prefix, reg: modrm.reg, operand)
         case _ where Self.isSSEFloatOpcode(op):

@@ -136,27 +136,33 @@ extension CPUCore {
             x87PushLoaded(value, status: status)
         case (0xDB, 5), (0xDB, 7), (0xDF, 4), (0xDF, 6):                // FLD/FSTP m80, FBLD, FBSTP
             try x87TenByte(opcode, kind: kind, operand, i)
-        case (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 2), (0xDB, 3), (0xDF, 2), (0xDF, 3), (0xDF, 7):
+        case (0xD9, 2), (0xD9, 3), (0xDD, 2), (0xDD, 3), (0xDB, 2), (0xDB, 3), (0xDF, 2), (0xDF, 3), (0xDF, 7),
+             (0xDB, 1), (0xDD, 1), (0xDF, 1):
+            // Kind 1 is SSE3's FISTTP m32/m64/m16: FISTP rounding toward zero whatever the control word says.
+            let truncating = kind == 1
+            guard !truncating || model.advertises(.sse3) else { throw CPUFault.ud }
             let format: apus_x87_format
             let size: Int
-            switch opcode {
-            case 0xD9: (format, size) = (APUS_X87_M32, 4)
-            case 0xDD: (format, size) = (APUS_X87_M64, 8)
-            case 0xDB: (format, size) = (APUS_X87_I32, 4)
+            switch (opcode, truncating) {
+            case (0xD9, _): (format, size) = (APUS_X87_M32, 4)
+            case (0xDD, true): (format, size) = (APUS_X87_I64, 8)
+            case (0xDD, _): (format, size) = (APUS_X87_M64, 8)
+            case (0xDB, _): (format, size) = (APUS_X87_I32, 4)
             default: (format, size) = kind == 7 ? (APUS_X87_I64, 8) : (APUS_X87_I16, 2)
             }
             let pop = kind != 2
+            let control = truncating ? x87Control | 0x0C00 : x87Control
             var source = Self.x87Indefinite
             var stored: UInt64 = 0
             if x87Empty(0) {
                 guard x87StackFault(overflow: false) else { return }
                 // The masked response stores the indefinite value of the destination format.
                 var ignored: UInt64 = 0
-                _ = apus_x87_store(Int32(format.rawValue), &source, x87Control, &ignored)
+                _ = apus_x87_store(Int32(format.rawValue), &source, control, &ignored)
                 stored = ignored
             } else {
                 source = st(0)
-                let status = apus_x87_store(Int32(format.rawValue), &source, x87Control, &stored)
+                let status = apus_x87_store(Int32(format.rawValue), &source, control, &stored)
                 guard x87Accept(status) else { return }
             }
             try write(operand, size: size, stored & Flag.mask(size), i)

@@ -103,7 +103,8 @@ public final class SoftVCPU: VCPUBackend {
     /// Names an opcode without a case in the interpreter, once per opcode per vCPU, through the machine's diagnostics.
     private func reportNotImplemented(_ opcode: UInt64, at rip: UInt64) {
         guard let diagnostics, reportedOpcodes.insert(opcode).inserted else { return }
-        let bytes = opcode >= 0x100 ? "0F " + hex(opcode & 0xFF) : hex(opcode)
+        let bytes = opcode >= 0x1_0000 ? "0F " + hex((opcode >> 8) & 0xFF) + " " + hex(opcode & 0xFF)
+            : (opcode >= 0x100 ? "0F " + hex(opcode & 0xFF) : hex(opcode))
         diagnostics("soft CPU vCPU \(index): opcode \(bytes) at rip 0x\(String(rip, radix: 16)) is not implemented "
                     + "(or undefined); the guest gets #UD")
     }

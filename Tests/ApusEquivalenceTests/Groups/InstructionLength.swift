@@ -1,7 +1,7 @@
 /// The length of one 64-bit-mode instruction from its bytes (prefixes, REX, opcode, ModRM, SIB, displacement,
 /// immediate), so the random-bytes group can run exactly one instruction followed by the runner's HLT padding
-/// instead of whatever its leftover random bytes happen to decode to. Opcodes the group leaves out (0F 38, 0F 3A,
-/// VEX) need no length; an undefined opcode faults before its length matters.
+/// instead of whatever its leftover random bytes happen to decode to. Opcodes the group leaves out (VEX) need no
+/// length; an undefined opcode faults before its length matters.
 enum InstructionLength {
     /// The instruction's length, and where its displacement is (offset, size; size 0 when it has none) and whether
     /// that displacement is RIP-relative.
@@ -27,6 +27,8 @@ enum InstructionLength {
             let second = bytes[index]
             index += 1
             switch second {
+            case 0x38: (hasModRM, immediate) = (true, 0); index += 1    // the third opcode byte, then ModRM
+            case 0x3A: (hasModRM, immediate) = (true, 1); index += 1
             case 0x05...0x09, 0x0B, 0x0E, 0x30...0x37, 0x77, 0xA0...0xA2, 0xA8...0xAA, 0xC8...0xCF:
                 (hasModRM, immediate) = (false, 0)
             case 0x80...0x8F: (hasModRM, immediate) = (false, 4)

@@ -1,4 +1,5 @@
 import ApusCore
+import ApusSoftCPU
 import ApusTesting
 
 /// Random instruction bytes at CPL3: up to three legacy prefixes, sometimes a REX prefix, an opcode of the one-byte
@@ -7,14 +8,14 @@ import ApusTesting
 /// end the same way on both CPUs.
 ///
 /// Left out, because this host's KVM runs ring 3 natively on the host CPU, so its answer is the host's and not the
-/// model's (CPUID does not gate what hardware executes): VEX/EVEX (C4, C5, 62), the 0F 38 and 0F 3A maps, SSE3,
-/// SSE4a, POPCNT and LZCNT/TZCNT encodings, RDRAND/RDSEED/RDPID and the XSAVE family (0F C7 other than /1, 0F AE
+/// model's (CPUID does not gate what hardware executes): VEX/EVEX (C4, C5, 62), the 0F 38 and 0F 3A maps
+/// (SSSE3 aside), and SSE3, SSSE3 and POPCNT while the model does not advertise them, SSE4a and LZCNT/TZCNT encodings, RDRAND/RDSEED/RDPID and the XSAVE family (0F C7 other than /1, 0F AE
 /// other than FXSAVE/FXRSTOR/LDMXCSR/STMXCSR, CLFLUSH and the fences), group 7 (0F 01: SGDT, SMSW, XGETBV, RDTSCP...), LAR, LSL,
 /// SLDT and STR (0F 00, 02, 03), RDTSC, RDPMC, CPUID and SYSENTER/SYSEXIT (host-vendor dependent); anything that
 /// reads or loads selectors or the GDT (MOV Sreg, PUSH/POP FS/GS, LSS/LFS/LGS, far RET/IRET and far CALL/JMP through
 /// memory); POPF (the host clears NT under it, see FlagCases); INT n and SYSCALL (this host's KVM answers INT n with
 /// #UD and leaves SYSCALL in ring 3 here; the exceptions and control groups cover them); CMPS (which operand faults
-/// first differs between implementations); FISTTP (SSE3); 66h on near branches (16-bit on AMD, ignored by Intel);
+/// first differs between implementations); 66h on near branches (16-bit on AMD, ignored by Intel);
 /// LOCK on hint NOPs and prefixed MOVNTI, register forms of MOVNTQ/MOVNTDQ (vendors differ); FXSAVE (which byte
 /// faults first differs), FXRSTOR and LDMXCSR (their #GP for reserved MXCSR bits goes to KVM's emulator, which
 /// answers #UD; the SSE groups cover them); MASKMOVQ and MASKMOVDQU (every case here starts with zeroed MMX/XMM
@@ -88,6 +89,10 @@ struct RandomByteCases {
     }
 
     /// nil when the instruction is left out; otherwise the flags the SDM leaves undefined after it.
+    /// Features the model advertises: their instructions then behave as on the host, so KVM referees them.
+    static let sse3 = CPUModel.default.advertises(.sse3), popcnt = CPUModel.default.advertises(.popcnt)
+    static let ssse3 = CPUModel.default.advertises(.ssse3)
+
     static func classify(prefixes: [UInt8], twoByte: Bool, opcode: UInt8, tail: [UInt8]) -> UInt64? {
         let reg = Int(tail[0] >> 3) & 7, mod = tail[0] >> 6
         let anyMandatory = prefixes.contains { $0 == 0x66 || $0 == 0xF2 || $0 == 0xF3 }
@@ -96,14 +101,19 @@ struct RandomByteCases {
         let all: UInt64 = 0x8D5, af: UInt64 = 0x10, of: UInt64 = 0x800
         if twoByte {
             switch opcode {
-            case 0x00, 0x01, 0x02, 0x03, 0x05, 0x07, 0x31, 0x33, 0x34, 0x35, 0x38, 0x3A, 0x78, 0x79, 0xA0, 0xA1, 0xA2,
+            // The three-byte maps: only SSSE3 (tail[0] is the third opcode byte), once advertised, without F2/F3
+            // (F2 0F 38 F0/F1 is SSE4.2's CRC32, which the host executes).
+            case 0x38: return ssse3 && !repeatPrefix && ((0x00...0x0B).contains(tail[0]) || (0x1C...0x1E).contains(tail[0])) ? 0 : nil
+            case 0x3A: return ssse3 && !repeatPrefix && tail[0] == 0x0F ? 0 : nil
+            case 0x00, 0x01, 0x02, 0x03, 0x05, 0x07, 0x31, 0x33, 0x34, 0x35, 0x78, 0x79, 0xA0, 0xA1, 0xA2,
                  0xA8, 0xA9, 0xB2, 0xB4, 0xB5:
                 return nil
-            case 0x7C, 0x7D, 0xD0: return anyMandatory ? nil : 0                  // SSE3 with a mandatory prefix
-            case 0xF0: return prefixes.contains(0xF2) ? nil : 0                    // LDDQU (F2 outranks 66)
-            case 0x12, 0x16: return repeatPrefix ? nil : 0                         // MOVSLDUP, MOVSHDUP, MOVDDUP
+            case 0x7C, 0x7D, 0xD0: return anyMandatory && !sse3 ? nil : 0         // SSE3 with a mandatory prefix
+            case 0xF0: return prefixes.contains(0xF2) && !sse3 ? nil : 0           // LDDQU (F2 outranks 66)
+            case 0x12, 0x16: return repeatPrefix && !sse3 ? nil : 0                // MOVSLDUP, MOVSHDUP, MOVDDUP
             case 0x2B, 0xC3: return anyMandatory ? nil : 0                         // MOVNTSS/SD (SSE4a); MOVNTI "NP"
-            case 0xB8: return prefixes.contains(0xF3) ? nil : 0                    // POPCNT
+            // POPCNT; with both F2 and F3 which one counts is left open by the SDM.
+            case 0xB8: return prefixes.contains(0xF3) && (!popcnt || prefixes.contains(0xF2)) ? nil : 0
             case 0x18...0x1F: return locked ? nil : 0                              // LOCK on a hint NOP: vendors differ
             case 0xC7: return reg == 1 ? 0 : nil
             case 0xAE: return anyMandatory || locked || (mod == 3 ? reg < 5 : reg != 3 && reg != 7) ? nil : 0   // STMXCSR, CLFLUSH, fences
@@ -125,7 +135,7 @@ struct RandomByteCases {
         case 0xE8, 0xE9: return tail[3] & 0x80 != 0 || operandSize16 ? nil : 0
         case 0xC2, 0xC3: return operandSize16 ? nil : 0
         case 0xFF: return (2...5).contains(reg) ? nil : 0                                 // indirect and far
-        case 0xDB, 0xDD, 0xDF: return reg == 1 && mod != 3 ? nil : 0                      // FISTTP (SSE3)
+        case 0xDB, 0xDD, 0xDF: return reg == 1 && mod != 3 && !sse3 ? nil : 0             // FISTTP (SSE3)
         case 0x20...0x23, 0x08...0x0B, 0x30...0x33, 0x24, 0x25, 0x0C, 0x0D, 0x34, 0x35, 0x84, 0x85, 0xA8, 0xA9:
             return af                                                                      // AND/OR/XOR/TEST
         case 0x80, 0x81, 0x83: return reg == 1 || reg == 4 || reg == 6 ? af : 0
