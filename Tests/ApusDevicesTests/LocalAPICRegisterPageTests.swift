@@ -65,6 +65,22 @@ import Testing
         #expect(disarmed.timerRemainingAtSave == nil)
     }
 
+    @Test func anExpiredOneShotWhoseVectorIsNowhereIsDueAtOnce() {
+        // KVM keeps an expiry it has not injected yet outside the page: the count reads 0 and IRR is empty.
+        var state = LocalAPICState(id: 0, bootstrap: true)
+        state.lvt[0] = 0x31          // one-shot, vector 0x31, unmasked
+        state.timerInitialCount = 1_000
+        let page = state.registerPage
+        let owed = LocalAPICState(registerPage: page, baseMSR: state.baseMSR, tscDeadline: 0)
+        #expect(owed.timerRemainingAtSave == 0)
+        var delivered = page
+        delivered[0x200 + 16 * (0x31 / 32)] = 1 << (0x31 % 32)   // the vector already pending in IRR
+        #expect(LocalAPICState(registerPage: delivered, baseMSR: state.baseMSR, tscDeadline: 0).timerRemainingAtSave == nil)
+        var periodic = page
+        periodic[0x320] = 0x2_0031   // a periodic timer reads 0 only when stopped
+        #expect(LocalAPICState(registerPage: periodic, baseMSR: state.baseMSR, tscDeadline: 0).timerRemainingAtSave == nil)
+    }
+
     @Test func aHostilePageStillGivesAUsableState() throws {
         // Every bit set: reserved bits are dropped, and the state restores into a LocalAPIC.
         let page = try #require(APICRegisterPage(bytes: Array(repeating: 0xFF, count: APICRegisterPage.size)))

@@ -35,7 +35,17 @@ extension LocalAPICState {
             timerRemainingAtSave = tscDeadline == 0 ? nil : tscDeadlineRemaining
         } else {
             let count = UInt64(page[Int(APICRegister.timerCurrentCount)])
-            timerRemainingAtSave = count == 0 ? nil : count &* divisor
+            let vector = UInt8(truncatingIfNeeded: lvt[Self.lvtIndexTimer])
+            if count == 0, timerMode == .oneShot, timerInitialCount != 0,
+               !interruptRequest[vector], !inService[vector] {
+                // An armed one-shot that reads expired with its vector nowhere: KVM counts an expiry it has not
+                // injected yet outside the page (it injects on the next KVM_RUN), so it may still be owed. Due at
+                // once: a guest waiting for it gets it (otherwise it would wait forever); one that already took it
+                // sees one extra tick, the lesser wrong.
+                timerRemainingAtSave = 0
+            } else {
+                timerRemainingAtSave = count == 0 ? nil : count &* divisor
+            }
         }
     }
 
