@@ -148,19 +148,13 @@ extension CPUCore {
             return
         }
         let width = target.pushSize
-        let stackEntry = width == 4 ? UInt64(level) * 8 + 4 : UInt64(level) * 4 + 2
-        let innerSP = try readSystem(sregs.tr.base &+ stackEntry, size: width)
-        let innerSS = UInt16(try readSystem(sregs.tr.base &+ stackEntry &+ UInt64(width), size: 2))
         var parameters: [UInt64] = []
         for index in 0..<target.parameterCount {
             let address = (outerRSP &+ UInt64(index * width)) & outerStackMask
             parameters.append(try read(.ss, address, size: width))
         }
-        let descriptor = try readDescriptor(innerSS)
-        guard descriptor.s, descriptor.type & 0xA == 0x2, descriptor.dpl == level, UInt8(innerSS & 3) == level else {
-            throw CPUFault(vector: .invalidTSS, errorCode: UInt32(innerSS & 0xFFFC))
-        }
-        guard descriptor.present else { throw CPUFault(vector: .stackFault, errorCode: UInt32(innerSS & 0xFFFC)) }
+        // The TSS's own format (16- or 32-bit) says where the inner stack is, whatever the gate's size.
+        let (descriptor, innerSP) = try innerStack(level: level)
         sregs.ss = descriptor
         gpr[4] = innerSP
         try push(outerSS, size: width)
