@@ -7,6 +7,7 @@ extension CPUCore {
     /// Executes `op` and commits RIP, or throws #UD where the opcode is undefined (most of these are in 64-bit mode).
     func executeLegacyOneByte(_ i: inout Instruction, _ op: Int) throws -> StepResult {
         let size = i.operandSize
+        if op & 0xFE == 0xC4, try vexInstruction(&i, op) { rip = i.ip; return .normal }   // VEX (CPUCore+VEX.swift)
         if is64BitCode && Self.invalidIn64BitMode(op) { throw CPUFault.ud }
         switch op {
         case 0x06, 0x0E, 0x16, 0x1E:

@@ -197,6 +197,7 @@ extension CPUCore {
             }
             try floatingPointState(modrm.reg & 7, operand, i)
         case 0xBC, 0xBD:
+            if i.repeatPrefix == 0xF3, model.advertises(op == 0xBC ? .bmi1 : .lzcnt) { try countZeros(&i, leading: op == 0xBD); break }
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
             if value == 0 {
