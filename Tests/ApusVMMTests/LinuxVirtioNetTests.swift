@@ -21,24 +21,16 @@ import Testing
 
     @Test func debianKernelTalksTCPOverATapInANetworkNamespace() throws {
         guard DebianGuest.require(for: "LinuxVirtioNetTests") else { return }
-        guard let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: FileManager.default.isExecutableFile),
-              let socat = ["/usr/bin/socat", "/bin/socat"].first(where: FileManager.default.isExecutableFile),
+        guard let socat = ["/usr/bin/socat", "/bin/socat"].first(where: FileManager.default.isExecutableFile),
               let sha256sum = ["/usr/bin/sha256sum", "/bin/sha256sum"].first(where: FileManager.default.isExecutableFile)
         else {
-            print("LinuxVirtioNetTests: skipping: ip (iproute2), socat or sha256sum is not installed")
+            print("LinuxVirtioNetTests: skipping: socat or sha256sum is not installed")
             return
         }
-        guard getuid() == 0, FileManager.default.fileExists(atPath: "/dev/net/tun") else {
-            print("LinuxVirtioNetTests: skipping: creating a network namespace and a TAP needs root and /dev/net/tun")
+        guard let namespace = try ThrowawayNetworkNamespace.create(prefix: "apus-net", for: "LinuxVirtioNetTests") else {
             return
         }
-        let namespace = "apus-net-\(getpid())"
-        let created = try run(ip, ["netns", "add", namespace])
-        guard created.status == 0 else {
-            print("LinuxVirtioNetTests: skipping: this host does not let the test create a network namespace: \(created.output)")
-            return
-        }
-        defer { _ = try? run(ip, ["netns", "delete", namespace]) }
+        defer { namespace.delete() }
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("apus-virtio-net-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -65,17 +57,11 @@ import Testing
         let machine = try Machine(configuration: configuration, output: output)
         // The TAP exists now (Apus created it, attached to the machine): move it into the namespace, where the
         // host's side of the link lives.
-        for arguments in [["link", "set", tap, "netns", namespace],
-                          ["-n", namespace, "addr", "add", "10.0.2.1/24", "dev", tap],
-                          ["-n", namespace, "link", "set", tap, "up"],
-                          ["-n", namespace, "link", "set", "lo", "up"]] {
-            let result = try run(ip, arguments)
-            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.output)")
-        }
-        let sender = try spawn(ip, ["netns", "exec", namespace, socat, "-u", "OPEN:\(toGuest.path)",
-                                    "TCP-LISTEN:5001,bind=10.0.2.1,reuseaddr"])
-        let receiver = try spawn(ip, ["netns", "exec", namespace, socat, "-u",
-                                      "TCP-LISTEN:5002,bind=10.0.2.1,reuseaddr", "CREATE:\(fromGuest.path)"])
+        try namespace.adopt(tap: tap, address: "10.0.2.1/24")
+        let sender = try spawn(namespace.command(socat, ["-u", "OPEN:\(toGuest.path)",
+                                                         "TCP-LISTEN:5001,bind=10.0.2.1,reuseaddr"]))
+        let receiver = try spawn(namespace.command(socat, ["-u", "TCP-LISTEN:5002,bind=10.0.2.1,reuseaddr",
+                                                           "CREATE:\(fromGuest.path)"]))
         defer {
             for process in [sender, receiver] where process.isRunning { process.terminate() }
         }
@@ -118,19 +104,15 @@ import Testing
     }
 
     private func sha(_ tool: String, _ file: URL) throws -> String {
-        String(try run(tool, [file.path]).output.prefix(64))
+        String(try CommandRunner.runTool(tool, [file.path]).output.prefix(64))
     }
 
-    private func spawn(_ executable: String, _ arguments: [String]) throws -> Process {
+    private func spawn(_ command: (executable: String, arguments: [String])) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         return process
-    }
-
-    private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try CommandRunner.runTool(executable, arguments)
     }
 }

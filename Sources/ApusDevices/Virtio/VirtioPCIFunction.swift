@@ -27,6 +27,9 @@ public final class VirtioPCIFunction: PCIFunction {
         public var config: PCIConfigSpace
         public var msix: MSIXTable
         public var transport: VirtioTransportState
+        /// The model's host input not yet in guest memory (`VirtioDeviceModel.savePendingInput`); absent in
+        /// snapshots written before it was saved.
+        public var pendingInput: [[UInt8]] = []
     }
 
     public let model: any VirtioDeviceModel
@@ -218,7 +221,9 @@ public final class VirtioPCIFunction: PCIFunction {
 
     // MARK: - State
 
-    public func saveState() -> State { State(config: config, msix: msix, transport: transport) }
+    public func saveState() -> State {
+        State(config: config, msix: msix, transport: transport, pendingInput: model.savePendingInput())
+    }
 
     public func restoreState(_ state: State) throws {
         guard state.transport.queues.count == model.queueCount, state.msix.count == msix.count,
@@ -228,10 +233,23 @@ public final class VirtioPCIFunction: PCIFunction {
         for queue in state.transport.queues {
             if let ring = queue.ring { try ring.validateLayout(in: memory) }
         }
+        try model.restorePendingInput(state.pendingInput)
         config = state.config
         msix = state.msix
         transport = state.transport
         if transport.status & VirtioStatus.driverOK != 0 { model.activate(features: transport.driverFeatures) }
         updateINTx()
+    }
+}
+
+extension VirtioPCIFunction.State {
+    private enum CodingKeys: String, CodingKey { case config, msix, transport, pendingInput }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        config = try container.decode(PCIConfigSpace.self, forKey: .config)
+        msix = try container.decode(MSIXTable.self, forKey: .msix)
+        transport = try container.decode(VirtioTransportState.self, forKey: .transport)
+        pendingInput = try container.decodeIfPresent([[UInt8]].self, forKey: .pendingInput) ?? []
     }
 }
