@@ -36,7 +36,7 @@ gzip -dc "$work/initramfs.cpio.gz" | cpio -it --quiet | grep -qx 'bin/apus-diski
     || { echo "bench/disk: the initramfs has no bin/apus-diskio (another checkout rebuilt it?); run again" >&2; exit 1; }
 # The image must hold the sequential range; the random range is the same blocks.
 image_mib=$((mib + 16))
-cmdline="console=ttyS0 reboot=k panic=-1 cryptomgr.notests=1 nokaslr apus.diskbench apus.diskmib=$mib apus.diskops=$ops"
+cmdline="console=ttyS0 reboot=k panic=-1 cryptomgr.notests=1 nokaslr no_timer_check apus.diskbench apus.diskmib=$mib apus.diskops=$ops"
 
 scratch_image() {  # scratch_image FORMAT PATH: a fresh, empty image
     if [ "$1" = raw ]; then truncate -s "${image_mib}M" "$2"; else qemu-img create -q -f qcow2 "$2" "${image_mib}M"; fi
