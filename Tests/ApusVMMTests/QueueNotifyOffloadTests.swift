@@ -93,6 +93,30 @@ import Glibc
         #expect(try bus.exclusively { try queue.takeUsed() }.count == 1, "resume served the held kick")
         #expect(try memory.readBytes(at: GuestAddress(0x20_1000), count: 512) == [UInt8](repeating: 0xA4, count: 512))
 
+        // 4: the guest moves BAR 4. A kick at the old address is still caught; the thread serves the queue and drops
+        // the stale registration, so the next kick, at the new address, exits and registers there.
+        let moved = Self.barBase + 0x10_0000
+        bus.exclusively {
+            function.writeConfig(offset: 0x10 + 4 * VirtioPCIFunction.Layout.configBar, size: 4,
+                                 value: UInt32(truncatingIfNeeded: moved))
+        }
+        try post(read: 5, queue: queue, bus: bus, memory: memory)
+        registers.rip = 0x8000
+        try vcpu.setRegisters(registers)
+        guard case .halt = try vcpu.run() else { Issue.record("the kick at the old address left KVM_RUN"); return }
+        #expect(try waitForUsed(queue, bus: bus) == 1, "the kick at the old address was served")
+        #expect(try memory.readBytes(at: GuestAddress(0x20_1000), count: 512) == [UInt8](repeating: 0xA5, count: 512))
+        #expect(offload.registeredQueues == 0, "the stale registration is gone")
+        try enterRealMode(vcpu, fsBase: moved + VirtioPCIFunction.Layout.notifyOffset)
+        let exitAtNewAddress = try vcpu.run()
+        guard case .mmio(let access) = exitAtNewAddress else {
+            Issue.record("a kick at the new address should exit first, got \(exitAtNewAddress.kind)")
+            return
+        }
+        #expect(access.address == GuestAddress(moved + VirtioPCIFunction.Layout.notifyOffset))
+        bus.windowWrite(io: false, address: access.address.rawValue, size: access.size, value: 0)
+        #expect(offload.registeredQueues == 1, "registered again at the new address")
+
         offload.stop()
         #expect(offload.registeredQueues == 0, "stop deregisters every ioeventfd")
     }
