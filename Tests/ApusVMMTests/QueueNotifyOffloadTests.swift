@@ -5,6 +5,7 @@ import ApusKVM
 import ApusTesting
 @testable import ApusVMM
 import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +50,11 @@ import Glibc
             function.writeConfig(offset: 0x14 + 4 * VirtioPCIFunction.Layout.configBar, size: 4, value: 0)
         }
         let gate = HostInputGate()
-        let offload = try QueueNotifyOffload(machine: machine, bus: bus, gate: gate, log: { print("offload: \($0)") })
+        let logged = Mutex<[String]>([])
+        let offload = try QueueNotifyOffload(machine: machine, bus: bus, gate: gate, log: { line in
+            print("offload: \(line)")
+            logged.withLock { $0.append(line) }
+        })
         defer { offload.stop() }
         offload.adopt(function)
 
@@ -63,6 +68,13 @@ import Glibc
             print("QueueNotifyOffloadTests: no ioeventfd registered on this host; the exit path is all there is")
             return
         }
+
+        // A kick KVM does not match (a 4-byte write) still exits; it must leave the registration as it is.
+        try post(read: 1, queue: queue, bus: bus, memory: memory)
+        bus.windowWrite(io: false, address: Self.notifyAddress, size: 4, value: 0)
+        #expect(try bus.exclusively { try queue.takeUsed() }.count == 1, "the 4-byte kick was served on the exit path")
+        #expect(offload.registeredQueues == 1 && logged.withLock { $0 }.isEmpty,
+                "an exit at an already registered address neither re-registers nor gives up: \(logged.withLock { $0 })")
 
         // 2: the guest's own kick stays inside KVM (the vCPU runs on to HLT) and the I/O thread serves it.
         try post(read: 3, queue: queue, bus: bus, memory: memory)

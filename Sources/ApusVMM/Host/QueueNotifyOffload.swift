@@ -77,16 +77,20 @@ final class QueueNotifyOffload: @unchecked Sendable {
     /// The queue's kick came as an exit (vCPU thread, under the bus's lock): register an ioeventfd at its register.
     private func kicked(_ function: VirtioPCIFunction, queue: Int) {
         guard let address = Self.notifyAddress(of: function, queue: queue) else { return }
-        let stale: Doorbell? = lock.withLock { _ in
-            guard !disabled else { return nil }
+        enum Plan { case keep, register(replacing: Doorbell?) }
+        let plan: Plan = lock.withLock { _ in
+            guard !disabled else { return .keep }
             guard let index = doorbells.firstIndex(where: { $0.function === function && $0.queue == queue }) else {
-                return nil
+                return .register(replacing: nil)
             }
             if case .mmio(let registered) = doorbells[index].eventFD.address, registered.rawValue == address {
-                return nil  // a kick that raced the registration: nothing to change
+                // Registered here already: a kick that raced the registration, or a write KVM did not match (another
+                // width or value), which keeps taking the exit path.
+                return .keep
             }
-            return doorbells.remove(at: index)
+            return .register(replacing: doorbells.remove(at: index))
         }
+        guard case .register(let stale) = plan else { return }
         stale?.eventFD.detach()
         do {
             let eventFD = try KVMIOEventFD(machine: machine, at: .mmio(GuestAddress(address)), length: 2,
