@@ -41,6 +41,10 @@ public final class VirtioPCIFunction: PCIFunction {
     private let name: String
     private let log: @Sendable (String) -> Void
     private var intxAsserted = false
+    /// Called under the bus's lock when a queue notification arrives as a write to the notify register (not through
+    /// `serviceQueue`), before the queue is served: the VMM may then have later ones delivered elsewhere (KVM's
+    /// ioeventfd, so they no longer stop the vCPU).
+    public var onNotifyWrite: ((_ queue: Int) -> Void)?
     /// Where the VIRTIO_PCI_CAP_PCI_CFG capability sits: a window into the BARs through configuration space.
     private let pciConfigWindow: Int
 
@@ -160,8 +164,9 @@ public final class VirtioPCIFunction: PCIFunction {
         case Layout.deviceOffset..<Layout.notifyOffset:
             model.writeConfig(offset: Int(offset - Layout.deviceOffset), size: size, value: value)
         case Layout.notifyOffset..<Layout.configBarSize:
-            let queue = (offset - Layout.notifyOffset) / UInt64(Layout.notifyMultiplier)
-            notify(queue: Int(queue))
+            let queue = Int((offset - Layout.notifyOffset) / UInt64(Layout.notifyMultiplier))
+            if queue < transport.queues.count { onNotifyWrite?(queue) }
+            notify(queue: queue)
         default: break
         }
     }
