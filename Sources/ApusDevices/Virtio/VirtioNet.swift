@@ -192,7 +192,10 @@ public final class VirtioNet: VirtioDeviceModel {
             let bare = headerPassthrough ? frame.count - Self.headerSize : frame.count
             if var header = receivedHeader(frame), bare >= 0 {
                 if chain.writableLength >= UInt64(Self.headerSize + bare) {
-                    header[Header.numBuffersOffset] = 1  // one buffer per packet (no VIRTIO_NET_F_MRG_RXBUF)
+                    // One buffer per packet (no VIRTIO_NET_F_MRG_RXBUF). Both bytes: a TAP skips num_buffers
+                    // without writing it, so the backend's copy may hold stale bytes there.
+                    header[Header.numBuffersOffset] = 1
+                    header[Header.numBuffersOffset + 1] = 0
                     var cursor = GuestBufferCursor(chain.writable)
                     let headerBytes = header.withUnsafeBytes { (try? cursor.write($0, to: memory)) ?? 0 }
                     let frameBytes = frame.withUnsafeBytes {
