@@ -6,6 +6,7 @@
 // One line per group; a CPU that cannot run a group stops after the previous line.
 // format: elf64
 #include "platform.inc"
+#include "cpuid-gated.inc"
 .set KERNEL_CODE, 0x08
 .set KERNEL_DATA, 0x10
 .set USER_DATA, 0x1B
@@ -13,14 +14,10 @@
 .set TSS_SELECTOR, 0x28
 .set KERNEL_STACK, 0x8F000
 .set USER_STACK, 0x8E000
-.set TSC_AUX, 0xC0000103
 
 .macro SAY text
     mov $\text, %esi
     call puts64
-.endm
-.macro EXPECT_UD bytes
-    movl $\bytes, ud_skip
 .endm
 
 .code64
@@ -109,107 +106,7 @@ _start:
     hlt
 
 cpuid_gated:
-    mov $0x80000001, %eax
-    cpuid
-    bt $27, %edx                         // RDTSCP
-    jnc 1f
-    mov $TSC_AUX, %ecx
-    mov $0x2A, %eax
-    xor %edx, %edx
-    wrmsr
-    rdtscp
-    cmp $0x2A, %ecx
-    sete %al
-    jmp 2f
-1:  EXPECT_UD 3
-    rdtscp
-    call took_ud
-2:  call put_digit
-
-    mov $7, %eax
-    xor %ecx, %ecx
-    cpuid
-    bt $22, %ecx                         // RDPID: the full TSC_AUX in RAX
-    jnc 1f
-    .byte 0xF3, 0x0F, 0xC7, 0xF8         // rdpid %rax
-    cmp $0x2A, %rax
-    sete %al
-    jmp 2f
-1:  EXPECT_UD 4
-    .byte 0xF3, 0x0F, 0xC7, 0xF8
-    call took_ud
-2:  call put_digit
-
-    mov $1, %eax
-    cpuid
-    bt $30, %ecx                         // RDRAND
-    jnc 1f
-    mov $100, %ecx
-3:  rdrand %rax
-    jc 4f
-    loop 3b
-4:  setc %al
-    jmp 2f
-1:  EXPECT_UD 4
-    rdrand %rax
-    call took_ud
-2:  call put_digit
-
-    mov $7, %eax
-    xor %ecx, %ecx
-    cpuid
-    bt $18, %ebx                         // RDSEED
-    jnc 1f
-    mov $100, %ecx
-3:  rdseed %rax
-    jc 4f
-    loop 3b
-4:  setc %al
-    jmp 2f
-1:  EXPECT_UD 4
-    rdseed %rax
-    call took_ud
-2:  call put_digit
-
-    mov $7, %eax
-    xor %ecx, %ecx
-    cpuid
-    bt $20, %ebx                         // SMAP: STAC sets EFLAGS.AC, CLAC clears it
-    jnc 1f
-    stac
-    pushf
-    clac
-    pushf
-    pop %rcx
-    pop %rax
-    shr $18, %eax
-    shr $18, %ecx
-    and $1, %eax
-    and $1, %ecx
-    xor $1, %ecx
-    and %ecx, %eax
-    jmp 2f
-1:  EXPECT_UD 3
-    clac
-    call took_ud
-2:  call put_digit
-
-    mov $1, %eax
-    cpuid
-    bt $26, %ecx                         // XSAVE: with CR4.OSXSAVE, XCR0 holds at least x87
-    jnc 1f
-    mov %cr4, %rax
-    or $1 << 18, %eax
-    mov %rax, %cr4
-    xor %ecx, %ecx
-    xgetbv
-    and $1, %eax
-    jmp 2f
-1:  EXPECT_UD 3
-    xor %ecx, %ecx
-    xgetbv
-    call took_ud
-2:  call put_digit
+    CPUID_GATED_CHECKS %rax, %rcx
     ret
 took_ud:
     mov ud_count, %eax

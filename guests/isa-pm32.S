@@ -7,6 +7,7 @@
 // DAA/DAS/AAA/AAS, INT1/SALC. A CPU that cannot run a group stops after the previous line.
 // format: elf32
 #include "platform.inc"
+#include "cpuid-gated.inc"
 .set MB_MAGIC, 0x1BADB002
 .set MB_FLAGS, 0x00000003
 .set KERNEL_CODE, 0x08
@@ -17,15 +18,10 @@
 .set STACK_TOP, 0x90000
 .set KERNEL_STACK, 0x8F000              // ESP0 in the TSS
 .set USER_STACK, 0x8E000
-.set TSC_AUX, 0xC0000103
 
 .macro SAY text
     mov $\text, %esi
     call puts32
-.endm
-// EXPECT_UD bytes: the next instruction is that long; if it raises #UD, the handler steps over it and counts it.
-.macro EXPECT_UD bytes
-    movl $\bytes, ud_skip
 .endm
 
 .code32
@@ -249,113 +245,9 @@ _start:
     out %eax, $DEBUG_EXIT
     hlt
 
-// Each instruction CPUID gates: with the feature, what it must do; without, #UD. Prints one digit per check,
-// 1 when the CPU did what its own CPUID promises.
 cpuid_gated:
-    movl $0, ud_count
-    mov $0x80000001, %eax
-    cpuid
-    bt $27, %edx                         // RDTSCP
-    jnc 1f
-    mov $TSC_AUX, %ecx
-    mov $0x2A, %eax
-    xor %edx, %edx
-    wrmsr
-    rdtscp
-    cmp $0x2A, %ecx
-    sete %al
-    jmp 2f
-1:  EXPECT_UD 3
-    rdtscp
-    call took_ud
-2:  call put_digit
-
-    mov $7, %eax
-    xor %ecx, %ecx
-    cpuid
-    bt $22, %ecx                         // RDPID
-    jnc 1f
-    .byte 0xF3, 0x0F, 0xC7, 0xF8         // rdpid %eax
-    cmp $0x2A, %eax
-    sete %al
-    jmp 2f
-1:  EXPECT_UD 4
-    .byte 0xF3, 0x0F, 0xC7, 0xF8
-    call took_ud
-2:  call put_digit
-
-    mov $1, %eax
-    cpuid
-    bt $30, %ecx                         // RDRAND
-    jnc 1f
-    mov $100, %ecx
-3:  rdrand %eax
-    jc 4f
-    loop 3b
-4:  setc %al
-    jmp 2f
-1:  EXPECT_UD 3
-    rdrand %eax
-    call took_ud
-2:  call put_digit
-
-    mov $7, %eax
-    xor %ecx, %ecx
-    cpuid
-    bt $18, %ebx                         // RDSEED
-    jnc 1f
-    mov $100, %ecx
-3:  rdseed %eax
-    jc 4f
-    loop 3b
-4:  setc %al
-    jmp 2f
-1:  EXPECT_UD 3
-    rdseed %eax
-    call took_ud
-2:  call put_digit
-
-    mov $7, %eax
-    xor %ecx, %ecx
-    cpuid
-    bt $20, %ebx                         // SMAP: STAC sets EFLAGS.AC, CLAC clears it
-    jnc 1f
-    stac
-    pushf
-    clac
-    pushf
-    pop %ecx
-    pop %eax
-    shr $18, %eax
-    shr $18, %ecx
-    and $1, %eax
-    and $1, %ecx
-    xor $1, %ecx
-    and %ecx, %eax
-    jmp 2f
-1:  EXPECT_UD 3
-    clac
-    call took_ud
-2:  call put_digit
-
-    mov $1, %eax
-    cpuid
-    bt $26, %ecx                         // XSAVE: with CR4.OSXSAVE, XCR0 starts as x87 only
-    jnc 1f
-    mov %cr4, %eax
-    or $1 << 18, %eax
-    mov %eax, %cr4
-    xor %ecx, %ecx
-    xgetbv
-    and $1, %eax
-    jmp 2f
-1:  EXPECT_UD 3
-    xor %ecx, %ecx
-    xgetbv
-    call took_ud
-2:  call put_digit
+    CPUID_GATED_CHECKS %eax, %ecx
     ret
-// took_ud: %al = 1 when the instruction just skipped raised #UD.
 took_ud:
     mov ud_count, %eax
     movl $0, ud_count
