@@ -95,11 +95,8 @@ extension CPUCore {
             gateOffset |= (high & 0xFFFF_FFFF) << 32
         }
         let targetSelector = UInt16((low >> 16) & 0xFFFF)
-        guard targetSelector & 0xFFFC != 0 else { throw CPUFault.gp() }
         let targetError = UInt32(targetSelector & 0xFFFC)
-        let code = try readDescriptor(targetSelector)
-        guard code.s, code.type & 8 != 0, code.dpl <= cpl else { throw CPUFault.gp(targetError) }
-        guard code.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: targetError) }
+        let code = try gateTargetCodeSegment(targetSelector)
         if longMode { guard code.l && !code.db else { throw CPUFault.gp(targetError) } }
         let conforming = code.type & 4 != 0
         let inward = !conforming && code.dpl < cpl

@@ -19,11 +19,7 @@ extension CPUCore {
         }
         guard (low >> 47) & 1 != 0 else { throw CPUFault(vector: .segmentNotPresent, errorCode: gateError) }
         let selector = UInt16((low >> 16) & 0xFFFF)
-        guard selector & 0xFFFC != 0 else { throw CPUFault.gp() }
-        let selectorError = UInt32(selector & 0xFFFC)
-        let code = try readDescriptor(selector)
-        guard code.s, code.type & 8 != 0, code.dpl <= cpl else { throw CPUFault.gp(selectorError) }
-        guard code.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: selectorError) }
+        let code = try gateTargetCodeSegment(selector)
         let inward = code.type & 4 == 0 && code.dpl < cpl
         var handler = code
         handler.selector = (selector & 0xFFFC) | UInt16(inward ? code.dpl : cpl)
@@ -55,6 +51,17 @@ extension CPUCore {
         if type & 1 == 0 { rflags &= ~Flag.if }
         rflags &= ~(Flag.tf | Flag.nt | Flag.rf | Flag.vm)
         rip = target
+    }
+
+    /// The code segment a gate (interrupt, trap or call gate) names: present, and with DPL at most CPL; a null
+    /// selector is #GP(0), anything else wrong #GP or #NP with the selector.
+    func gateTargetCodeSegment(_ selector: UInt16) throws -> Segment {
+        guard selector & 0xFFFC != 0 else { throw CPUFault.gp() }
+        let error = UInt32(selector & 0xFFFC)
+        let code = try readDescriptor(selector)
+        guard code.s, code.type & 8 != 0, code.dpl <= cpl else { throw CPUFault.gp(error) }
+        guard code.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: error) }
+        return code
     }
 
     /// The stack for privilege level `level` from the current TSS (SDM Vol. 3, 7.2.1): SS0-2 and ESP0-2 in a 32-bit
