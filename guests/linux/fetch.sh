@@ -12,10 +12,18 @@
 #   /bin/apus-clockres         prints clock_getres() for CLOCK_MONOTONIC and CLOCK_REALTIME
 #   /bin/apus-diskio           O_DIRECT sequential and 4 KiB random block-device figures (bench/disk/guest-io.sh);
 #                              /init runs it on /dev/vda with `apus.diskbench` (apus.diskmib=N, apus.diskops=N)
+# `--print-version` prints the initramfs version this checkout builds and exits.
 # Idempotent: work already done is skipped; concurrent runs wait for each other (flock). Needs apt-get, dpkg-deb,
 # lz4, cpio and e2fsprogs (installed when missing, as root) and clang (the Swift toolchain's, or $CLANG).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# Bumped whenever the initramfs's layout changes, so an older cache is rebuilt. The cache is shared by several
+# checkouts (worktrees), so the recorded version also carries a digest of this script and the programs: two
+# branches that both bump the number with different contents still rebuild rather than use each other's image.
+initramfs_layout=6
+initramfs_version="$initramfs_layout-$(cat "$here/fetch.sh" "$here"/programs/*.c | sha256sum | head -c 12)"
+# `fetch.sh --print-version`: the version a cache built from this checkout records (DebianGuest compares it).
+if [ "${1:-}" = "--print-version" ]; then echo "$initramfs_version"; exit 0; fi
 cache="$here/cache"
 mkdir -p "$cache"
 cd "$cache"
@@ -96,11 +104,6 @@ virtio_modules="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/
                 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
                 net/core/failover drivers/net/net_failover drivers/net/virtio_net drivers/char/virtio_console
                 drivers/char/hw_random/virtio-rng"
-# Bumped whenever the initramfs's layout changes, so an older cache is rebuilt. The cache is shared by several
-# checkouts (worktrees), so the recorded version also carries a digest of this script and the programs: two
-# branches that both bump the number with different contents still rebuild rather than use each other's image.
-initramfs_layout=6
-initramfs_version="$initramfs_layout-$(cat "$here/fetch.sh" "$here"/programs/*.c | sha256sum | head -c 12)"
 
 busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     local root="$1"
