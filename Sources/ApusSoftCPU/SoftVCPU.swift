@@ -43,6 +43,11 @@ public final class SoftVCPU: VCPUBackend {
 
     public var kicker: any VCPUKicker { softKicker }
 
+    /// Refused: `SoftCPUHypervisor.vcpuLimit` keeps machines on this backend at one vCPU.
+    public func awaitStartup() throws {
+        throw SoftCPUError.unsupported("application processors (a machine with several vCPUs)")
+    }
+
     public func run() throws -> VCPUExit {
         // The VMM, devices or another thread may have written guest memory since the last run: decode afresh.
         core.decoded.flushAll()
