@@ -93,7 +93,7 @@ report:
     lea m_cpus(%rip), %rsi
     call puts64
     mov cpu_count(%rip), %eax
-    call put_decimal
+    call putdec64
     lea m_ids(%rip), %rsi
     call puts64
     xor %ebx, %ebx
@@ -102,7 +102,7 @@ report:
     mov $' ', %al
     call putc64
     mov %ebx, %eax
-    call put_decimal
+    call putdec64
 4:  inc %ebx
     cmp $MAX_CPUS, %ebx
     jb 3b
@@ -118,20 +118,20 @@ report:
     lea m_mismatch(%rip), %rsi
     call puts64
     mov mismatches(%rip), %eax
-    call put_decimal
+    call putdec64
     lea m_newline(%rip), %rsi
     call puts64
 
 6:  lea m_counter(%rip), %rsi
     call puts64
     mov counter(%rip), %eax
-    call put_decimal
+    call putdec64
     lea m_expected(%rip), %rsi
     call puts64
     mov cpu_count(%rip), %eax
     imul $ADDS, %eax
     mov %eax, %ebx
-    call put_decimal
+    call putdec64
     lea m_newline(%rip), %rsi
     call puts64
     cmp counter(%rip), %ebx
@@ -192,21 +192,6 @@ read_tsc:
     shl $32, %rdx
     or %rdx, %rax
     ret
-
-// put_decimal: print %eax in decimal on COM1. Clobbers %rax, %rcx, %rdx, %rsi, %rdi.
-put_decimal:
-    lea decimal_end(%rip), %rdi
-    movb $0, (%rdi)
-    mov $10, %ecx
-1:  xor %edx, %edx
-    div %ecx
-    add $'0', %dl
-    dec %rdi
-    mov %dl, (%rdi)
-    test %eax, %eax
-    jnz 1b
-    mov %rdi, %rsi
-    jmp puts64
 
 #include "serial64.inc"
 
@@ -280,8 +265,6 @@ counter: .long 0
 mismatches: .long 0
 failed: .long 0
 next_stack: .long 0
-decimal: .skip 15
-decimal_end: .byte 0
 
 .section .bss
 .balign 4096
