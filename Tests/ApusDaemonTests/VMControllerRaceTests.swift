@@ -212,4 +212,64 @@ import Testing
         #expect(vm.state == .inactive && vm.info.runningBackend == nil && fixture.budget.committedMiB == 0)
         #expect(try await vm.perform(.start).state == .active)
     }
+
+    /// Cloning holds a VM exclusively while inactive: a lifecycle operation meanwhile is busy with "clone", and a
+    /// clone while an operation runs is busy with that operation.
+    @Test func cloningAndLifecycleOperationsExcludeEachOther() async throws {
+        let fixture = try ControllerFixture()
+        defer { fixture.remove() }
+        let vm = try fixture.define()
+        let cloneGate = Gate()
+        let clone = Task {
+            try await vm.exclusivelyInactive("clone", why: "its disks are being copied") { record in
+                cloneGate.pass()
+                return record.definition.name
+            }
+        }
+        await cloneGate.arrival()
+        await #expect(throws: DaemonError.busy(name: "vm", operation: "clone")) { try await vm.perform(.start) }
+        cloneGate.open()
+        #expect(try await clone.value == "vm")
+
+        let startGate = Gate()
+        fixture.launcher.script(.start, .block(startGate))
+        let start = Task { try await vm.perform(.start) }
+        await startGate.arrival()
+        await #expect(throws: DaemonError.busy(name: "vm", operation: "start")) {
+            try await vm.exclusivelyInactive("clone", why: "its disks are being copied") { _ in 0 }
+        }
+        startGate.open()
+        #expect(try await start.value.state == .active)
+        await #expect(throws: DaemonError.notInactive(name: "vm", state: .active, action: "clone",
+                                                      why: "its disks are being copied")) {
+            try await vm.exclusivelyInactive("clone", why: "its disks are being copied") { _ in 0 }
+        }
+    }
+
+    /// The memory budget across the lifecycle: a start over the budget is refused saying what is committed; a
+    /// suspend gives memory back; a restore over the budget is refused and leaves the VM suspended, its state kept.
+    @Test func theMemoryBudgetAcrossTheLifecycle() async throws {
+        let fixture = try ControllerFixture(budgetMiB: 100)
+        defer { fixture.remove() }
+        let first = try fixture.define("first", memoryMiB: 64)
+        let second = try fixture.define("second", memoryMiB: 64)
+        _ = try await first.perform(.start)
+        await #expect(throws: DaemonError.insufficientMemory(name: "second", requestedMiB: 64, committedMiB: 64,
+                                                             budgetMiB: 100)) {
+            try await second.perform(.start)
+        }
+        #expect(second.state == .inactive && fixture.launcher.launches.count == 1)
+
+        _ = try await first.perform(.suspend)
+        _ = try await second.perform(.start)
+        await #expect(throws: DaemonError.insufficientMemory(name: "first", requestedMiB: 64, committedMiB: 64,
+                                                             budgetMiB: 100)) {
+            try await first.perform(.resume)
+        }
+        #expect(first.state == .suspended && fixture.savedStateExists(of: first))
+        #expect(fixture.launcher.launches.filter { $0.kind == .restore }.isEmpty)
+
+        _ = try await second.perform(.stop)
+        #expect(try await first.perform(.resume).state == .active && fixture.budget.committedMiB == 64)
+    }
 }
