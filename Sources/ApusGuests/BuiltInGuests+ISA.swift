@@ -44,6 +44,7 @@ extension BuiltInGuests {
         isa-pm32: pushad/popad 00000000 dddddddc 00000000
         isa-pm32: far call/ret faceb00c faceb00c 00000000
         isa-pm32: smsw 00000033
+        isa-pm32: segment loads at ring 0 (vector << 16 | error) 000d0f00 000d0028 000d0024 00000000 00000093 000b000c 000d0014 000d0010 000d0000 000d0020 000d0038 000c000c 000d0010 00000000 000d0010 00000000 000c000c 000d0028 000d0034 000b0040 00000000 000d001c 00000000 00000030 00000000
         isa-pm32: rdtscp rdpid rdrand rdseed clac xgetbv as CPUID says 111111
         isa-pm32: fxsave fop fip fdp fsw 00000435 00000000 00000000 00000081
         isa-pm32: ring 3 cs, int 0x80 cs ss, fs nulled, #GP codes, iopl after popf and iret 0000001b 00000008 00000010 00000000 040a0000 00000000 00000000
