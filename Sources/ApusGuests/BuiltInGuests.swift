@@ -69,7 +69,7 @@ public enum BuiltInGuests {
               output: isaProtected16Output, kvmEmulatorMayStop: true),
         guest("isa-pm32", "32-bit protected mode, Multiboot: CPUID-gated instructions, x87 pointers, ring 3 and back",
               output: isaProtected32Output, kvmEmulatorMayStop: true),
-        guest("isa-long", "64-bit mode: moffs64, CPUID-gated instructions, x87 pointers, 64-bit #UD opcodes, ring 3",
+        guest("isa-long", "64-bit mode: moffs64, segment loads and the LDT, CPUID-gated instructions, x87 pointers, 64-bit #UD opcodes, ring 3",
               output: isaLongOutput, kvmEmulatorMayStop: true),
         guest("smp", "4 vCPUs: INIT/SIPI start-up, per-vCPU APIC IDs in CPUID, 400,000 LOCK XADDs on one counter",
               output: "smp: CPU count 4, APIC IDs 0 1 2 3\n"
