@@ -27,7 +27,7 @@ extension BuiltInGuests {
         isa-pm16: push/pop es cs, les 001b 0008 001b 1234
         isa-pm16: pusha/popa 0000 dddc 0000
         isa-pm16: far call/ret face face 0000
-        isa-pm16: lar lsl verr verw f200 0040 ffff 0040 0040 0040
+        isa-pm16: lar lsl verr verw f300 0040 ffff 0040 0040 0040
         isa-pm16: arpl 001b 0040 001b 0000
         isa-pm16: aam/aad 0709 0004 040f 0004 004f 0000 0047 0004 0001
         isa-pm16: into 0001
