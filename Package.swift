@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(name: "ApusVMMTests", dependencies: ["ApusVMM", "ApusGuests", "ApusTesting", "ApusDisk"]),
         .testTarget(name: "ApusDaemonTests", dependencies: ["ApusDaemon", "ApusAPI", "ApusVMM", "ApusDisk", "ApusTesting", "CSandbox"]),
         // Every module's imports against docs/ARCHITECTURE.md's table and the dependencies declared here.
-        .testTarget(name: "ApusArchitectureTests"),
+        .testTarget(name: "ApusArchitectureTests", dependencies: ["ApusTesting"]),
         // Drives a real `apusd` process over its socket, with the client and the `apus` binary.
         .testTarget(name: "ApusDaemonE2ETests", dependencies: ["ApusAPI", "ApusClient", "ApusTesting"]),
     ]

@@ -1,3 +1,4 @@
+import ApusTesting
 import Foundation
 import Testing
 
@@ -120,7 +121,7 @@ struct SwiftPackageTools {
     /// Runs git; throws with its output when it fails. Returns its output, trimmed.
     @discardableResult
     func git(_ arguments: [String]) throws -> String {
-        let result = try Self.run(git, arguments)
+        let result = try CommandRunner.runTool(git, arguments)
         guard result.status == 0 else {
             throw Problem("git \(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.output)")
         }
@@ -138,23 +139,9 @@ struct SwiftPackageTools {
     }
 
     func swift(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        try Self.run(swift, arguments)
+        try CommandRunner.runTool(swift, arguments)
     }
 
-    /// Standard output and error together; standard input is empty.
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
 }
 
 /// A fresh directory under the temporary directory, removed by `remove()`.
