@@ -50,6 +50,27 @@ import Testing
         #expect(before.text + after.text == guest.expectedOutput, "printed: \(before.text + after.text)")
     }
 
+    /// A 4-vCPU machine suspended on KVM is not restored onto the software CPU, which runs one vCPU so far.
+    @Test func aFourVCPUSnapshotIsNotRestoredOnTheSoftwareCPU() throws {
+        let guest = try #require(BuiltInGuests.named("smp"))
+        guard Backends.usable(for: "4-vCPU snapshot onto the software CPU").contains(.kvm) else { return }
+        let machine = try Machine(configuration: MachineConfiguration(
+            vcpuCount: guest.vcpus, backend: .kvm, boot: .guestImage(name: guest.name, bytes: guest.image),
+            interruptController: .full), output: CapturingSerialOutput())
+        try machine.start()
+        try machine.pause()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("apus-smp-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try machine.suspend(to: directory)
+        machine.stop()
+        _ = machine.waitForOutcome()
+        #expect {
+            _ = try Machine.restore(from: directory, output: CapturingSerialOutput(), backend: .soft)
+        } throws: { error in
+            "\(error)".contains("4 vCPUs on the soft backend")
+        }
+    }
+
     @Test func theSoftwareCPUSaysItRunsOneVCPU() throws {
         let guest = try #require(BuiltInGuests.named("smp"))
         #expect {

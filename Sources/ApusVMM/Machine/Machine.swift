@@ -26,10 +26,7 @@ public final class Machine: Sendable {
         let isKernel = if case .linux = configuration.boot { true } else { false }
         let resolution = try configuration.backend.resolve(runsGuestKernel: isKernel)
         let hypervisor = resolution.hypervisor
-        let limit = hypervisor.vcpuLimit()
-        guard configuration.vcpuCount <= limit.maximum else {
-            throw VMMError.invalidConfiguration("\(configuration.vcpuCount) vCPUs on the \(hypervisor.name) backend: \(limit.reason)")
-        }
+        try Self.checkVCPULimit(configuration.vcpuCount, on: hypervisor)
         let control = RunControl()
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control,
@@ -50,6 +47,14 @@ public final class Machine: Sendable {
         self.bootSummary = summary
         self.entries = entries
         self.statistics = entries.map { _ in ExitStatisticsBox() }
+    }
+
+    /// Refuses more vCPUs than the backend runs here, saying why (a fresh boot, or a restore onto another backend).
+    static func checkVCPULimit(_ count: Int, on hypervisor: any Hypervisor) throws {
+        let limit = hypervisor.vcpuLimit()
+        guard count <= limit.maximum else {
+            throw VMMError.invalidConfiguration("\(count) vCPUs on the \(hypervisor.name) backend: \(limit.reason)")
+        }
     }
 
     /// What the ACPI tables describe on the interrupt-controller platform: its controllers and PCI bus 0.
