@@ -26,6 +26,9 @@ public final class KVMMachine: MachineBackend {
     let links = SplitIRQChipLinks()
     /// Diagnostics for the VM log (a routing update KVM refused, say).
     let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Whether the memory slots log dirty pages; held while the log is switched or handed over, so two takes never
+    /// interleave.
+    let dirtyLogging = Mutex(false)
 
     init(system: KVMSystem, memory: GuestMemory, options: MachineOptions) throws {
         self.system = system

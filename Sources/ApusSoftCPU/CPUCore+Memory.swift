@@ -61,6 +61,7 @@ extension CPUCore {
         if (address & 0xFFF) + UInt64(size) <= 0x1000, let (host, page) = tlb.writeHost(address, user: cpl == 3) {
             decoded.codeWritten(page: page)
             storeHost(host, size: size, value)
+            writtenPages.mark(page)
             return
         }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
@@ -173,6 +174,7 @@ extension CPUCore {
         if let (host, page) = ram.locate(address, length: size) {
             decoded.codeWritten(page: page)
             storeHost(host, size: size, value)
+            writtenPages.mark(page)
             return
         }
         if apicPageWrite(address, size: size, value) { return }

@@ -51,6 +51,8 @@ final class CPUCore {
     /// Guest RAM's bounds as plain pointers, and the decoded instructions of its pages.
     let ram: PhysicalRAM
     let decoded: DecodeCache
+    /// The pages this vCPU stored to, for dirty-page tracking (its machine's map for this vCPU).
+    let writtenPages: GuestWrittenPages
     /// What the VMM and devices wrote since the CPU last looked (see `absorbHostWrites`).
     let hostWritten: HostWrittenCode
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
@@ -67,12 +69,13 @@ final class CPUCore {
     var awaitedRead: (isPort: Bool, address: UInt64, size: Int)?
     var suppliedRead: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
 
-    init(memory: GuestMemory, model: CPUModel) {
+    init(memory: GuestMemory, model: CPUModel, writtenPages: GuestWrittenPages? = nil) {
         self.memory = memory
         self.model = model
         timeStampCounter = TimeStampCounter(kilohertz: model.tscFrequencyKHz)
         ram = PhysicalRAM(memory)
         decoded = DecodeCache(pageCount: ram.pageCount)
+        self.writtenPages = writtenPages ?? GuestWrittenPages(pageCount: ram.pageCount)
         hostWritten = HostWrittenCode(memory: memory)
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)

@@ -32,6 +32,18 @@ struct PhysicalRAM {
         pageCount = pages
     }
 
+    /// How many RAM pages `memory` has, numbered as here.
+    static func pageCount(of memory: GuestMemory) -> Int {
+        memory.regions.reduce(0) { $0 + Int($1.range.size >> 12) }
+    }
+
+    /// The guest-physical page number (address >> 12) of RAM page `page`.
+    func physicalPageNumber(_ page: Int) -> UInt64 {
+        var index = count - 1
+        while index > 0 && firstPages[index] > page { index -= 1 }
+        return (starts[index] >> 12) + UInt64(page - firstPages[index])
+    }
+
     func deallocate() {
         starts.deallocate()
         sizes.deallocate()

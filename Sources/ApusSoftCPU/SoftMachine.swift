@@ -14,6 +14,9 @@ public final class SoftMachine: MachineBackend {
     private let controller = Mutex<(any ExternalInterruptController)?>(nil)
     private let localAPICs = Mutex<[any LocalInterruptController]>([])
     private let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// Each vCPU's marks of the pages it stored to, by vCPU index (dirty-page tracking).
+    let writtenPageMaps = Mutex<[Int: GuestWrittenPages]>([:])
+    let trackingWrites = Mutex(false)
 
     init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
         self.memory = memory
@@ -25,7 +28,7 @@ public final class SoftMachine: MachineBackend {
         let apics = localAPICs.withLock { $0 }
         return SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 },
                         localAPIC: index < apics.count ? apics[index] : nil, waker: waker,
-                        diagnostics: diagnostics.withLock { $0 })
+                        diagnostics: diagnostics.withLock { $0 }, writtenPages: writtenPages(forVCPU: index))
     }
 
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {

@@ -28,14 +28,15 @@ public final class SoftVCPU: VCPUBackend {
 
     init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
          localAPIC: (any LocalInterruptController)? = nil,
-         waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil) {
+         waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil,
+         writtenPages: GuestWrittenPages? = nil) {
         self.index = index
         self.diagnostics = diagnostics
         self.controller = localAPIC == nil ? controller : nil
         self.localAPIC = localAPIC
         self.waker = waker
         softKicker = SoftKicker(waker: waker)
-        core = CPUCore(memory: memory, model: model)
+        core = CPUCore(memory: memory, model: model, writtenPages: writtenPages)
         core.localAPIC = localAPIC
     }
 

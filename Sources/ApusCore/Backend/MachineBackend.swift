@@ -44,6 +44,8 @@ public protocol MachineBackend: AnyObject, Sendable {
     /// Where the backend reports what the VM log should say (an opcode the software CPU does not implement, say).
     /// Set before any vCPU is made.
     func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void)
+    /// The backend's log of the pages its vCPUs write, when it keeps one (dirty-page tracking).
+    var guestWriteTracking: (any GuestWriteTracking)? { get }
 }
 
 extension MachineBackend {
@@ -59,6 +61,7 @@ extension MachineBackend {
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {}
     public func captureMachineState() throws -> [String: [UInt8]] { [:] }
     public func restoreMachineState(_ state: [String: [UInt8]]) throws {}
+    public var guestWriteTracking: (any GuestWriteTracking)? { nil }
 }
 
 /// Creates machines on one kind of backend. `isUsable` says whether it can run here, and if not, why.

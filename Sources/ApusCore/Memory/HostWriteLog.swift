@@ -34,6 +34,11 @@ public final class HostWriteLog: Sendable {
         started.bitwiseOr(UInt8(1) << UInt8(reader.rawValue), ordering: .sequentiallyConsistent)
     }
 
+    /// From now on, writes are no longer recorded for `reader`.
+    public func stop(_ reader: Reader) {
+        started.bitwiseAnd(~(UInt8(1) << UInt8(reader.rawValue)), ordering: .sequentiallyConsistent)
+    }
+
     /// The set `reader` takes its pages from.
     public func pages(for reader: Reader) -> DirtyPageSet { sets[reader.rawValue] }
 

@@ -19,6 +19,8 @@ public final class Machine: Sendable {
     private let entries: [VCPUEntry]
     private let statistics: [ExitStatisticsBox]
     private let started = Mutex(false)
+    /// The dirty-page tracker, while one runs (Machine+DirtyPages).
+    let dirtyPageTracker = Mutex<DirtyPageTracker?>(nil)
 
     /// Builds the machine; nothing runs until `start()`. Console output goes to `output`.
     public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
