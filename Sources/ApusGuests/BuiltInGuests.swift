@@ -56,6 +56,8 @@ public enum BuiltInGuests {
               output: "bench-ipi: done\n", interrupts: true),
         guest("memfill", "dirties 248 MiB of RAM, then spins (the suspend benchmark; needs 256 MiB)",
               output: "memfill: 248 MiB dirtied\n"),
+        guest("memchurn", "rewrites every page from 2 MiB to 34 MiB forever (live snapshot and migration tests)",
+              output: ""),
         guest("piobench", "one port write per loop, forever (the PIO benchmark)", output: ""),
         guest("bench-compute", "the software-CPU benchmark's compute loop; Multiboot, so QEMU boots it too",
               output: "bench-compute: done\n"),

@@ -8,6 +8,11 @@ extension Machine {
     /// memory — into `directory`, crash-safely (see `SnapshotDirectory`). The machine must be paused; it stays paused,
     /// and the caller usually stops it afterwards to release its resources.
     public func suspend(to directory: URL) throws {
+        try SnapshotDirectory.write(try captureSnapshot(), memory: parts.memory, to: directory.path)
+    }
+
+    /// Everything but memory, from a paused machine: vCPUs, devices, PCI functions, the backend's own state.
+    func captureSnapshot() throws -> MachineSnapshot {
         let states = try control.performOnParkedVCPUs { vcpu in try vcpu.captureState() }
         var devices: [String: SavedDevice] = [:]
         for slot in parts.devices {
@@ -25,7 +30,7 @@ extension Machine {
         guard snapshot.vcpus.count == platform.vcpuCount else {
             throw VMMError.invalidState("only \(snapshot.vcpus.count) of \(platform.vcpuCount) vCPUs could be captured")
         }
-        try SnapshotDirectory.write(snapshot, memory: parts.memory, to: directory.path)
+        return snapshot
     }
 
     /// Checks that `directory` holds a complete machine state this build can read, without loading its memory.

@@ -11,26 +11,31 @@ import Glibc
 /// only after the new manifest is durable.
 enum SnapshotDirectory {
     static let manifestName = "machine.json"
-    /// All-zero chunks become holes, so a mostly idle 256 MiB guest costs little disk and time.
-    static let chunkSize = 64 << 10
 
     static func write(_ snapshot: MachineSnapshot, memory: GuestMemory, to directory: String) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let generation = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        var manifest = snapshot
-        manifest.memory = []
-        for (index, region) in memory.regions.enumerated() {
-            let name = "memory-\(generation)-\(index).bin"
-            try writeRegion(region, to: directory + "/" + name)
-            manifest.memory.append(.init(start: region.range.start.rawValue, size: region.range.size, file: name))
+        let files = try MemoryFiles(memory: memory, directory: directory)
+        do {
+            try files.copyEverything()
+            try files.finish()
+        } catch {
+            files.discard()
+            throw error
         }
+        try commit(snapshot, memoryFiles: files)
+    }
+
+    /// Writes the manifest naming `memoryFiles` — from this moment the snapshot is the new one — then removes the
+    /// memory files of every other generation.
+    static func commit(_ snapshot: MachineSnapshot, memoryFiles: MemoryFiles) throws {
+        var manifest = snapshot
+        manifest.memory = memoryFiles.entries
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try DurableFile.replace(directory + "/" + manifestName, with: try encoder.encode(manifest))
+        try DurableFile.replace(memoryFiles.directory + "/" + manifestName, with: try encoder.encode(manifest))
         let keep = Set(manifest.memory.map(\.file))
-        for stale in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for stale in (try? FileManager.default.contentsOfDirectory(atPath: memoryFiles.directory)) ?? []
         where stale.hasPrefix("memory-") && !keep.contains(stale) {
-            unlink(directory + "/" + stale)
+            unlink(memoryFiles.directory + "/" + stale)
         }
     }
 
@@ -78,32 +83,4 @@ enum SnapshotDirectory {
         }
     }
 
-    private static let zeroChunk = [UInt8](repeating: 0, count: chunkSize)
-
-    private static func isZero(_ chunk: UnsafeRawBufferPointer) -> Bool {
-        guard let base = chunk.baseAddress else { return true }
-        return zeroChunk.withUnsafeBytes { zeros in zeros.baseAddress.map { memcmp($0, base, chunk.count) == 0 } ?? false }
-    }
-
-    private static func writeRegion(_ region: MemoryRegion, to path: String) throws {
-        try DurableFile.write(path) { fd in
-            let size = Int(region.range.size)
-            var offset = 0
-            while offset < size {
-                let length = min(chunkSize, size - offset)
-                let chunk = UnsafeRawBufferPointer(start: region.hostBase + offset, count: length)
-                if isZero(chunk) {
-                    guard lseek(fd, off_t(offset + length), SEEK_SET) >= 0 else {
-                        throw SnapshotError.io(path: path, operation: "seek in", errno: errno)
-                    }
-                } else {
-                    try DurableFile.writeAll(fd, chunk, path: path)
-                }
-                offset += length
-            }
-            guard ftruncate(fd, off_t(size)) == 0 else {
-                throw SnapshotError.io(path: path, operation: "size", errno: errno)
-            }
-        }
-    }
 }
