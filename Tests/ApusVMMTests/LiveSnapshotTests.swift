@@ -13,11 +13,22 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("apus-live-\(UUID())")
     }
 
-    private func memchurn(on backend: BackendChoice) throws -> Machine {
+    /// Runs `body` on every usable backend with `memchurn` started and a fresh directory for the snapshot.
+    private func withRunningMemchurn(_ body: (BackendChoice, Machine, URL) throws -> Void) throws {
         let guest = try #require(BuiltInGuests.named("memchurn"))
-        return try Machine(configuration: MachineConfiguration(
-            memoryMiB: 64, backend: backend, boot: .guestImage(name: guest.name, bytes: guest.image)),
-            output: CapturingSerialOutput())
+        for backend in Backends.usable(for: "live snapshot") {
+            let directory = temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let machine = try Machine(configuration: MachineConfiguration(
+                memoryMiB: 64, backend: backend, boot: .guestImage(name: guest.name, bytes: guest.image)),
+                output: CapturingSerialOutput())
+            defer {
+                machine.stop()
+                _ = machine.waitForOutcome()
+            }
+            try machine.start()
+            try body(backend, machine, directory)
+        }
     }
 
     /// The memory files of the snapshot in `directory`, compared with `memory` byte for byte.
@@ -32,15 +43,7 @@ import Testing
     }
 
     @Test func aSnapshotTakenWhileTheGuestWritesEqualsMemoryAtThePause() throws {
-        for backend in Backends.usable(for: "live snapshot") {
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let machine = try memchurn(on: backend)
-            defer {
-                machine.stop()
-                _ = machine.waitForOutcome()
-            }
-            try machine.start()
+        try withRunningMemchurn { backend, machine, directory in
             Thread.sleep(forTimeInterval: 0.2)
             var rounds: [LiveSnapshotProgress] = []
             let report = try machine.snapshotLive(to: directory, maxRounds: 3, stopCopyPages: 16, leavePaused: true) {
@@ -66,15 +69,7 @@ import Testing
     }
 
     @Test func theGuestRunsOnAfterASnapshotAndAFailedOneLeavesThePreviousIntact() throws {
-        for backend in Backends.usable(for: "live snapshot") {
-            let directory = temporaryDirectory()
-            defer { try? FileManager.default.removeItem(at: directory) }
-            let machine = try memchurn(on: backend)
-            defer {
-                machine.stop()
-                _ = machine.waitForOutcome()
-            }
-            try machine.start()
+        try withRunningMemchurn { backend, machine, directory in
             let report = try machine.snapshotLive(to: directory, maxRounds: 2)
             #expect(!machine.isPaused, "\(backend): the guest must be running again after the snapshot")
             #expect(report.downtime > .zero && report.downtime <= report.total)
