@@ -42,12 +42,12 @@ extension Machine {
             progress(LiveSnapshotProgress(round: 0, pagesLeft: parts.memory.regions.reduce(0) {
                 $0 + Int($1.range.size) / MemoryFiles.pageSize
             }))
-            try files.copyEverything()
+            try files.copyEverything(from: parts.memory)
             var dirty = try tracker.takeDirtyPages()
             while dirty.count > stopCopyPages && report.rounds < maxRounds && !isPaused {
                 report.rounds += 1
                 progress(LiveSnapshotProgress(round: report.rounds, pagesLeft: dirty.count))
-                try files.copy(pages: dirty)
+                try files.copy(pages: dirty, from: parts.memory)
                 report.pagesRecopied += dirty.count
                 dirty = try tracker.takeDirtyPages()
             }
@@ -57,7 +57,7 @@ extension Machine {
             do {
                 // With every vCPU parked nothing writes: this take holds the last changes.
                 let last = Set(dirty).union(try tracker.takeDirtyPages()).sorted()
-                try files.copy(pages: last)
+                try files.copy(pages: last, from: parts.memory)
                 report.finalPages = last.count
                 report.pagesRecopied += last.count
                 let snapshot = try captureSnapshot()

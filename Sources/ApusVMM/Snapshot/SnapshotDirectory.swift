@@ -15,7 +15,7 @@ enum SnapshotDirectory {
     static func write(_ snapshot: MachineSnapshot, memory: GuestMemory, to directory: String) throws {
         let files = try MemoryFiles(memory: memory, directory: directory)
         do {
-            try files.copyEverything()
+            try files.copyEverything(from: memory)
             try files.finish()
         } catch {
             files.discard()
