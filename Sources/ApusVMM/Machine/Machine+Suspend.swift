@@ -53,6 +53,17 @@ extension Machine {
     public static func restore(from directory: URL, output: any SerialOutput, backend: BackendChoice? = nil,
                                handedOverDisks: [String: [HandedOverDiskFile]]? = nil) throws -> Machine {
         let snapshot = try SnapshotDirectory.read(from: directory.path)
+        return try rebuild(snapshot, output: output, backend: backend, handedOverDisks: handedOverDisks,
+                           summary: "restored machine from \(directory.path)") { memory in
+            try SnapshotDirectory.loadMemory(snapshot, into: memory, from: directory.path)
+        }
+    }
+
+    /// A machine built from `snapshot`'s platform and given its saved state, paused; `memory` when it is already
+    /// filled (a migration's target), else `fillMemory` fills the fresh memory (a restore from disk).
+    static func rebuild(_ snapshot: MachineSnapshot, memory: GuestMemory? = nil, output: any SerialOutput,
+                        backend: BackendChoice?, handedOverDisks: [String: [HandedOverDiskFile]]?, summary: String,
+                        fillMemory: (GuestMemory) throws -> Void) throws -> Machine {
         var platform = snapshot.platform
         if let handedOverDisks {
             for index in platform.disks.indices {
@@ -78,8 +89,8 @@ extension Machine {
         let control = RunControl(startPaused: true)
         // The command line fw_cfg reports comes back with its saved state.
         let (parts, _) = try MachineParts.build(platform: platform, hypervisor: hypervisor, output: output,
-                                                control: control, commandLine: "") { memory in
-            try SnapshotDirectory.loadMemory(snapshot, into: memory, from: directory.path)
+                                                control: control, commandLine: "", memory: memory) { memory in
+            try fillMemory(memory)
         }
         if snapshot.backend == hypervisor.name {
             try parts.backend.restoreMachineState(snapshot.machineState)
@@ -104,7 +115,6 @@ extension Machine {
         }
         if parts.backend.keepsLocalAPICsOnly { try LocalAPICTransfer.inject(from: snapshot.devices, into: &vcpus) }
         return Machine(parts: parts, control: control, backendName: hypervisor.name, backendNote: note,
-                       summary: "restored machine from \(directory.path)",
-                       entries: vcpus.map { .restore($0) })
+                       summary: summary, entries: vcpus.map { .restore($0) })
     }
 }

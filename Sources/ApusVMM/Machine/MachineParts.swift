@@ -23,12 +23,18 @@ struct MachineParts: Sendable {
     /// Creates memory, lets `prepare` fill it (a loader, or a snapshot), then the backend machine and every device,
     /// each at the address, port range and IRQ line the allocator hands out.
     static func build<Entry>(platform: MachinePlatform, hypervisor: any Hypervisor, output: any SerialOutput,
-                             control: RunControl, commandLine: String,
+                             control: RunControl, commandLine: String, memory existing: GuestMemory? = nil,
                              prepare: (GuestMemory) throws -> Entry) throws -> (MachineParts, Entry) {
         // Before anything else, so an unusable image is refused before the machine takes any resources.
         let images = try PCIPlatform.openDisks(platform.disks)
         let hostDevices = try PCIHostDevices.open(platform)
-        let memory = try GuestMemory(size: UInt64(platform.memoryMiB) << 20)
+        let size = UInt64(platform.memoryMiB) << 20
+        // Memory filled beforehand (a migration's target) must be exactly what this platform would allocate.
+        if let existing, existing.regions.count != 1 || existing.regions[0].range.start.rawValue != 0
+            || existing.regions[0].range.size != size {
+            throw VMMError.invalidConfiguration("the memory given does not match the machine's \(platform.memoryMiB) MiB")
+        }
+        let memory = try existing ?? GuestMemory(size: size)
         let entry = try prepare(memory)
         let backend = try hypervisor.makeMachine(
             memory: memory,

@@ -16,18 +16,12 @@ final class MemoryFiles {
     let entries: [MachineSnapshot.MemoryFile]
     private var descriptors: [Int32]
 
-    /// Files for `memory`'s regions.
-    convenience init(memory: GuestMemory, directory: String) throws {
-        try self.init(layout: memory.regions.map { ($0.range.start.rawValue, $0.range.size) }, directory: directory)
-    }
-
-    /// Files for RAM regions at `layout` (start, size), ascending; a migration's target has no memory yet.
-    init(layout: [(start: UInt64, size: UInt64)], directory: String) throws {
+    init(memory: GuestMemory, directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let generation = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         self.directory = directory
-        entries = layout.enumerated().map { index, region in
-            .init(start: region.start, size: region.size, file: "memory-\(generation)-\(index).bin")
+        entries = memory.regions.enumerated().map { index, region in
+            .init(start: region.range.start.rawValue, size: region.range.size, file: "memory-\(generation)-\(index).bin")
         }
         descriptors = []
         for entry in entries {
@@ -66,22 +60,13 @@ final class MemoryFiles {
     /// Copies the 4 KiB pages at `pages` (guest-physical, page-aligned) of `memory` again.
     func copy(pages: [GuestAddress], from memory: GuestMemory) throws {
         for page in pages {
-            guard let region = memory.regions.first(where: { $0.range.contains(page) }) else {
+            guard let index = memory.regions.firstIndex(where: { $0.range.contains(page) }) else {
                 throw VMMError.invalidState("page \(page) is not guest RAM")
             }
+            let region = memory.regions[index]
             let offset = Int(page.rawValue - region.range.start.rawValue)
-            try write(page: page.rawValue, UnsafeRawBufferPointer(start: region.hostBase + offset, count: Self.pageSize))
+            try write(UnsafeRawBufferPointer(start: region.hostBase + offset, count: Self.pageSize), region: index, at: offset)
         }
-    }
-
-    /// Writes one 4 KiB page's bytes at guest-physical `page`; a page outside the layout is an error (a migration's
-    /// source may be hostile or confused).
-    func write(page: UInt64, _ bytes: UnsafeRawBufferPointer) throws {
-        guard page % UInt64(Self.pageSize) == 0, bytes.count == Self.pageSize,
-              let index = entries.firstIndex(where: { page >= $0.start && page - $0.start < $0.size }) else {
-            throw VMMError.invalidState("page 0x\(String(page, radix: 16)) is not in the machine's RAM layout")
-        }
-        try write(bytes, region: index, at: Int(page - entries[index].start))
     }
 
     /// Makes the files durable and closes them.
