@@ -135,6 +135,12 @@ let package = Package(
             swiftSettings: strict),
 
         .executableTarget(
+            name: "apus-bench-migrate",
+            dependencies: ["ApusCore", "ApusDevices", "ApusGuests", "ApusKVM", "ApusVMM"],
+            path: "bench/Sources/apus-bench-migrate",
+            swiftSettings: strict),
+
+        .executableTarget(
             name: "apus-bench-disk",
             dependencies: ["ApusDisk"],
             path: "bench/Sources/apus-bench-disk",
