@@ -18,15 +18,15 @@ extension CPUCore {
         return decoded.lookup(fetchPhysical | (address & 0xFFF), page: fetchRAMPage, mode: decodingMode)
     }
 
-    /// Reads prefixes and opcode from memory, caching the instruction when its 16 bytes lie in a RAM page. Returns
-    /// the opcode, 0x100 | byte for the 0F map.
-    func decodeOpcode(_ i: inout Instruction) throws -> UInt64 {
+    /// Reads prefixes and opcode from memory, resolves the handler through the opcode maps, and caches the
+    /// instruction when its 16 bytes lie in a RAM page. Returns the opcode (0x100 | byte for the 0F map) and handler.
+    func decodeOpcode(_ i: inout Instruction) throws -> (UInt64, OpcodeHandler) {
         let address = linear(.cs, i.ip)
         let fits = inlineFits(address, ip: i.ip)
         var opcode = try decodePrefixes(&i)
         if opcode == 0x0F { opcode = 0x100 | (try fetch8(&i)) }
-        // A LOCK prefix on anything but a read-modify-write of memory is #UD; cached entries passed this check.
-        if i.lock { try checkLockable(i, opcode) }
+        // #UD by the maps (mode, LOCK, ModRM form, reserved, not implemented); cached entries passed this check.
+        let handler = try resolveHandler(i, opcode)
         // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes.
         if fits && i.cursor <= 16 && address >> 12 == fetchPage, let host = fetchHost {
             let offset = Int(address & 0xFFF)
@@ -37,6 +37,7 @@ extension CPUCore {
             entry.low = i.low
             entry.high = i.high
             entry.opcode = UInt16(opcode)
+            entry.handler = handler
             entry.opcodeLength = UInt8(i.cursor)
             entry.operandSize = UInt8(i.operandSize)
             entry.addressSize = UInt8(i.addressSize)
@@ -47,7 +48,7 @@ extension CPUCore {
             i.entry = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
                                      mode: decodingMode)
         }
-        return opcode
+        return (opcode, handler)
     }
 
 }

@@ -26,6 +26,8 @@ struct DecodeCache {
         var high: UInt64 = 0
         /// 0x00-0xFF, or 0x100 | second byte for the 0F map.
         var opcode: UInt16 = 0
+        /// What the dispatch table resolved the instruction to when it was decoded.
+        var handler = OpcodeHandler.none
         /// Bytes of prefixes and opcode.
         var opcodeLength: UInt8 = 0
         var operandSize: UInt8 = 0
