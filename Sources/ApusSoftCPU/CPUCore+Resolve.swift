@@ -15,6 +15,10 @@ extension CPUCore {
             map = code == 0x38 ? .threeByte38 : .threeByte3A
             code = UInt8(truncatingIfNeeded: try fetch8(&peek))
         }
+        // Most opcodes resolve the same whatever follows them: one load, no ModRM peek (LOCK needs the full check).
+        if !i.lock, let handler = DispatchTable.directHandler(map, code, modeIndex: is64BitCode ? 2 : (protectedMode ? 1 : 0)) {
+            return handler
+        }
         let table = DispatchTable.shared
         let modrm: UInt8? = table.needsModRM(map, code) ? UInt8(truncatingIfNeeded: try fetch8(&peek)) : nil
         let prefix = i.repeatPrefix != 0 ? i.repeatPrefix : (i.operandSizePrefix ? 0x66 : 0)

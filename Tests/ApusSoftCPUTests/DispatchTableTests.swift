@@ -32,6 +32,25 @@ import Testing
         #expect(running.isEmpty, "no handler, yet not #UD: \(running.joined(separator: "; "))")
     }
 
+    /// The one-load path agrees with the full resolve wherever it answers.
+    @Test func directHandlersAgreeWithTheFullResolve() {
+        var checked = 0
+        for map in OpcodeMapID.allCases {
+            for opcode in UInt8.min...UInt8.max {
+                for (index, mode) in [CPUModes.real, .protected, .long64].enumerated() {
+                    guard let direct = DispatchTable.directHandler(map, opcode, modeIndex: index) else { continue }
+                    checked += 1
+                    for prefix: UInt8 in [0, 0x66, 0xF3, 0xF2] {
+                        for modrm in [UInt8(0x00), 0x18, 0xC0, 0xFF] {
+                            #expect(resolve(map, opcode, prefix: prefix, modrm: modrm, mode: mode) == .handler(direct))
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked > 300, "most opcodes take the direct path")
+    }
+
     @Test func validModesComeFromTheMaps() {
         #expect(resolve(.oneByte, 0x06, mode: .long64) == .undefined)                 // PUSH ES
         #expect(resolve(.oneByte, 0x06, mode: .protected) == .handler(.legacyOneByte))
