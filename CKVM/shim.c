@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 int ckvm_get_api_version(int fd) { return ioctl(fd, KVM_GET_API_VERSION, 0); }
@@ -24,6 +25,7 @@ int ckvm_enable_split_irqchip(int fd, uint64_t pins) {
 }
 int ckvm_irqfd(int fd, const struct kvm_irqfd *irqfd) { return ioctl(fd, KVM_IRQFD, irqfd); }
 int ckvm_ioeventfd(int fd, const struct kvm_ioeventfd *ioeventfd) { return ioctl(fd, KVM_IOEVENTFD, ioeventfd); }
+int ckvm_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 int ckvm_signal_msi(int fd, const struct kvm_msi *msi) { return ioctl(fd, KVM_SIGNAL_MSI, msi); }
 int ckvm_get_dirty_log(int fd, uint32_t slot, void *bitmap) {
     struct kvm_dirty_log log = {.slot = slot, .dirty_bitmap = bitmap};

@@ -20,6 +20,8 @@ int ckvm_set_user_memory_region(int vm_fd, const struct kvm_userspace_memory_reg
 int ckvm_enable_split_irqchip(int vm_fd, uint64_t ioapic_pins);
 int ckvm_irqfd(int vm_fd, const struct kvm_irqfd *irqfd);
 int ckvm_ioeventfd(int vm_fd, const struct kvm_ioeventfd *ioeventfd);
+// The eventfd(2) that KVM_IOEVENTFD signals and KVM_IRQFD listens on: non-blocking, close-on-exec, counter 0.
+int ckvm_eventfd(void);
 int ckvm_signal_msi(int vm_fd, const struct kvm_msi *msi);
 int ckvm_get_dirty_log(int vm_fd, uint32_t slot, void *bitmap);
 int ckvm_set_tss_addr(int vm_fd, unsigned long address);

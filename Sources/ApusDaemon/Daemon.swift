@@ -18,6 +18,7 @@ public final class Daemon {
     /// Routes as registered, for the test that compares them with docs/openapi.yaml.
     public let routes: [(method: String, path: String)]
     private let router: Router<DaemonRequestContext>
+    private let hotReads: HotReadRoutes
 
     /// Takes the locks and brings back the VMs on disk; nothing listens until the services run.
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
@@ -70,6 +71,7 @@ public final class Daemon {
         HostRoutes(registry: registry, metrics: metrics, stateDirectory: store.root).register(on: table)
         routes = table.registered
         self.router = router
+        hotReads = HotReadRoutes(registry: registry, metrics: metrics)
     }
 
     /// The HTTP server (on the socket systemd passed, when socket-activated, else bound at the configured path), and
@@ -83,8 +85,8 @@ public final class Daemon {
         umask(0o077)
         let fleet = FleetService(registry: registry, suspend: configuration.suspendOnShutdown, logger: logger)
         let listener: APIServer.Listener = SocketActivation.inheritedDescriptor().map { .descriptor($0) } ?? .path(socketPath)
-        var server = APIServer(listener: listener, responder: router.buildResponder(), configuration: configuration,
-                               logger: logger)
+        var server = APIServer(listener: listener, responder: router.buildResponder(), hotReads: hotReads,
+                               configuration: configuration, logger: logger)
         if case .path = listener {
             server.onListening = { chmod(socketPath, 0o660) }
         }

@@ -23,6 +23,8 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Starting the VM would commit more guest memory than the daemon's budget.
     case insufficientMemory(name: String, requestedMiB: Int, committedMiB: Int, budgetMiB: Int)
     case payloadTooLarge(limit: Int)
+    /// The request body did not arrive in full within the request timeout; the message says how much did.
+    case requestTimeout(String)
     /// The body's Content-Type is not the one the route takes.
     case unsupportedMediaType(expected: String, got: String?)
     /// The path exists but not with this method; `allowed` goes into the Allow header.
@@ -37,6 +39,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound: return 404
         case .conflict, .busy, .nameTaken, .notRunning, .templateInUse, .notInactive: return 409
         case .methodNotAllowed: return 405
+        case .requestTimeout: return 408
         case .payloadTooLarge: return 413
         case .unsupportedMediaType: return 415
         case .unprocessable: return 422
@@ -53,6 +56,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
         case .templateInUse: return "template-in-use"
         case .busy: return "busy"
         case .nameTaken: return "name-taken"
+        case .requestTimeout: return "request-timeout"
         case .payloadTooLarge: return "payload-too-large"
         case .unsupportedMediaType: return "unsupported-media-type"
         case .methodNotAllowed: return "method-not-allowed"
@@ -65,7 +69,7 @@ public enum DaemonError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .badRequest(let message), .notFound(let message), .unprocessable(let message),
+        case .badRequest(let message), .notFound(let message), .unprocessable(let message), .requestTimeout(let message),
              .insufficientStorage(let message), .internal(let message), .conflictingDaemon(let message):
             return message
         case .conflict(let operation, let state, let name):

@@ -298,6 +298,9 @@ extension CPUCore {
         case .setDirection: rflags |= Flag.df
         case .legacyOneByte:
             return try executeLegacyOneByte(&i, op)
+        case .vex:
+            // False in virtual-8086 mode, where C4/C5 stay LES/LDS.
+            guard try vexInstruction(&i, op) else { return try executeLegacyOneByte(&i, op) }
         default:
             throw CPUFault.ud   // a 0F-map handler: step never sends one here
         }
@@ -381,6 +384,7 @@ extension CPUCore {
             if outer {
                 if newSS & 0xFFFC != 0 { try loadSegment(.ss, selector: newSS) } else { sregs.ss.selector = newSS }
                 gpr[4] = newRSP &+ release
+                nullSegmentsTheNewLevelMayNotUse()
             }
             guard !is64BitCode || isCanonical(newRIP) else { throw CPUFault.gp() }
             rip = newRIP & (width == 8 ? ~0 : Flag.mask(width))
@@ -389,25 +393,6 @@ extension CPUCore {
             throw error
         }
         decoded.flushAll()   // CS changed: the decoding mode may have too
-    }
-
-    private func interruptReturn(_ i: Instruction) throws {
-        decoded.flushAll()   // serializing
-        let width = is64BitCode ? (i.rexW ? 8 : 4) : i.operandSize
-        let newRIP = try pop(size: width)
-        let selector = UInt16(try pop(size: width) & 0xFFFF)
-        let flags = try pop(size: width)
-        if longMode {
-            let newRSP = try pop(size: width)
-            let newSS = UInt16(try pop(size: width) & 0xFFFF)
-            try loadSegment(.cs, selector: selector)
-            if newSS & 0xFFFC != 0 { try loadSegment(.ss, selector: newSS) } else { sregs.ss.selector = newSS }
-            gpr[4] = newRSP
-        } else {
-            try loadSegment(.cs, selector: selector)
-        }
-        rflags = (width == 2 ? (rflags & ~0xFFFF) | flags : flags) | Flag.fixed
-        rip = newRIP
     }
 
     /// IN/OUT/INS/OUTS with CPL > IOPL are allowed only for ports whose bits are clear in the TSS's I/O permission

@@ -95,11 +95,8 @@ extension CPUCore {
             gateOffset |= (high & 0xFFFF_FFFF) << 32
         }
         let targetSelector = UInt16((low >> 16) & 0xFFFF)
-        guard targetSelector & 0xFFFC != 0 else { throw CPUFault.gp() }
         let targetError = UInt32(targetSelector & 0xFFFC)
-        let code = try readDescriptor(targetSelector)
-        guard code.s, code.type & 8 != 0, code.dpl <= cpl else { throw CPUFault.gp(targetError) }
-        guard code.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: targetError) }
+        let code = try gateTargetCodeSegment(targetSelector)
         if longMode { guard code.l && !code.db else { throw CPUFault.gp(targetError) } }
         let conforming = code.type & 4 != 0
         let inward = !conforming && code.dpl < cpl
@@ -148,19 +145,13 @@ extension CPUCore {
             return
         }
         let width = target.pushSize
-        let stackEntry = width == 4 ? UInt64(level) * 8 + 4 : UInt64(level) * 4 + 2
-        let innerSP = try readSystem(sregs.tr.base &+ stackEntry, size: width)
-        let innerSS = UInt16(try readSystem(sregs.tr.base &+ stackEntry &+ UInt64(width), size: 2))
         var parameters: [UInt64] = []
         for index in 0..<target.parameterCount {
             let address = (outerRSP &+ UInt64(index * width)) & outerStackMask
             parameters.append(try read(.ss, address, size: width))
         }
-        let descriptor = try readDescriptor(innerSS)
-        guard descriptor.s, descriptor.type & 0xA == 0x2, descriptor.dpl == level, UInt8(innerSS & 3) == level else {
-            throw CPUFault(vector: .invalidTSS, errorCode: UInt32(innerSS & 0xFFFC))
-        }
-        guard descriptor.present else { throw CPUFault(vector: .stackFault, errorCode: UInt32(innerSS & 0xFFFC)) }
+        // The TSS's own format (16- or 32-bit) says where the inner stack is, whatever the gate's size.
+        let (descriptor, innerSP) = try innerStack(level: level)
         sregs.ss = descriptor
         gpr[4] = innerSP
         try push(outerSS, size: width)

@@ -25,6 +25,8 @@ extension CPUCore {
                 // on KVM). Offset 28 reports MXCSR_MASK.
                 var image = fpu.fxsave
                 for index in 0..<4 { image[28 + index] = UInt8(truncatingIfNeeded: Self.mxcsrMask >> (8 * UInt32(index))) }
+                // Without REX.W the pointers are 32 bits wide, followed by FCS and FDS, which this CPU stores as zero.
+                if !i.rexW { for index in [12, 13, 14, 15, 20, 21, 22, 23] { image[index] = 0 } }
                 for index in 0..<Self.fxsaveWrittenBytes {
                     try write(segment, offset &+ UInt64(index), size: 1, UInt64(image[index]))
                 }
@@ -33,6 +35,7 @@ extension CPUCore {
                 for index in 0..<FPUState.size {
                     area[index] = UInt8(try read(segment, offset &+ UInt64(index), size: 1))
                 }
+                if !i.rexW { for index in [12, 13, 14, 15, 20, 21, 22, 23] { area[index] = 0 } }
                 let restored = FPUState(fxsave: area)
                 guard restored.mxcsr & ~Self.mxcsrMask == 0 else { throw CPUFault.gp() }
                 fpu = restored

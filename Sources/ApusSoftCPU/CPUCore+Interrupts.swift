@@ -28,7 +28,8 @@ extension CPUCore {
         }
     }
 
-    /// Enters the handler for `vector` with the frame the SDM prescribes for the current mode.
+    /// Enters the handler for `vector` with the frame the SDM prescribes for the current mode (protected mode outside
+    /// long mode: CPUCore+ProtectedModeGates).
     func deliver(vector: UInt8, errorCode: UInt32?, returnRIP: UInt64) throws {
         if !protectedMode {
             let entry = UInt64(vector) * 4
@@ -46,7 +47,11 @@ extension CPUCore {
         let entry = UInt64(vector) * gateSize
         guard entry + gateSize - 1 <= UInt64(sregs.idt.limit) else { throw CPUFault.gp(UInt32(vector) * 8 + 2) }
         let low = try readSystem(sregs.idt.base &+ entry, size: 8)
-        let high = longMode ? try readSystem(sregs.idt.base &+ entry + 8, size: 8) : 0
+        guard longMode else {
+            try deliverThroughProtectedModeGate(vector: vector, gate: low, errorCode: errorCode, returnRIP: returnRIP)
+            return
+        }
+        let high = try readSystem(sregs.idt.base &+ entry + 8, size: 8)
         let type = (low >> 40) & 0xF
         guard (low >> 47) & 1 != 0 else { throw CPUFault(vector: .segmentNotPresent, errorCode: UInt32(vector) * 8 + 2) }
         guard type == 0xE || type == 0xF else { throw CPUFault.gp(UInt32(vector) * 8 + 2) }
@@ -54,34 +59,25 @@ extension CPUCore {
         var target = (low & 0xFFFF) | ((low >> 32) & 0xFFFF_0000)
         let oldCS = UInt64(sregs.cs.selector), oldFlags = rflags, oldSS = UInt64(sregs.ss.selector), oldRSP = gpr[4]
         let handlerSegment = try readDescriptor(selector)
-        if longMode {
-            target |= (high & 0xFFFF_FFFF) << 32
-            let ist = (low >> 32) & 7
-            if ist != 0 {
-                gpr[4] = try readSystem(sregs.tr.base &+ 0x24 &+ (ist - 1) * 8, size: 8)
-            } else if handlerSegment.dpl < cpl {
-                gpr[4] = try readSystem(sregs.tr.base &+ 4, size: 8)
-            }
-            if handlerSegment.dpl < cpl { sregs.ss = Segment(selector: 0, present: false, unusable: true) }
-            gpr[4] &= ~0xF
-            sregs.cs = handlerSegment
-            sregs.cs.selector = selector & 0xFFFC
-            try push(oldSS, size: 8)
-            try push(oldRSP, size: 8)
-            try push(oldFlags, size: 8)
-            try push(oldCS, size: 8)
-            try push(returnRIP, size: 8)
-            if let errorCode { try push(UInt64(errorCode), size: 8) }
-        } else {
-            guard handlerSegment.dpl == cpl else { throw CPUFault.gp(UInt32(selector & 0xFFFC)) }
-            sregs.cs = handlerSegment
-            try push(oldFlags & 0xFFFF_FFFF, size: 4)
-            try push(oldCS, size: 4)
-            try push(returnRIP & 0xFFFF_FFFF, size: 4)
-            if let errorCode { try push(UInt64(errorCode), size: 4) }
+        target |= (high & 0xFFFF_FFFF) << 32
+        let ist = (low >> 32) & 7
+        if ist != 0 {
+            gpr[4] = try readSystem(sregs.tr.base &+ 0x24 &+ (ist - 1) * 8, size: 8)
+        } else if handlerSegment.dpl < cpl {
+            gpr[4] = try readSystem(sregs.tr.base &+ 4, size: 8)
         }
+        if handlerSegment.dpl < cpl { sregs.ss = Segment(selector: 0, present: false, unusable: true) }
+        gpr[4] &= ~0xF
+        sregs.cs = handlerSegment
+        sregs.cs.selector = selector & 0xFFFC
+        try push(oldSS, size: 8)
+        try push(oldRSP, size: 8)
+        try push(oldFlags, size: 8)
+        try push(oldCS, size: 8)
+        try push(returnRIP, size: 8)
+        if let errorCode { try push(UInt64(errorCode), size: 8) }
         if type == 0xE { rflags &= ~Flag.if }
-        rflags &= ~Flag.tf
+        rflags &= ~(Flag.tf | Flag.nt | Flag.rf | Flag.vm)
         rip = target
     }
 }

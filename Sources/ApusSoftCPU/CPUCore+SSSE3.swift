@@ -2,11 +2,13 @@ import ApusCore
 
 /// SSSE3's integer operations in the 0F 38 and 0F 3A maps, on MMX registers (no prefix) and XMM registers (66):
 /// PSHUFB, PHADDW/D/SW, PHSUBW/D/SW, PMADDUBSW, PSIGNB/W/D, PMULHRSW, PABSB/W/D and PALIGNR. Every other opcode of
-/// the two maps (SSE4.1, SSE4.2, AES, SHA...) is not implemented and stays #UD.
+/// the two maps goes to SSE4.1/SSE4.2 first (CPUCore+SSE41.swift); the rest (AES, SHA, MOVBE...) is not implemented
+/// and stays #UD.
 extension CPUCore {
     /// 0F 38 xx and 0F 3A xx: `map` is 0x38 or 0x3A; the third opcode byte is still unfetched.
     func threeByteMap(_ i: inout Instruction, map: Int) throws {
         let op = Int(try fetch8(&i))
+        if try sse4(&i, map: map, op: op) { return }   // SSE4.1/SSE4.2 (CPUCore+SSE41.swift)
         let known = map == 0x38 ? ((0x00...0x0B).contains(op) || (0x1C...0x1E).contains(op)) : op == 0x0F
         guard known, model.advertises(.ssse3) else { throw notImplemented(0x1_0000 | UInt64(map) << 8 | UInt64(op), i) }
         let prefix = i.repeatPrefix != 0 ? Int(i.repeatPrefix) : (i.operandSizePrefix ? 0x66 : 0)

@@ -191,7 +191,9 @@ extension CPUCore {
                 break
             }
             try floatingPointState(modrm.reg & 7, operand, i)
-        case .bitScan:
+        case .countZeros where model.advertises(op == 0xBC ? .bmi1 : .lzcnt):
+            try countZeros(&i, leading: op == 0xBD)
+        case .bitScan, .countZeros:   // without BMI1/LZCNT the F3 is ignored, as on older processors
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
             if value == 0 {

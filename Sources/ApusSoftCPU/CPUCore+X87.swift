@@ -4,9 +4,10 @@ import CHostFPU
 /// x87 instructions (escape opcodes D8-DF): loads and stores in every format, arithmetic, compares, constants,
 /// stack management, conditional moves and the environment. Values are operated on by the host's x87 under the
 /// guest's control word (CHostFPU), so results, rounding, C1 and the exception flags are bit-exact; stack faults,
-/// tags, TOP and what reaches the guest are decided here. Not kept: FOP, FIP and FDP (exception handlers' debugging
-/// aids; FXSAVE stores zeros). An unmasked exception sets ES and B; the next waiting x87 instruction
-/// (or FWAIT) then raises #MF when CR0.NE is set.
+/// tags, TOP and what reaches the guest are decided here. Every non-control instruction records its opcode, address
+/// and memory operand's address (FOP, FIP, FDP: CPUCore+X87Pointers) for FXSAVE, FNSTENV and exception handlers.
+/// An unmasked exception sets ES and B; the next waiting x87 instruction (or FWAIT) then raises #MF when CR0.NE is
+/// set.
 extension CPUCore {
     func x87(_ i: inout Instruction, _ opcode: Int) throws {
         try checkX87Available()
@@ -34,6 +35,7 @@ extension CPUCore {
             }
             return
         }
+        if !Self.isX87Control(opcode, modrm) { try recordX87Pointers(opcode, modrm, operand, i) }
         if modrm.mod == 3 {
             try x87Register(opcode, kind: kind, index: modrm.rm & 7, i)
         } else {

@@ -3,8 +3,8 @@ import CHostFPU
 
 /// FNSTENV/FLDENV (the environment: 28 bytes with a 32- or 64-bit operand size, 14 with a 16-bit one, as in
 /// real-address mode) and FNSAVE/FRSTOR (the environment plus the eight registers in stack order, 108 or 94 bytes).
-/// The instruction and operand pointers are not kept, so they are stored as zero, which makes the real-mode and
-/// protected-mode 16-bit layouts the same: control, status and tag words, then four zero words.
+/// Control, status and tag words, then the instruction and operand pointers in the layout of the current mode
+/// (CPUCore+X87Pointers).
 extension CPUCore {
     func x87Environment(_ opcode: Int, kind: Int, _ operand: Operand, _ i: Instruction) throws {
         let (segment, offset) = try effectiveOffset(operand, i)
@@ -16,7 +16,7 @@ extension CPUCore {
             try probeWritable(segment, offset, size: size)
             let padding: UInt64 = wordSize == 4 ? 0xFFFF_0000 : 0   // the 32-bit layout's reserved upper halves
             let words: [UInt64] = [padding | UInt64(x87Control), padding | UInt64(x87Status),
-                                   padding | UInt64(x87FullTagWord()), 0, 0, 0, padding]
+                                   padding | UInt64(x87FullTagWord())] + x87EnvironmentPointerWords(wordSize: wordSize)
             for (index, word) in words.enumerated() {
                 try write(segment, offset &+ UInt64(wordSize * index), size: wordSize, word)
             }
@@ -38,6 +38,8 @@ extension CPUCore {
             let control = UInt16(try read(segment, offset, size: 2))
             let status = UInt16(try read(segment, offset &+ UInt64(wordSize), size: 2))
             let tags = UInt16(try read(segment, offset &+ UInt64(2 * wordSize), size: 2))
+            var pointerWords: [UInt64] = []
+            for index in 3..<7 { pointerWords.append(try read(segment, offset &+ UInt64(index * wordSize), size: wordSize)) }
             var registers: [[UInt8]] = []
             if opcode == 0xDD {
                 for register in 0..<8 {
@@ -48,6 +50,7 @@ extension CPUCore {
             }
             fpu.controlWord = control
             x87Status = status
+            loadX87EnvironmentPointers(pointerWords, wordSize: wordSize)
             var abridged: UInt8 = 0
             for physical in 0..<8 where (tags >> UInt16(2 * physical)) & 3 != 3 { abridged |= UInt8(1 << physical) }
             fpu.fxsave[4] = abridged

@@ -28,6 +28,9 @@ final class CPUCore {
     /// The last opcode the interpreter has no case for (0x100 | byte for the 0F map) and where: the guest gets #UD,
     /// as hardware gives for an undefined opcode, and the vCPU reports it once so the VM log names it.
     var lastNotImplemented: (opcode: UInt64, rip: UInt64)?
+    /// An architectural feature the guest reached that this CPU does not model (task switches, virtual-8086 mode):
+    /// the guest gets the fault named where this is set, and the vCPU reports the text once so the VM log says why.
+    var lastUnsupported: String?
     /// DR0-DR7 (DR4 and DR5 are aliases and never stored).
     var debugRegisters: [UInt64] = [0, 0, 0, 0, 0, 0, CPUCore.debugRegister6Fixed, CPUCore.debugRegister7Fixed]
     /// STI's one-instruction interrupt shadow, as the instruction count at which it ends (so `sti; hlt` cannot miss

@@ -34,6 +34,7 @@ extension CPUModel {
         case .rdrand: return bit(features1ECX, 30)
         case .fsgsbase: return bit(features7EBX, 0)
         case .bmi1: return bit(features7EBX, 3)
+        case .bmi2: return bit(features7EBX, 8)
         case .invpcid: return bit(features7EBX, 10)
         case .rtm: return bit(features7EBX, 11)
         case .rdseed: return bit(features7EBX, 18)

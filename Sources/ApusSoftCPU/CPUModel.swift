@@ -25,7 +25,9 @@ public struct CPUModel: Sendable, Equatable {
 
     /// What linux-guest-minimum.md lists (fpu tsc msr pae cx8 apic pge cmov fxsr sse sse2 cx16 syscall nx lm and the
     /// hypervisor bit), mmx for glibc's baseline check, and what the interpreter implements besides: RDRAND, RDSEED,
-    /// RDTSCP, RDPID, POPCNT, SSE3 (without MONITOR/MWAIT), SSSE3, LAHF/SAHF in 64-bit mode, TSC_ADJUST and the invariant TSC. The signature is family 6 model 15
+    /// RDTSCP, RDPID, POPCNT, SSE3 (without MONITOR/MWAIT), SSSE3, SSE4.1, SSE4.2, LZCNT, BMI1 and BMI2 (VEX for them
+    /// alone: no AVX), LAHF/SAHF in 64-bit mode, TSC_ADJUST, the invariant TSC and deprecated FCS/FDS (the x87
+    /// pointers are stored without segments). The signature is family 6 model 15
     /// stepping 11 (QEMU's `core2duo`), which is outside Linux's intel_pstate and mitigation-quirk model lists, so
     /// Linux expects no model-specific MSRs. Not claimed: ERMS/FSRM (byte-wise REP MOVSB is slower here than the
     /// quadword form Linux otherwise uses), SMAP, XSAVE, MONITOR/MWAIT, APERF/MPERF, MTRR, MCE, performance counters.
@@ -35,12 +37,12 @@ public struct CPUModel: Sendable, Equatable {
         signature: 0x0000_06FB,
         features1EDX: 1 << 0 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26,
         // ECX 21 x2APIC and 24 TSC-deadline: cleared when the machine has no local APIC.
-        features1ECX: 1 << 0 | 1 << 9 | 1 << 13 | 1 << 21 | 1 << 23 | 1 << 24 | 1 << 30 | 1 << 31,
-        features7EBX: 1 << 1 | 1 << 18,
+        features1ECX: 1 << 0 | 1 << 9 | 1 << 13 | 1 << 19 | 1 << 20 | 1 << 21 | 1 << 23 | 1 << 24 | 1 << 30 | 1 << 31,
+        features7EBX: 1 << 1 | 1 << 3 | 1 << 8 | 1 << 13 | 1 << 18,   // 13: FCS and FDS deprecated (stored as zero)
         features7ECX: 1 << 22,
         features7EDX: 0,
         extendedEDX: 1 << 11 | 1 << 20 | 1 << 27 | 1 << 29,
-        extendedECX: 1 << 0,
+        extendedECX: 1 << 0 | 1 << 5,
         tscFrequencyKHz: 1_000_000)
 
     /// Features instructions check before they execute (each is #UD when the model does not advertise it).

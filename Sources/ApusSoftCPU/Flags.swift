@@ -9,8 +9,17 @@ enum Flag {
     static let `if`: UInt64 = 1 << 9
     static let df: UInt64 = 1 << 10
     static let of: UInt64 = 1 << 11
+    static let iopl: UInt64 = 3 << 12
+    /// Nested task: IRET would return to the previous task.
+    static let nt: UInt64 = 1 << 14
+    static let rf: UInt64 = 1 << 16
+    /// Virtual-8086 mode, which this CPU does not model (IRET refuses to set it).
+    static let vm: UInt64 = 1 << 17
     /// Alignment check / SMAP access override (CLAC, STAC).
     static let ac: UInt64 = 1 << 18
+    static let vif: UInt64 = 1 << 19
+    static let vip: UInt64 = 1 << 20
+    static let id: UInt64 = 1 << 21
     static let arithmetic: UInt64 = cf | pf | af | zf | sf | of
     static let fixed: UInt64 = 1 << 1
 

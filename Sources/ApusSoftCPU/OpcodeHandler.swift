@@ -21,12 +21,16 @@ enum OpcodeHandler: UInt8 {
     /// Segment pushes and pops, PUSHA/POPA, BCD, BOUND, ARPL, 82, far CALL, moffs MOVs, LES/LDS, INTO, AAM/AAD,
     /// SALC, INT1 (CPUCore+LegacyOneByte.swift).
     case legacyOneByte
+    /// The VEX prefixes C4/C5, decoded for BMI1/BMI2 only (CPUCore+VEX.swift, CPUCore+BMI.swift; AVX stays #UD).
+    case vex
 
     // 0F map (CPUCore+TwoByte.swift).
     case jumpNearConditional, moveExtend, conditionalMove, setByte, hintNop, bitTest, multiplySigned
     case compareExchange, groupSeven, systemCall, systemReturn, clearTaskSwitched, invalidateCaches
     case moveControlRegister, writeMSR, readTimeStampCounter, readMSR, systemSegment, moveDebugRegister
     case readPerformanceCounters, cpuid, doubleShift, exchangeAdd, fenceOrState, bitScan, groupNine, byteSwap
+    /// F3 0F BC/BD: TZCNT and LZCNT where the model advertises them, else BSF/BSR (CPUCore+BitCount.swift).
+    case countZeros
     /// MMX, SSE, SSE2 and SSE3 (CPUCore+SSE.swift and the files it calls).
     case sse
     /// PUSH/POP FS/GS, LSS/LFS/LGS, LAR/LSL, POPCNT (CPUCore+LegacyTwoByte.swift).
@@ -43,18 +47,21 @@ extension OpcodeHandler {
     /// model advertises none of them; OpcodeCoverageTests holds the two together). To implement one, write its
     /// code, bind its rows in `bound(to:)` if they need a new handler, and take it out of this set.
     static let unimplementedFeatures: Set<InstructionFeature> = [
-        .sep, .sse41, .sse42, .avx, .movbe, .aes, .pclmul, .sha, .adx, .xsave, .xsaveopt, .xsaves, .vmx, .smx,
+        .sep, .avx, .movbe, .aes, .pclmul, .sha, .adx, .xsave, .xsaveopt, .xsaves, .vmx, .smx,
         .fsgsbase, .invpcid, .rtm, .pku, .clwb,
     ]
 
     /// The handler of one entry of the opcode maps, or nil when the software CPU does not implement it (and for
     /// reserved slots and prefixes, which never reach a handler).
     static func bound(to entry: OpcodeMapEntry) -> OpcodeHandler? {
+        // The VEX prefixes are decoded although AVX is not implemented: BMI1 and BMI2 are VEX-encoded, and every
+        // other opcode behind the prefix is #UD in CPUCore+BMI.swift.
+        if entry.map == .oneByte && entry.feature == .avx && entry.opcode & 0xFE == 0xC4 { return .vex }
         guard entry.isInstruction, !unimplementedFeatures.contains(entry.feature) else { return nil }
         let op = Int(entry.opcode)
         switch entry.map {
         case .oneByte: return oneByte(op, group: entry.group.map(Int.init), in: entry.modes)
-        case .twoByte: return twoByte(op)
+        case .twoByte: return entry.prefix == .repe && op & 0xFE == 0xBC ? .countZeros : twoByte(op)
         case .threeByte38, .threeByte3A: return .threeByte
         }
     }
@@ -169,7 +176,7 @@ extension OpcodeHandler {
         case 0xB0, 0xB1: return .compareExchange
         case 0xB2, 0xB4, 0xB5, 0xB8: return .legacyTwoByte
         case 0xB6, 0xB7, 0xBE, 0xBF: return .moveExtend
-        case 0xBC, 0xBD: return .bitScan   // F3 (TZCNT, LZCNT) runs as BSF/BSR, as without BMI1/LZCNT
+        case 0xBC, 0xBD: return .bitScan
         case 0xC0, 0xC1: return .exchangeAdd
         case 0xC7: return .groupNine
         case 0xC8...0xCF: return .byteSwap

@@ -63,7 +63,7 @@ public enum InstructionFeature: String, Sendable, CaseIterable {
     case base = "base", x87 = "x87", cmov = "CMOV", cx8 = "CX8", cx16 = "CX16", tsc = "TSC", msr = "MSR"
     case sep = "SEP", syscall = "SYSCALL", fxsr = "FXSR", clflush = "CLFLUSH", mmx = "MMX", sse = "SSE"
     case sse2 = "SSE2", sse3 = "SSE3", ssse3 = "SSSE3", sse41 = "SSE4.1", sse42 = "SSE4.2", popcnt = "POPCNT"
-    case lzcnt = "LZCNT", bmi1 = "BMI1", avx = "AVX/VEX", movbe = "MOVBE", aes = "AES", pclmul = "PCLMULQDQ"
+    case lzcnt = "LZCNT", bmi1 = "BMI1", bmi2 = "BMI2", avx = "AVX/VEX", movbe = "MOVBE", aes = "AES", pclmul = "PCLMULQDQ"
     case sha = "SHA", adx = "ADX", rdrand = "RDRAND", rdseed = "RDSEED", rdtscp = "RDTSCP", rdpid = "RDPID"
     case smap = "SMAP", xsave = "XSAVE", xsaveopt = "XSAVEOPT", xsaves = "XSAVES", monitor = "MONITOR"
     case vmx = "VMX", smx = "SMX", fsgsbase = "FSGSBASE", invpcid = "INVPCID", prefetchw = "PREFETCHW"

@@ -17,6 +17,7 @@ public final class SoftVCPU: VCPUBackend {
     /// Where the vCPU reports things the VM log should show (opcodes it does not implement).
     private let diagnostics: (@Sendable (String) -> Void)?
     private var reportedOpcodes: Set<UInt64> = []
+    private var reportedFeatures: Set<String> = []
     /// Where exits carry their data, as kvm_run's data area does for KVM.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
     /// How many instructions run between two looks at the kick flag.
@@ -95,9 +96,19 @@ public final class SoftVCPU: VCPUBackend {
                     core.lastNotImplemented = nil
                     reportNotImplemented(missing.opcode, at: missing.rip)
                 }
+                if let unsupported = core.lastUnsupported {
+                    core.lastUnsupported = nil
+                    reportUnsupported(unsupported)
+                }
                 if core.raise(fault) == .tripleFault { return .shutdown }
             }
         }
+    }
+
+    /// Names a feature the software CPU does not model, once per text per vCPU.
+    private func reportUnsupported(_ feature: String) {
+        guard let diagnostics, reportedFeatures.insert(feature).inserted else { return }
+        diagnostics("soft CPU vCPU \(index): \(feature)")
     }
 
     /// Names an opcode without a case in the interpreter, once per opcode per vCPU, through the machine's diagnostics.

@@ -18,8 +18,28 @@ public enum DebianGuest {
     public static let initramfs = cache.appendingPathComponent("initramfs.cpio.gz")
     /// A 32 MiB ext4 image holding busybox.
     public static let rootImage = cache.appendingPathComponent("rootfs.ext4")
-    /// The initramfs layout fetch.sh writes into `.initramfs-version`; an older cache is rebuilt.
-    static let initramfsVersion = "5"
+    /// The initramfs version this checkout's fetch.sh builds (its layout number and a digest of the script and the
+    /// test programs, from `fetch.sh --print-version`); a cache recording another one is rebuilt. nil when the script
+    /// cannot say.
+    static let initramfsVersion: String? = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [directory.appendingPathComponent("fetch.sh").path, "--print-version"]
+        process.standardInput = FileHandle.nullDevice
+        let output = Pipe()
+        process.standardOutput = output
+        guard (try? process.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        let version = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return version.isEmpty ? nil : version
+    }()
+
+    private static var recordedVersion: String? {
+        (try? String(contentsOf: cache.appendingPathComponent(".initramfs-version"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     /// True when the guest files are there, fetching them first if needed; otherwise prints why `test` skips.
     public static func require(for test: String) -> Bool {
@@ -39,9 +59,8 @@ public enum DebianGuest {
     private static let prepared: Result<Void, Unavailable> = prepare()
 
     private static var present: Bool {
-        let version = try? String(contentsOf: cache.appendingPathComponent(".initramfs-version"), encoding: .utf8)
-        return version?.trimmingCharacters(in: .whitespacesAndNewlines) == initramfsVersion
-            && [kernel, bzImage, initramfs, rootImage].allSatisfy {
+        guard let expected = initramfsVersion, recordedVersion == expected else { return false }
+        return [kernel, bzImage, initramfs, rootImage].allSatisfy {
                 ((try? FileManager.default.attributesOfItem(atPath: $0.path)[.size] as? Int) ?? 0) > 0
             }
     }
@@ -71,9 +90,14 @@ public enum DebianGuest {
             return .failure(Unavailable(message: "cannot run \(script.path): \(error)"))
         }
         process.waitUntilExit()
-        guard process.terminationStatus == 0, present else {
+        guard process.terminationStatus == 0 else {
             return .failure(Unavailable(message: "\(script.path) failed with status \(process.terminationStatus) "
                                         + "(its messages are above), so the Debian guest cannot be fetched here"))
+        }
+        guard present else {
+            return .failure(Unavailable(message: "\(script.path) finished, but the cache records initramfs version "
+                                        + "\(recordedVersion ?? "none") where this checkout builds "
+                                        + "\(initramfsVersion ?? "an unknown one (--print-version failed)")"))
         }
         return .success(())
     }

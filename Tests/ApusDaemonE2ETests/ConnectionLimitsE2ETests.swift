@@ -61,6 +61,7 @@ import Glibc
     }
 
     @Test func idleConnectionsAndHalfSentBodiesAreClosed() throws {
+        // (ProtocolErrorsE2ETests checks the 408's JSON body in full.)
         let directory = try DaemonProcess.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let daemon = DaemonProcess(directory: directory)
@@ -74,7 +75,11 @@ import Glibc
         // 7 of 100 declared body bytes, then silence.
         let slow = try #require(RawSocket(path: daemon.socketPath))
         #expect(slow.send("POST /v1/vms HTTP/1.1\r\nHost: apus\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\""))
-        #expect(slow.receiveAll(within: 20).closed, "a half-sent body holds its connection")
+        let answer = slow.receiveAll(within: 20)
+        #expect(answer.closed, "a half-sent body holds its connection")
+        let refusal = RawHTTPResponse.parseAll(answer.bytes)
+        #expect(refusal.map(\.status) == [408], "\(String(decoding: answer.bytes, as: UTF8.self))")
+        #expect(refusal.first?.error?.error.code == "request-timeout")
         let logged = Date().addingTimeInterval(10)
         while !daemon.log_().contains("did not arrive within 1000 ms") && Date() < logged { usleep(50_000) }
         #expect(daemon.log_().contains("did not arrive within 1000 ms"))

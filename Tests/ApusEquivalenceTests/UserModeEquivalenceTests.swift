@@ -50,7 +50,7 @@ import Testing
             let actual = try soft.run(userCase)
             softSeconds += Date().timeIntervalSince(started)
             let header = "\(group) seed \(Self.seed) case \(number): \(userCase.description) [\(userCase.hexBytes)]"
-            let fingerprint = actual.fingerprint(undefinedFlags: userCase.undefinedFlags)
+            let fingerprint = actual.fingerprint(undefinedFlags: userCase.undefinedFlags, comparesCR2: !userCase.blockOperand)
             if let kvm, refereeCheck?.canReferee(userCase.sensitive) ?? true {
                 let started = Date()
                 let expected = try kvm.run(userCase)
@@ -58,8 +58,9 @@ import Testing
                 if case .failed(let reason) = expected {
                     Issue.record("KVM could not referee \(header): \(reason)")
                 }
-                if Self.recording { fingerprints.append(expected.fingerprint(undefinedFlags: userCase.undefinedFlags)) }
-                if let difference = expected.difference(from: actual, undefinedFlags: userCase.undefinedFlags) {
+                if Self.recording { fingerprints.append(expected.fingerprint(undefinedFlags: userCase.undefinedFlags, comparesCR2: !userCase.blockOperand)) }
+                if let difference = expected.difference(from: actual, undefinedFlags: userCase.undefinedFlags,
+                                                         comparesCR2: !userCase.blockOperand) {
                     mismatches.append("\(header): \(difference) (KVM: \(expected.summary); soft CPU: \(actual.summary))")
                 }
                 continue

@@ -98,12 +98,27 @@ import Testing
         #expect(resolve(.twoByte, 0xB8, prefix: 0xF3, modrm: 0xC0) == .handler(.legacyTwoByte))   // POPCNT
         #expect(resolve(.twoByte, 0xB8, modrm: 0xC0) == .undefined)                 // JMPE slot
         #expect(resolve(.twoByte, 0xB8, prefix: 0x66, modrm: 0xC0) == .undefined)
-        // A variant the CPU lacks runs as the unprefixed instruction, as on hardware without the feature.
-        #expect(resolve(.twoByte, 0xBC, prefix: 0xF3, modrm: 0xC0) == .handler(.bitScan))
+        // TZCNT/LZCNT have their own handler (which runs BSF/BSR on a model without BMI1/LZCNT).
+        #expect(resolve(.twoByte, 0xBC, prefix: 0xF3, modrm: 0xC0) == .handler(.countZeros))
+        #expect(resolve(.twoByte, 0xBD, prefix: 0xF3, modrm: 0xC0) == .handler(.countZeros))
+        #expect(resolve(.twoByte, 0xBD, modrm: 0xC0) == .handler(.bitScan))
         #expect(resolve(.oneByte, 0x90, prefix: 0xF3) == .handler(.exchangeAccumulator))   // PAUSE
         #expect(resolve(.threeByte38, 0x00, modrm: 0xC0) == .handler(.threeByte))   // PSHUFB mm
-        #expect(resolve(.threeByte38, 0x10, prefix: 0x66, modrm: 0xC0) == .notImplemented)   // PBLENDVB (SSE4.1)
+        #expect(resolve(.threeByte38, 0x10, prefix: 0x66, modrm: 0xC0) == .handler(.threeByte))   // PBLENDVB (SSE4.1)
+        #expect(resolve(.threeByte38, 0x10, modrm: 0xC0) == .undefined)             // SSE4.1 needs its 66
+        #expect(resolve(.threeByte38, 0xF0, prefix: 0xF2, modrm: 0xC0) == .handler(.threeByte))   // CRC32
+        #expect(resolve(.threeByte38, 0xF0, modrm: 0x00) == .notImplemented)       // MOVBE
         #expect(resolve(.twoByte, 0x34) == .notImplemented)                         // SYSENTER
+    }
+
+    /// C4/C5 are VEX in 64-bit mode and, outside it, only where LES/LDS would take a register operand.
+    @Test func vexPrefixesComeFromTheMaps() {
+        #expect(resolve(.oneByte, 0xC4, mode: .long64) == .handler(.vex))
+        #expect(resolve(.oneByte, 0xC5, modrm: 0xC0, mode: .protected) == .handler(.vex))
+        #expect(resolve(.oneByte, 0xC5, modrm: 0x00, mode: .protected) == .handler(.legacyOneByte))   // LDS
+        #expect(resolve(.oneByte, 0xC4, modrm: 0xC0, mode: .real) == .undefined)   // LES with a register
+        #expect(resolve(.oneByte, 0xC4, modrm: 0x00, mode: .real) == .handler(.legacyOneByte))
+        #expect(resolve(.oneByte, 0xC4, mode: .long64, lock: true) == .undefined)
     }
 
     /// MOV to and from CR0 ignore ModRM.mod (SDM Vol. 2): 0F 20 00 is MOV EAX, CR0, three bytes long.

@@ -69,7 +69,8 @@ import Testing
         #expect(environment[0] == 0x7F && environment[1] == 0x03, "control word")
         #expect((UInt16(environment[3]) << 8 | UInt16(environment[2])) >> 11 & 7 == 7, "TOP in the status word")
         #expect(environment[4] == 0xFF && environment[5] == 0xFF, "every register empty")
-        #expect(environment[6..<14].allSatisfy { $0 == 0 }, "pointers stored as zero")
+        #expect(Array(environment[6..<14]) == [0x18, 0x10, 0, 0, 0x00, 0x20, 0, 0],
+                "FIP of the last non-control instruction (FLDZ at 1018h; FFREEP is a control one), FCS 0, FDP of the FSTP to 2000h, FDS 0")
         #expect(environment[14] == 0xAA && environment[15] == 0xAA, "14 bytes, no more")
     }
 

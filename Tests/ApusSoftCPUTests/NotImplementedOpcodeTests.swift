@@ -9,8 +9,8 @@ import Testing
 @Suite struct NotImplementedOpcodeTests {
     @Test func theGuestGetsUDAndTheLogNamesTheOpcode() throws {
         let memory = try GuestMemory(size: 4 << 20)
-        // 66 0F 38 10 C0 (PBLENDVB, SSE4.1) twice; with an empty IDT the #UD escalates to a triple fault.
-        try memory.write([0x66, 0x0F, 0x38, 0x10, 0xC0, 0x66, 0x0F, 0x38, 0x10, 0xC0], at: GuestAddress(0x100000))
+        // 66 0F 38 DB C0 (AESIMC, not advertised) twice; with an empty IDT the #UD escalates to a triple fault.
+        try memory.write([0x66, 0x0F, 0x38, 0xDB, 0xC0, 0x66, 0x0F, 0x38, 0xDB, 0xC0], at: GuestAddress(0x100000))
         let machine = try SoftCPUHypervisor().makeMachine(memory: memory, options: MachineOptions())
         let messages = Mutex<[String]>([])
         machine.setDiagnosticsHandler { message in messages.withLock { $0.append(message) } }
@@ -22,6 +22,6 @@ import Testing
         #expect(exit.kind == VCPUExit.shutdown.kind, "an undeliverable #UD ends in a triple fault, got \(exit.kind)")
         let logged = messages.withLock { $0 }
         #expect(logged.count == 1)
-        #expect(logged.first?.contains("opcode 0F 38 10 at rip 0x100000") == true, "\(logged)")
+        #expect(logged.first?.contains("opcode 0F 38 DB at rip 0x100000") == true, "\(logged)")
     }
 }

@@ -12,33 +12,29 @@ import Testing
 /// one back; both arrive with the SHA-256 they left with. It also reads /dev/hwrng and writes a line to /dev/hvc0,
 /// which must reach the host file behind --console2.
 @Suite struct LinuxVirtioNetTests {
-    /// KiB each way. The issue asks for 64 MiB; on the software CPU in a debug build that would take far longer
-    /// than the whole suite may (see bench/network-throughput.sh for the 64 MiB run and its figures), so the test
-    /// moves enough to cross many TCP windows and segments, which is what correctness depends on.
+    /// KiB each way. The issue asks for 64 MiB; in a debug build on the shared machine the boot alone took ~12 min of
+    /// wall clock at load 15-20 and the software CPU moves well under 1 MB per CPU second (bench/README.md), so the
+    /// test moves enough to cross many TCP windows, segments and offloaded packets, which is what correctness depends
+    /// on; `bash bench/network/run.sh` (64 MiB by default) is the 64 MiB run.
     static let transferKiB = 512
     static let silenceLimit: TimeInterval = 600
+    /// The guest's progress lines, in order: ping done (the download starts), download hashed, upload hashed (it
+    /// starts), upload sent.
+    static let markers = ["APUS-PING-OK", "APUS-RX-SHA", "APUS-TX-SHA", "APUS-TX-SENT"]
     static let overallLimit: TimeInterval = 3600
 
     @Test func debianKernelTalksTCPOverATapInANetworkNamespace() throws {
         guard DebianGuest.require(for: "LinuxVirtioNetTests") else { return }
-        guard let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: FileManager.default.isExecutableFile),
-              let socat = ["/usr/bin/socat", "/bin/socat"].first(where: FileManager.default.isExecutableFile),
+        guard let socat = ["/usr/bin/socat", "/bin/socat"].first(where: FileManager.default.isExecutableFile),
               let sha256sum = ["/usr/bin/sha256sum", "/bin/sha256sum"].first(where: FileManager.default.isExecutableFile)
         else {
-            print("LinuxVirtioNetTests: skipping: ip (iproute2), socat or sha256sum is not installed")
+            print("LinuxVirtioNetTests: skipping: socat or sha256sum is not installed")
             return
         }
-        guard getuid() == 0, FileManager.default.fileExists(atPath: "/dev/net/tun") else {
-            print("LinuxVirtioNetTests: skipping: creating a network namespace and a TAP needs root and /dev/net/tun")
+        guard let namespace = try ThrowawayNetworkNamespace.create(prefix: "apus-net", for: "LinuxVirtioNetTests") else {
             return
         }
-        let namespace = "apus-net-\(getpid())"
-        let created = try run(ip, ["netns", "add", namespace])
-        guard created.status == 0 else {
-            print("LinuxVirtioNetTests: skipping: this host does not let the test create a network namespace: \(created.output)")
-            return
-        }
-        defer { _ = try? run(ip, ["netns", "delete", namespace]) }
+        defer { namespace.delete() }
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("apus-virtio-net-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -65,17 +61,11 @@ import Testing
         let machine = try Machine(configuration: configuration, output: output)
         // The TAP exists now (Apus created it, attached to the machine): move it into the namespace, where the
         // host's side of the link lives.
-        for arguments in [["link", "set", tap, "netns", namespace],
-                          ["-n", namespace, "addr", "add", "10.0.2.1/24", "dev", tap],
-                          ["-n", namespace, "link", "set", tap, "up"],
-                          ["-n", namespace, "link", "set", "lo", "up"]] {
-            let result = try run(ip, arguments)
-            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.output)")
-        }
-        let sender = try spawn(ip, ["netns", "exec", namespace, socat, "-u", "OPEN:\(toGuest.path)",
-                                    "TCP-LISTEN:5001,bind=10.0.2.1,reuseaddr"])
-        let receiver = try spawn(ip, ["netns", "exec", namespace, socat, "-u",
-                                      "TCP-LISTEN:5002,bind=10.0.2.1,reuseaddr", "CREATE:\(fromGuest.path)"])
+        try namespace.adopt(tap: tap, address: "10.0.2.1/24")
+        let sender = try spawn(namespace.command(socat, ["-u", "OPEN:\(toGuest.path)",
+                                                         "TCP-LISTEN:5001,bind=10.0.2.1,reuseaddr"]))
+        let receiver = try spawn(namespace.command(socat, ["-u", "TCP-LISTEN:5002,bind=10.0.2.1,reuseaddr",
+                                                           "CREATE:\(fromGuest.path)"]))
         defer {
             for process in [sender, receiver] where process.isRunning { process.terminate() }
         }
@@ -83,9 +73,13 @@ import Testing
         try machine.start()
         let start = Date()
         var lastProgress = (Date(), 0)
+        // When each marker first appeared on the console (to the poll's half second): each direction's rate.
+        var seen: [String: Date] = [:]
         while machine.outcome == nil && Date().timeIntervalSince(start) < Self.overallLimit {
             Thread.sleep(forTimeInterval: 0.5)
-            let printed = output.text.utf8.count
+            let text = output.text
+            for marker in Self.markers where seen[marker] == nil && text.contains(marker) { seen[marker] = Date() }
+            let printed = text.utf8.count
             if printed != lastProgress.1 { lastProgress = (Date(), printed) }
             if Date().timeIntervalSince(lastProgress.0) > Self.silenceLimit { break }
         }
@@ -96,6 +90,13 @@ import Testing
         let outcome = machine.waitForOutcome()
         let seconds = Date().timeIntervalSince(start)
         let text = output.text
+        for (name, from, to) in [("host -> guest (hashed as it arrives)", "APUS-PING-OK", "APUS-RX-SHA"),
+                                 ("guest -> host", "APUS-TX-SHA", "APUS-TX-SENT")] {
+            guard let begin = seen[from], let end = seen[to] else { continue }
+            let elapsed = max(end.timeIntervalSince(begin), 0.5)
+            print("LinuxVirtioNetTests: \(name): \(Self.transferKiB) KiB in about \(String(format: "%.1f", elapsed)) s = "
+                + String(format: "%.2f MB/s", Double(Self.transferKiB * 1024) / elapsed / 1e6))
+        }
         print("LinuxVirtioNetTests: \(Int(seconds)) s from start to the end; the guest's lines:\n"
             + text.split(whereSeparator: \.isNewline)
             .filter { $0.contains("APUS") || $0.contains("virtio") || $0.contains("eth0") }.joined(separator: "\n"))
@@ -118,19 +119,15 @@ import Testing
     }
 
     private func sha(_ tool: String, _ file: URL) throws -> String {
-        String(try run(tool, [file.path]).output.prefix(64))
+        String(try CommandRunner.runTool(tool, [file.path]).output.prefix(64))
     }
 
-    private func spawn(_ executable: String, _ arguments: [String]) throws -> Process {
+    private func spawn(_ command: (executable: String, arguments: [String])) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: command.executable)
+        process.arguments = command.arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         return process
-    }
-
-    private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try CommandRunner.runTool(executable, arguments)
     }
 }

@@ -21,27 +21,15 @@ import Testing
     }
 
     @Test func anARPRequestGetsItsReplyThroughATap() throws {
-        guard let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"].first(where: FileManager.default.isExecutableFile),
-              getuid() == 0, FileManager.default.fileExists(atPath: "/dev/net/tun") else {
-            print("TapBackendTests: skipping: this needs root, /dev/net/tun and ip (iproute2)")
+        guard let namespace = try ThrowawayNetworkNamespace.create(prefix: "apus-tap", for: "TapBackendTests") else {
             return
         }
-        let namespace = "apus-tap-\(getpid())"
-        guard try run(ip, ["netns", "add", namespace]).status == 0 else {
-            print("TapBackendTests: skipping: this host does not let the test create a network namespace")
-            return
-        }
-        defer { _ = try? run(ip, ["netns", "delete", namespace]) }
+        defer { namespace.delete() }
         let name = "apu\(getpid() % 1_000_000)"
         let attachment = try NetworkAttachment(tap: name, mac: Self.guestMAC)
         let tap = try TapInterface(name: name)
         #expect(tap.created, "the TAP did not exist before")
-        for arguments in [["link", "set", name, "netns", namespace],
-                          ["-n", namespace, "addr", "add", "10.0.3.1/24", "dev", name],
-                          ["-n", namespace, "link", "set", name, "up"]] {
-            let result = try run(ip, arguments)
-            try #require(result.status == 0, "ip \(arguments.joined(separator: " ")): \(result.output)")
-        }
+        try namespace.adopt(tap: name, address: "10.0.3.1/24")
 
         let memory = try GuestMemory(size: 4 << 20)
         let bus = PCIBus()
@@ -90,9 +78,5 @@ import Testing
         [UInt8](repeating: 0xFF, count: 6) + Self.guestMAC + [0x08, 0x06]
             + [0, 1, 0x08, 0, 6, 4, 0, 1] + Self.guestMAC + sender + [UInt8](repeating: 0, count: 6) + target
             + [UInt8](repeating: 0, count: 18)
-    }
-
-    private func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try CommandRunner.runTool(executable, arguments)
     }
 }

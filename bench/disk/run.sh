@@ -2,7 +2,7 @@
 # Disk-image figures (release build): clone creation over a 1 GiB template, raw and qcow2 (goal: <= 5 ms), and qcow2
 # throughput through ApusDisk next to `qemu-img bench` on the same image layout, in the same run. qemu-img comes from
 # Debian's qemu-utils. No figure here is asserted. These are host-side figures of the image layer; in-guest I/O
-# through virtio-blk needs the machine wiring (issue 12, later).
+# through virtio-blk next to QEMU TCG is bench/disk/guest-io.sh.
 # Usage: bench/disk/run.sh [ROUNDS] [CLONES]   (BENCH_SCRATCH overrides the release build directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -10,10 +10,20 @@
 #   cache/rootfs.ext4          a 32 MiB ext4 image holding busybox (mkfs.ext4 -d: no root, no loop mount)
 # The initramfs also holds test programs built from programs/*.c with the toolchain's clang (static, no libc):
 #   /bin/apus-clockres         prints clock_getres() for CLOCK_MONOTONIC and CLOCK_REALTIME
+#   /bin/apus-diskio           O_DIRECT sequential and 4 KiB random block-device figures (bench/disk/guest-io.sh);
+#                              /init runs it on /dev/vda with `apus.diskbench` (apus.diskmib=N, apus.diskops=N)
+# `--print-version` prints the initramfs version this checkout builds and exits.
 # Idempotent: work already done is skipped; concurrent runs wait for each other (flock). Needs apt-get, dpkg-deb,
 # lz4, cpio and e2fsprogs (installed when missing, as root) and clang (the Swift toolchain's, or $CLANG).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# Bumped whenever the initramfs's layout changes, so an older cache is rebuilt. The cache is shared by several
+# checkouts (worktrees), so the recorded version also carries a digest of this script and the programs: two
+# branches that both bump the number with different contents still rebuild rather than use each other's image.
+initramfs_layout=6
+initramfs_version="$initramfs_layout-$(cat "$here/fetch.sh" "$here"/programs/*.c | sha256sum | head -c 12)"
+# `fetch.sh --print-version`: the version a cache built from this checkout records (DebianGuest compares it).
+if [ "${1:-}" = "--print-version" ]; then echo "$initramfs_version"; exit 0; fi
 cache="$here/cache"
 mkdir -p "$cache"
 cd "$cache"
@@ -94,8 +104,6 @@ virtio_modules="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/
                 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/block/virtio_blk
                 net/core/failover drivers/net/net_failover drivers/net/virtio_net drivers/char/virtio_console
                 drivers/char/hw_random/virtio-rng"
-# Bumped whenever the initramfs's contents change, so an older cache is rebuilt.
-initramfs_version=5
 
 busybox_tree() {  # busybox_tree DIR: a root with busybox and its applet links
     local root="$1"
@@ -150,6 +158,25 @@ case " $(cat /proc/cmdline) " in
     else
         echo "APUS-DISK-MOUNT-FAILED"
     fi
+    poweroff -f
+    ;;
+*" apus.diskbench "*)
+    # bench/disk/guest-io.sh: busybox dd with O_DIRECT (timed here from /proc/uptime, in centiseconds), then
+    # apus-diskio's own figures, all on /dev/vda, which the benchmark gives the guest as a scratch disk.
+    mount -t devtmpfs devtmpfs /dev
+    mib=16
+    ops=1000
+    for word in $(cat /proc/cmdline); do
+        case "$word" in apus.diskmib=*) mib="${word#apus.diskmib=}" ;; apus.diskops=*) ops="${word#apus.diskops=}" ;; esac
+    done
+    centiseconds() { read -r up rest </proc/uptime; echo "${up%.*}${up#*.}"; }
+    start=$(centiseconds)
+    dd if=/dev/zero of=/dev/vda bs=1M count="$mib" oflag=direct conv=fsync 2>/dev/null \
+        && echo "APUS-DD seq-write $((mib * 1048576)) $(( $(centiseconds) - start ))"
+    start=$(centiseconds)
+    dd if=/dev/vda of=/dev/null bs=1M count="$mib" iflag=direct 2>/dev/null \
+        && echo "APUS-DD seq-read $((mib * 1048576)) $(( $(centiseconds) - start ))"
+    /bin/apus-diskio /dev/vda "$mib" "$ops"
     poweroff -f
     ;;
 *" apus.nettest "*)

@@ -175,7 +175,7 @@ final class WorkerMachine: MachineHandle {
     /// Waits for the process to exit, notes it, then collects it (no zombie is left) and records how the run ended.
     private func reap() {
         var info = siginfo_t()
-        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+        _ = SystemCall.retryingInterrupts { waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) }
         var status: Int32 = 0
         let pending = state.withLock { state in
             state.exited = true

@@ -19,11 +19,13 @@ public final class VirtioConsole: VirtioDeviceModel {
     public let maxQueueSize: UInt16
     private let output: ([UInt8]) -> Void
     private let log: (@Sendable (String) -> Void)?
-    private var backlog: [UInt8] = []
-    private var backlogStart = 0
+    private var backlog = HostInputBacklog<UInt8>(limit: VirtioConsole.inputBacklogLimit)
     private var truncatedTransmit = false
     /// Called (under the caller's lock) when the backlog had been full and has room again.
-    public var roomAvailable: (@Sendable () -> Void)?
+    public var roomAvailable: (@Sendable () -> Void)? {
+        get { backlog.roomAvailable }
+        set { backlog.roomAvailable = newValue }
+    }
 
     public init(queueSize: UInt16 = 64, output: @escaping ([UInt8]) -> Void,
                 log: (@Sendable (String) -> Void)? = nil) {
@@ -45,30 +47,24 @@ public final class VirtioConsole: VirtioDeviceModel {
     public func writeConfig(offset: Int, size: Int, value: UInt64) {}
     public func activate(features: UInt64) {}
 
-    public func reset() {
-        let wasFull = inputRoom == 0
-        backlog = []
-        backlogStart = 0
-        if wasFull { roomAvailable?() }
-    }
+    public func reset() { backlog.removeAll() }
 
     // MARK: - Host input
 
     /// Bytes waiting for the guest.
-    public var pendingInput: Int { backlog.count - backlogStart }
+    public var pendingInput: Int { backlog.count }
     /// How many bytes `enqueueInput` accepts now.
-    public var inputRoom: Int { Self.inputBacklogLimit - pendingInput }
+    public var inputRoom: Int { backlog.room }
 
     /// Takes as many of `bytes` as there is room for; returns how many. Serve the receive queue afterwards.
     @discardableResult
-    public func enqueueInput(_ bytes: some Collection<UInt8>) -> Int {
-        let accepted = min(bytes.count, inputRoom)
-        if backlogStart > 0 && backlogStart == backlog.count {
-            backlog = []
-            backlogStart = 0
-        }
-        backlog.append(contentsOf: bytes.prefix(accepted))
-        return accepted
+    public func enqueueInput(_ bytes: some Collection<UInt8>) -> Int { backlog.append(contentsOf: bytes) }
+
+    /// The pending bytes as one unit.
+    public func savePendingInput() -> [[UInt8]] { backlog.isEmpty ? [] : [Array(backlog.pending)] }
+
+    public func restorePendingInput(_ saved: [[UInt8]]) throws(DeviceStateError) {
+        try backlog.restore(saved.flatMap { $0 }, device: "virtio-console")
     }
 
     // MARK: - Queues
@@ -79,25 +75,16 @@ public final class VirtioConsole: VirtioDeviceModel {
     }
 
     private func receive(_ queue: inout SplitVirtqueue, _ memory: GuestMemory) throws(VirtqueueError) -> Bool {
-        let wasFull = inputRoom == 0
         var published = false
-        while pendingInput > 0, let chain = try queue.pop(from: memory) {
+        while !backlog.isEmpty, let chain = try queue.pop(from: memory) {
             guard chain.readable.isEmpty else { throw .badRequest("a receive buffer is driver-readable") }
-            let count = Int(min(chain.writableLength, UInt64(pendingInput)))
+            let count = Int(min(chain.writableLength, UInt64(backlog.count)))
             var cursor = GuestBufferCursor(chain.writable)
-            let written = backlog.withUnsafeBytes { bytes in
-                (try? cursor.write(UnsafeRawBufferPointer(rebasing: bytes[backlogStart..<backlogStart + count]),
-                                   to: memory)) ?? 0
-            }
-            backlogStart += written
+            let written = backlog.pending.prefix(count).withUnsafeBytes { (try? cursor.write($0, to: memory)) ?? 0 }
+            backlog.removeFirst(written)
             try queue.pushUsed(head: chain.head, writtenLength: UInt32(written), to: memory)
             published = true
         }
-        if backlogStart == backlog.count {
-            backlog = []
-            backlogStart = 0
-        }
-        if wasFull && inputRoom > 0 { roomAvailable?() }
         return published
     }
 

@@ -23,6 +23,25 @@ public protocol VirtioDeviceModel: AnyObject {
     /// Serves the chains available on queue `index`. Returns whether any used entries were published; throws when
     /// the driver broke the protocol (the transport then sets DEVICE_NEEDS_RESET).
     func process(queue index: Int, _ queue: inout SplitVirtqueue, memory: GuestMemory) throws(VirtqueueError) -> Bool
+
+    /// Host input the device holds that is not in guest memory yet (received frames, console bytes), for a snapshot,
+    /// oldest first: one element per unit of the device's backlog.
+    func savePendingInput() -> [[UInt8]]
+    /// Takes back what `savePendingInput` returned; refuses more, or larger units, than the device can hold.
+    func restorePendingInput(_ saved: [[UInt8]]) throws(DeviceStateError)
+}
+
+extension VirtioDeviceModel {
+    /// A device without host input saves none.
+    public func savePendingInput() -> [[UInt8]] { [] }
+
+    /// A device without host input accepts only an empty backlog.
+    public func restorePendingInput(_ saved: [[UInt8]]) throws(DeviceStateError) {
+        guard saved.isEmpty else {
+            throw DeviceStateError.invalid(device: "virtio device \(deviceType)",
+                                           reason: "it holds no host input, but the saved state has some")
+        }
+    }
 }
 
 /// Feature bits shared by all devices (virtio 1.x, 6).

@@ -27,6 +27,9 @@ public final class VirtioPCIFunction: PCIFunction {
         public var config: PCIConfigSpace
         public var msix: MSIXTable
         public var transport: VirtioTransportState
+        /// The model's host input not yet in guest memory (`VirtioDeviceModel.savePendingInput`); absent in
+        /// snapshots written before it was saved.
+        public var pendingInput: [[UInt8]] = []
     }
 
     public let model: any VirtioDeviceModel
@@ -38,6 +41,10 @@ public final class VirtioPCIFunction: PCIFunction {
     private let name: String
     private let log: @Sendable (String) -> Void
     private var intxAsserted = false
+    /// Called under the bus's lock when a queue notification arrives as a write to the notify register (not through
+    /// `serviceQueue`), before the queue is served: the VMM may then have later ones delivered elsewhere (KVM's
+    /// ioeventfd, so they no longer stop the vCPU).
+    public var onNotifyWrite: ((_ queue: Int) -> Void)?
     /// Where the VIRTIO_PCI_CAP_PCI_CFG capability sits: a window into the BARs through configuration space.
     private let pciConfigWindow: Int
 
@@ -157,8 +164,9 @@ public final class VirtioPCIFunction: PCIFunction {
         case Layout.deviceOffset..<Layout.notifyOffset:
             model.writeConfig(offset: Int(offset - Layout.deviceOffset), size: size, value: value)
         case Layout.notifyOffset..<Layout.configBarSize:
-            let queue = (offset - Layout.notifyOffset) / UInt64(Layout.notifyMultiplier)
-            notify(queue: Int(queue))
+            let queue = Int((offset - Layout.notifyOffset) / UInt64(Layout.notifyMultiplier))
+            if queue < transport.queues.count { onNotifyWrite?(queue) }
+            notify(queue: queue)
         default: break
         }
     }
@@ -218,7 +226,9 @@ public final class VirtioPCIFunction: PCIFunction {
 
     // MARK: - State
 
-    public func saveState() -> State { State(config: config, msix: msix, transport: transport) }
+    public func saveState() -> State {
+        State(config: config, msix: msix, transport: transport, pendingInput: model.savePendingInput())
+    }
 
     public func restoreState(_ state: State) throws {
         guard state.transport.queues.count == model.queueCount, state.msix.count == msix.count,
@@ -228,10 +238,23 @@ public final class VirtioPCIFunction: PCIFunction {
         for queue in state.transport.queues {
             if let ring = queue.ring { try ring.validateLayout(in: memory) }
         }
+        try model.restorePendingInput(state.pendingInput)
         config = state.config
         msix = state.msix
         transport = state.transport
         if transport.status & VirtioStatus.driverOK != 0 { model.activate(features: transport.driverFeatures) }
         updateINTx()
+    }
+}
+
+extension VirtioPCIFunction.State {
+    private enum CodingKeys: String, CodingKey { case config, msix, transport, pendingInput }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        config = try container.decode(PCIConfigSpace.self, forKey: .config)
+        msix = try container.decode(MSIXTable.self, forKey: .msix)
+        transport = try container.decode(VirtioTransportState.self, forKey: .transport)
+        pendingInput = try container.decodeIfPresent([[UInt8]].self, forKey: .pendingInput) ?? []
     }
 }

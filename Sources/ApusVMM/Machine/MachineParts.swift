@@ -2,6 +2,7 @@ import ApusCore
 import ApusBoot
 
 import ApusDevices
+import ApusKVM
 import Logging
 
 /// A machine put together but not yet running: memory, devices on their buses, the backend machine.
@@ -64,9 +65,11 @@ struct MachineParts: Sendable {
         if platform.interruptController == .full {
             pci = try PCIPlatform.build(disks: images, host: hostDevices, memory: memory, ports: &ports, mmio: &mmio,
                                         resources: &resources, line: line, msi: msiSink,
-                                        holdingHostInput: control.isPaused)
+                                        holdingHostInput: control.isPaused,
+                                        ioEvents: QueueNotifyOffload.wanted ? backend as? KVMMachine : nil)
             // Whatever way the run ends, what the guest wrote reaches the image files.
             control.atEndOfRun { [pci] in
+                pci?.notifyOffload?.stop()  // no disk request is served after the flush
                 for failure in pci?.flushDisks() ?? [] { MachineLog.logger.error("\(failure)") }
                 pci?.stopHostIO()
             }

@@ -88,14 +88,17 @@ extension PCIPlatform {
         for (index, entry) in host.taps.enumerated() {
             let slot = PlatformLayout.firstNetworkSlot + index
             let tap = entry.tap
-            let net = VirtioNet(mac: entry.attachment.mac, transmit: { _ = tap.send($0) })
+            let net = VirtioNet(mac: entry.attachment.mac, headerPassthrough: true, transmit: { _ = tap.send($0) })
+            net.receiveOffloadsChanged = { offloads in
+                if !tap.setReceiveOffloads(offloads.rawValue) { log("TAP \(tap.name): the host refused offloads \(offloads)") }
+            }
             let function = VirtioPCIFunction(model: net, memory: memory, interrupts: try interrupts(slot),
                                              name: "virtio-net \(tap.name)", log: log)
             try bus.plug(function, device: slot)
             let unsafe = UnsafeDevice(net, function)
             let pump = try HostReceivePump(
                 name: "apus-net-\(tap.name)", source: tap.fileDescriptor,
-                readLimit: { bus.exclusively { !gate.isHeld && unsafe.model.receiveRoom > 0 ? VirtioNet.maxFrameSize : 0 } },
+                readLimit: { bus.exclusively { !gate.isHeld && unsafe.model.receiveRoom > 0 ? unsafe.model.maxReceivedSize : 0 } },
                 deliver: { frame in
                     bus.exclusively {
                         unsafe.model.enqueueReceived(Array(frame))

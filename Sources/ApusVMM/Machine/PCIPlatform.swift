@@ -2,6 +2,7 @@ import ApusBoot
 import ApusCore
 import ApusDevices
 import ApusDisk
+import ApusKVM
 
 /// PCI bus 0 on a machine's buses: configuration mechanism 1 at 0xCF8, ECAM where the MCFG says, the I/O and memory
 /// windows BARs are placed in, one virtio-blk function per disk (disk N in slot N + 1), and the host-connected
@@ -19,6 +20,8 @@ struct PCIPlatform: Sendable {
     let disks: [Disk]
     let hostFunctions: [PCIHostFunction]
     let hostInput: HostInputGate
+    /// On KVM, the disks' queue notifications are served by an I/O thread (ioeventfd) instead of the vCPU thread.
+    let notifyOffload: QueueNotifyOffload?
 
     /// The ACPI description the guest needs to find this bus (DSDT root bridge with _CRS/_PRT, ECAM reservation, MCFG).
     static var description: PCIRootBridgeDescription {
@@ -48,7 +51,8 @@ struct PCIPlatform: Sendable {
     static func build(disks images: [any DiskImage], host: PCIHostDevices = PCIHostDevices(), memory: GuestMemory,
                       ports: inout IOBus, mmio: inout IOBus,
                       resources: inout ResourceAllocator, line: (UInt32) throws -> any InterruptLine,
-                      msi: (any MSISink)?, holdingHostInput: Bool = false) throws -> PCIPlatform {
+                      msi: (any MSISink)?, holdingHostInput: Bool = false,
+                      ioEvents: KVMMachine? = nil) throws -> PCIPlatform {
         let bus = PCIBus(ioWindow: PlatformLayout.pciIOWindow, memoryWindow: PlatformLayout.pciMemoryWindow)
         ports = try ports.inserting(DeviceSlot(name: "pci-config-ports", device: bus.configPorts),
                                     at: try resources.reservePorts(PCIBus.configAddressPort,
@@ -93,16 +97,29 @@ struct PCIPlatform: Sendable {
         let gate = HostInputGate(held: holdingHostInput)
         let hostFunctions = try plugHostDevices(host, bus: bus, memory: memory, gate: gate,
                                                 interrupts: { try interrupts(slot: $0) })
-        return PCIPlatform(bus: bus, disks: disks, hostFunctions: hostFunctions, hostInput: gate)
+        var offload: QueueNotifyOffload?
+        if let ioEvents, !disks.isEmpty {
+            offload = try QueueNotifyOffload(machine: ioEvents, bus: bus, gate: gate,
+                                             log: { MachineLog.logger.warning("\($0)") })
+            for disk in disks { offload?.adopt(disk.function) }
+        }
+        return PCIPlatform(bus: bus, disks: disks, hostFunctions: hostFunctions, hostInput: gate,
+                           notifyOffload: offload)
     }
 
-    /// Holds host input out of guest memory while the machine is paused; releasing it delivers what waited.
+    /// Holds host input (and offloaded disk kicks) out of guest memory while the machine is paused; releasing it
+    /// delivers what waited.
     func holdHostInput(_ held: Bool) {
         Self.setHostInput(held: held, gate: hostInput, functions: hostFunctions, bus: bus)
+        if !held, let notifyOffload {
+            bus.exclusively { notifyOffload.serveEveryQueue(of: disks.map(\.function)) }
+        }
     }
 
-    /// Ends the threads that carry host input to devices, and flushes console output (the run is over).
+    /// Ends the threads that carry host input to devices and disk kicks, and flushes console output (the run is
+    /// over).
     func stopHostIO() {
+        notifyOffload?.stop()
         for function in hostFunctions { function.stop() }
     }
 

@@ -11,7 +11,8 @@ import ApusTesting
 /// says why for each), except 66 0F 2B MOVNTPD, which random-bytes leaves out with any mandatory prefix because
 /// of the F2/F3 (SSE4a) forms. The
 /// entries left out entirely are printed when the group starts. The 0F 38 and 0F 3A maps get cases for the
-/// entries whose feature is advertised (SSSE3; SSE4.1, SSE4.2... are not claimed).
+/// entries whose feature is advertised (SSSE3, SSE4.1, SSE4.2; AES, SHA, MOVBE... are not claimed). Cases start with
+/// random XMM registers (RandomByteCases.makeCase); the sse4 group compares the XMM results themselves.
 struct OpcodeMapCases {
     var rng: SplitMix64
     private var turn = 0

@@ -75,7 +75,14 @@ struct RandomByteCases {
         }
         var userCase = UserCase(group: group, code: code, description: description, registers: registers,
                                 undefinedFlags: undefinedFlags)
-        userCase.fpu = FPUState()   // x87/SSE forms start from the reset state, not from the last case's
+        let reg = tail[0] >> 3 & 7, memoryForm = tail[0] >> 6 != 3
+        userCase.blockOperand = memoryForm && (twoByte ? opcode == 0xAE && reg <= 1
+                                                        : (opcode == 0xD9 || opcode == 0xDD) && (reg == 4 || reg == 6))
+        // x87/SSE forms start from the reset state, not from the last case's, with random XMM registers: results
+        // that reach general registers, flags or memory from them (PTEST, PEXTR*, PCMPxSTRI...) are then refereed.
+        var fpu = FPUState()
+        for index in 0..<16 { fpu.setXMM(index, low: rng.next(), high: rng.next()) }
+        userCase.fpu = fpu
         return userCase
     }
 
@@ -91,7 +98,13 @@ struct RandomByteCases {
     /// nil when the instruction is left out; otherwise the flags the SDM leaves undefined after it.
     /// Features the model advertises: their instructions then behave as on the host, so KVM referees them.
     static let sse3 = CPUModel.default.advertises(.sse3), popcnt = CPUModel.default.advertises(.popcnt)
-    static let ssse3 = CPUModel.default.advertises(.ssse3)
+    static let ssse3 = CPUModel.default.advertises(.ssse3), sse42 = CPUModel.default.advertises(.sse42)
+    static let lzcnt = CPUModel.default.advertises(.lzcnt), bmi1 = CPUModel.default.advertises(.bmi1)
+    /// 0F 38 / 0F 3A opcodes (map << 8 | opcode) with an entry of an advertised feature, no F2/F3 prefix.
+    static let advertisedThreeByte: Set<Int> = Set(OpcodeMap.entries.filter {
+        ($0.map == .threeByte38 || $0.map == .threeByte3A) && $0.isInstruction && $0.prefix != .repne
+            && $0.prefix != .repe && CPUModel.default.advertises($0.feature)
+    }.map { $0.map.rawValue << 8 | Int($0.opcode) })
 
     static func classify(prefixes: [UInt8], twoByte: Bool, opcode: UInt8, tail: [UInt8]) -> UInt64? {
         let reg = Int(tail[0] >> 3) & 7, mod = tail[0] >> 6
@@ -101,10 +114,14 @@ struct RandomByteCases {
         let all: UInt64 = 0x8D5, af: UInt64 = 0x10, of: UInt64 = 0x800
         if twoByte {
             switch opcode {
-            // The three-byte maps: only SSSE3 (tail[0] is the third opcode byte), once advertised, without F2/F3
-            // (F2 0F 38 F0/F1 is SSE4.2's CRC32, which the host executes).
-            case 0x38: return ssse3 && !repeatPrefix && ((0x00...0x0B).contains(tail[0]) || (0x1C...0x1E).contains(tail[0])) ? 0 : nil
-            case 0x3A: return ssse3 && !repeatPrefix && tail[0] == 0x0F ? 0 : nil
+            // The three-byte maps: the entries of an advertised feature (tail[0] is the third opcode byte), without
+            // F2/F3, except F2 0F 38 F0/F1, SSE4.2's CRC32. The others (MOVBE, ADCX/ADOX, AES, SHA...) the host runs.
+            case 0x38, 0x3A:
+                if opcode == 0x38 && (tail[0] == 0xF0 || tail[0] == 0xF1) && prefixes.contains(0xF2) {
+                    return sse42 && !prefixes.contains(0xF3) ? 0 : nil
+                }
+                let map: OpcodeMapID = opcode == 0x38 ? .threeByte38 : .threeByte3A
+                return !repeatPrefix && advertisedThreeByte.contains(map.rawValue << 8 | Int(tail[0])) ? 0 : nil
             case 0x00, 0x01, 0x02, 0x03, 0x05, 0x07, 0x31, 0x33, 0x34, 0x35, 0x78, 0x79, 0xA0, 0xA1, 0xA2,
                  0xA8, 0xA9, 0xB2, 0xB4, 0xB5:
                 return nil
@@ -123,7 +140,10 @@ struct RandomByteCases {
             case 0xA3, 0xAB, 0xB3, 0xBB, 0xBA: return all & ~1                     // BT*: only CF is defined
             case 0xA4, 0xA5, 0xAC, 0xAD: return af | of                            // SHLD/SHRD
             case 0xAF: return all & ~(1 | of)                                      // IMUL: CF and OF defined
-            case 0xBC, 0xBD: return prefixes.contains(0xF3) ? nil : all & ~0x40    // TZCNT/LZCNT; BSF/BSR: ZF
+            case 0xBC, 0xBD:   // TZCNT/LZCNT when advertised (only CF and ZF defined); BSF/BSR: only ZF
+                guard prefixes.contains(0xF3) else { return all & ~0x40 }
+                let advertised = opcode == 0xBC ? bmi1 : lzcnt
+                return advertised && !prefixes.contains(0xF2) ? all & ~0x41 : nil
             default: return 0
             }
         }

@@ -6,7 +6,7 @@ import ApusTesting
 /// and depths random, values drawn from the specials (±0, ±inf, QNaN/SNaN, denormals, pseudo-denormals, unnormals,
 /// extremes) and ordinary numbers, under random precision and rounding control, in 60% of cases with one of IE, DE,
 /// ZE or PE unmasked (the x87 group keeps every exception masked).
-/// Ends in FXSAVE so the whole x87 state is compared through memory.
+/// Ends in FXSAVE so the whole x87 state is compared through memory, with FOP, FIP and FDP when ES is set.
 struct X87UnmaskedCases {
     var rng: SplitMix64
 
@@ -95,13 +95,20 @@ struct X87UnmaskedCases {
         }
         if rng.chance(10) { userCase.code += [0x9B]; names.append("fwait") }
         userCase.code += X86.absolute([0x0F, 0xAE], reg: 0, address: SSECases.saveArea, wide: false)   // FXSAVE
-        // MXCSR_MASK as in SSECases; FOP, FIP and FDP (bytes 6-23) are not modelled by the software CPU yet, so
-        // they are cleared before the comparison.
+        // MXCSR_MASK as in SSECases. FCS and FDS (bytes 12-15, 20-23) are cleared: the soft CPU's model deprecates
+        // them (stored as zero) where this AMD host stores the selectors. FOP, FIP and FDP are compared when an
+        // unmasked exception is pending (FSW.ES), the only case in which every vendor's FXSAVE stores them (AMD
+        // stores them only then); otherwise they are cleared too.
         userCase.code += X86.absolute([0xC7], reg: 0, address: SSECases.saveArea + 28, wide: false) + [0, 0, 0, 0]
-        userCase.code += X86.absolute([0xC7], reg: 0, address: SSECases.saveArea + 6, wide: false, prefix: [0x66]) + [0, 0]
-        for offset in stride(from: UInt32(8), to: 24, by: 4) {
+        for offset: UInt32 in [12, 20] {
             userCase.code += X86.absolute([0xC7], reg: 0, address: SSECases.saveArea + offset, wide: false) + [0, 0, 0, 0]
         }
+        var clearPointers = X86.absolute([0xC7], reg: 0, address: SSECases.saveArea + 6, wide: false, prefix: [0x66]) + [0, 0]
+        for offset: UInt32 in [8, 16] {
+            clearPointers += X86.absolute([0xC7], reg: 0, address: SSECases.saveArea + offset, wide: false) + [0, 0, 0, 0]
+        }
+        userCase.code += [0xDF, 0xE0, 0xA8, 0x80, 0x75, UInt8(clearPointers.count)]   // fnstsw ax; test al, 0x80; jnz
+        userCase.code += clearPointers
         userCase.description = names.joined(separator: "; ")
         return userCase
     }

@@ -5,6 +5,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case alu, memory, control, flags, paging, exceptions, sse
     case sseFloat = "sse-float"
     case sseMMX = "sse-mmx"
+    case sse4, bmi
     case x87
     case x87Unmasked = "x87-unmasked"
     case legacy
@@ -25,6 +26,8 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .sse: return 10_000
         case .sseFloat: return 10_000
         case .sseMMX: return 10_000
+        case .sse4: return 10_000
+        case .bmi: return 10_000
         case .x87: return 10_000
         case .x87Unmasked: return 5_000
         case .legacy: return 5_000
@@ -73,6 +76,12 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
             return AnyIterator { generator.next() }
         case .sseMMX:
             var generator = SSEMMXCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .sse4:
+            var generator = SSE4Cases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .bmi:
+            var generator = BMICases(rng: rng)
             return AnyIterator { generator.next() }
         case .x87Unmasked:
             var generator = X87UnmaskedCases(rng: rng)

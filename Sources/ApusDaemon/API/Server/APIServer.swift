@@ -21,6 +21,7 @@ struct APIServer: Service {
 
     let listener: Listener
     let responder: RouterResponder<DaemonRequestContext>
+    let hotReads: HotReadRoutes
     let configuration: DaemonConfiguration
     let logger: Logger
     /// Runs once the socket listens (the path-bound socket's mode is set there).
@@ -41,15 +42,17 @@ struct APIServer: Service {
                     response = try ErrorMiddleware.response(for: .internal("\(error)"))
                 }
                 try await writer.write(response: response.head, body: response.body)
-            },
-            configuration: .init(
-                additionalChannelHandlers: [MalformedRequestResponder(),
-                                            RequestDeadlineHandler(timeout: requestTimeout, logger: logger)],
-                idleTimeout: TimeAmount(configuration.idleTimeout)))
+            })
+        let pipeline = APIChannelSetup(requestTimeout: requestTimeout, idleTimeout: TimeAmount(configuration.idleTimeout),
+                                       hotReads: hotReads, logger: logger)
 
         let connections = OpenConnections()
         let maximum = configuration.maximumConnections
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        // One event loop accepts and serves every connection: a connection handed to another loop's thread costs a
+        // wake-up of that thread before its first byte is read, most of a short request's time on a loaded host.
+        // Only hot reads and parsing run there; routes run on Swift concurrency's threads.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -62,12 +65,12 @@ struct APIServer: Service {
         switch listener {
         case .path(let path):
             server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                channelSetup.setup(channel: channel, logger: logger)
+                pipeline.setup(channel: channel)
             }
             logger.info("apusd listening on \(path)")
         case .descriptor(let descriptor):
             server = try await bootstrap.bind(NIOBSDSocket.Handle(descriptor)) { channel in
-                channelSetup.setup(channel: channel, logger: logger)
+                pipeline.setup(channel: channel)
             }
             logger.info("apusd listening on the socket systemd passed (descriptor \(descriptor))")
         }
