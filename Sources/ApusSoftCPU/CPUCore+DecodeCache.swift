@@ -25,14 +25,20 @@ extension CPUCore {
         let fits = inlineFits(address, ip: i.ip)
         var opcode = try decodePrefixes(&i)
         if opcode == 0x0F { opcode = 0x100 | (try fetch8(&i)) }
-        // #UD by the maps (mode, LOCK, ModRM form, reserved, not implemented); cached entries passed this check.
-        let handler = try resolveHandler(i, opcode)
-        // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes.
-        if fits && i.cursor <= 16 && address >> 12 == fetchPage, let host = fetchHost {
+        // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes. The bytes
+        // are read before resolving, so its peeks at ModRM read them too.
+        let cacheable = fits && i.cursor <= 16 && address >> 12 == fetchPage && fetchHost != nil
+        if cacheable, let host = fetchHost {
             let offset = Int(address & 0xFFF)
             i.low = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
             i.high = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
             i.inline = true
+        }
+        // #UD by the maps (mode, LOCK, ModRM form, reserved, not implemented); cached entries passed this check.
+        let handler = try resolveHandler(&i, opcode)
+        // A peek past the page may have moved fetchPage: the entry is keyed by the instruction's own page.
+        if cacheable && address >> 12 == fetchPage {
+            let offset = Int(address & 0xFFF)
             var entry = DecodeCache.Entry()
             entry.low = i.low
             entry.high = i.high

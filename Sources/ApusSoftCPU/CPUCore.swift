@@ -51,8 +51,9 @@ final class CPUCore {
     /// Guest RAM's bounds as plain pointers, and the decoded instructions of its pages.
     let ram: PhysicalRAM
     let decoded: DecodeCache
-    /// DispatchTable.direct, held here so a decode reads it with one load (no lazy-global check).
-    let dispatchDirect = DispatchTable.direct
+    /// DispatchTable.quick's tables, held here so a decode reads them with one load (no lazy-global check).
+    let dispatchSlots = DispatchTable.quick.slots
+    let dispatchPages = DispatchTable.quick.pages
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
     /// Reset whenever translations may have changed (`flushTranslations`).
     var fetchPage: UInt64 = .max

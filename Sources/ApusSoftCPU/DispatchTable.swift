@@ -36,36 +36,13 @@ struct DispatchTable: Sendable {
     private let first: [Int32]
     /// Per map and opcode: whether any row has a ModRM byte (only then does resolving read it).
     private let hasModRM: [Bool]
+    /// Per map and opcode: whether a row names one whole ModRM byte (then every byte may resolve differently).
+    private let hasFixedModRM: [Bool]
 
     static let shared = DispatchTable(OpcodeMap.entries)
 
-    /// Per map, opcode and mode (real, protected, 64-bit), the handler raw value when neither prefixes nor ModRM
-    /// can change the answer (one row in that mode, no mandatory prefix, no group, no ModRM form constraint), else 0.
-    /// Most opcodes qualify, and resolving them costs one load: Linux's boot decodes tens of millions of
-    /// instructions outside the decode cache, where the full resolve measurably slowed it. Built once, never freed.
-    nonisolated(unsafe) static let direct: UnsafeMutablePointer<UInt8> = shared.directHandlers()
-
-    private func directHandlers() -> UnsafeMutablePointer<UInt8> {
-        let modes: [CPUModes] = [.real, .protected, .long64]
-        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 4 * 256 * 4)
-        table.initialize(repeating: 0, count: 4 * 256 * 4)
-        for slot in 0..<(4 * 256) {
-            for (index, mode) in modes.enumerated() {
-                let valid = rows[Int(first[slot])..<Int(first[slot + 1])].filter { $0.modes & mode.rawValue != 0 }
-                guard valid.count == 1, let row = valid.first, row.isInstruction, row.prefix == 0,
-                      row.group == 0xFF, row.form == .none || row.form == .any else { continue }
-                table[slot * 4 + index] = row.handler.rawValue
-            }
-        }
-        return table
-    }
-
-    /// The handler `opcode` of `map` has in `mode` whatever its prefixes and ModRM, if that is one handler.
-    @inline(__always)
-    static func directHandler(_ map: OpcodeMapID, _ opcode: UInt8, modeIndex: Int) -> OpcodeHandler? {
-        let raw = direct[(map.rawValue * 256 + Int(opcode)) * 4 + modeIndex]
-        return raw == 0 ? nil : OpcodeHandler(rawValue: raw)
-    }
+    /// The resolutions precomputed for the decoder (DispatchTable+Quick.swift). Built once, never freed.
+    static let quick = QuickResolution(shared)
 
     init(_ entries: [OpcodeMapEntry]) {
         var buckets = [[Row]](repeating: [], count: 4 * 256)
@@ -95,11 +72,17 @@ struct DispatchTable: Sendable {
         self.rows = rows
         self.first = first
         hasModRM = buckets.map { bucket in bucket.contains { $0.form != .none } }
+        hasFixedModRM = buckets.map { bucket in bucket.contains { $0.form == .fixed } }
     }
 
     /// Whether resolving `opcode` of `map` needs its ModRM byte.
     func needsModRM(_ map: OpcodeMapID, _ opcode: UInt8) -> Bool {
         hasModRM[map.rawValue * 256 + Int(opcode)]
+    }
+
+    /// Whether a row of `opcode` of `map` is selected by one whole ModRM byte (D9 E0, 0F 01 C8).
+    func hasFixedModRM(_ map: OpcodeMapID, _ opcode: UInt8) -> Bool {
+        hasFixedModRM[map.rawValue * 256 + Int(opcode)]
     }
 
     /// The entry `opcode` of `map` names with the mandatory prefix `prefix` (the last F2/F3, else 66, else 0) and

@@ -2,7 +2,7 @@
 /// instruction to one of these when it is first decoded, the decode cache keeps it, and the interpreter switches on it
 /// (a dense switch over a one-byte enum compiles to a jump table). One-byte-map handlers come first, then the 0F
 /// ones: `runsInTwoByteMap` splits the two switches.
-enum OpcodeHandler: UInt8 {
+enum OpcodeHandler: UInt8, CaseIterable {
     /// No handler: the decoder raises #UD before dispatch. Raw value 0, so a zeroed decode-cache entry holds it.
     case none = 0
 
