@@ -4,6 +4,22 @@
 /// table (DispatchTable) is built from these rows at start-up, each implemented entry names its handler
 /// (OpcodeHandler.bound), and the decoder takes #UD for invalid modes, LOCK, ModRM forms and reserved slots from them.
 /// The coverage report (OpcodeCoverage) and the equivalence generators are built from them too.
+///
+/// To add an instruction:
+///  1. Give it a row in OpcodeMap+OneByte/+TwoByte/+ThreeByte/+X87.swift (mnemonic, ModRM form and group, mandatory
+///     prefix, modes, whether LOCK may prefix it, CPUID feature). The decoder's #UD for other modes, LOCK, the wrong
+///     ModRM form or prefix, and its precomputed tables (DispatchTable+Quick.swift) follow from the row alone.
+///  2. Bind it in OpcodeHandler.bound(to:): return the handler whose code runs it, or add an OpcodeHandler case
+///     (one-byte-map handlers before `jumpNearConditional`, 0F ones after; at most 127 cases) with its `case` in
+///     executeOneByte (CPUCore+Execute.swift) or executeTwoByte (CPUCore+TwoByte.swift). Rows of 0F 38 and 0F 3A
+///     all reach threeByteMap (CPUCore+SSSE3.swift), which hands SSE4 opcodes to CPUCore+SSE41.swift.
+///  3. Write the code in the CPUCore+ file of its concern; if a CPU model may lack the feature, check
+///     `model.advertises(feature)` there (as TZCNT/LZCNT fall back to BSF/BSR).
+///  4. When the feature's last instruction is done, take it out of OpcodeHandler.unimplementedFeatures, and advertise
+///     it in CPUModel only once KVM has refereed it (the opcode-map equivalence group then draws its rows).
+///  5. Regenerate docs/OPCODE-COVERAGE.md (`APUS_WRITE_OPCODE_COVERAGE=1 swift test --skip-build --filter
+///     OpcodeCoverageTests`) and run DispatchTableTests, OpcodeCoverageTests, its instruction tests and
+///     `APUS_EQUIVALENCE_GROUPS=opcode-map,random-bytes swift test --skip-build --filter UserModeEquivalence`.
 public enum OpcodeMapID: Int, Sendable, CaseIterable, Comparable {
     case oneByte, twoByte, threeByte38, threeByte3A
 
