@@ -28,10 +28,15 @@ extension CPUCore {
         // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes. The bytes
         // are read before resolving, so its peeks at ModRM read them too.
         let cacheable = fits && i.cursor <= 16 && address >> 12 == fetchPage && fetchHost != nil
+        // Kept in locals for the entry too: reading them back from `i` as one 16-byte load stalled on the two
+        // 8-byte stores (perf: the costliest instruction of decodeOpcode).
+        var low: UInt64 = 0, high: UInt64 = 0
         if cacheable, let host = fetchHost {
             let offset = Int(address & 0xFFF)
-            i.low = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            i.high = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            low = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            high = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            i.low = low
+            i.high = high
             i.inline = true
         }
         // #UD by the maps (mode, LOCK, ModRM form, reserved, not implemented); cached entries passed this check.
@@ -40,8 +45,8 @@ extension CPUCore {
         if cacheable && address >> 12 == fetchPage {
             let offset = Int(address & 0xFFF)
             var entry = DecodeCache.Entry()
-            entry.low = i.low
-            entry.high = i.high
+            entry.low = low
+            entry.high = high
             entry.opcode = UInt16(opcode)
             entry.handler = handler
             entry.opcodeLength = UInt8(i.cursor)

@@ -38,6 +38,13 @@ enum OpcodeHandler: UInt8, CaseIterable {
     /// The 0F 38 and 0F 3A maps (CPUCore+SSSE3.swift).
     case threeByte
 
+    /// The handler whose raw value the precomputed dispatch tables hold, without `init(rawValue:)`'s range check
+    /// (perf: a call on every decode). Sound because the cases have the implicit raw values 0, 1, 2... in order,
+    /// which is also how Swift stores them; QuickResolution checks that once before it builds the tables, and the
+    /// tables hold only raw values of cases.
+    @inline(__always)
+    init(tableValue: UInt8) { self = unsafeBitCast(tableValue, to: OpcodeHandler.self) }
+
     /// Whether the handler is in executeTwoByte's switch rather than executeOneByte's.
     @inline(__always) var runsInTwoByteMap: Bool { rawValue >= Self.jumpNearConditional.rawValue }
 }
