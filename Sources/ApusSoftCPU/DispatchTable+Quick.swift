@@ -1,8 +1,7 @@
 /// The dispatch table's answers precomputed per map, opcode, mode, mandatory prefix and ModRM byte, so resolving a
 /// freshly decoded instruction costs one or two loads instead of a scan of its rows. Linux's boot decodes tens of
 /// millions of instructions outside the decode cache (flushed on every exit and serializing instruction); perf put
-/// the row scan and the Instruction copy it took at ~7% of the boot, all of the table-driven decoder's lead over
-/// main's hand-written one.
+/// the row scan, and the Instruction copy it took, at ~4% of the boot's samples (bench/README.md, issue 18).
 ///
 /// `slots[(map * 256 + opcode) * 4 + mode]` (mode 0 real, 1 protected, 2 64-bit) is
 ///  - 0: scan the rows (an encoding without a handler in that mode);
