@@ -9,20 +9,9 @@ _start:
     mov $1, %r12                       // the counter lives in a register, so only a faithful resume keeps it
 next:
     mov %r12, %rax
-    lea buffer_end(%rip), %rdi
-    movb $0, (%rdi)
-    dec %rdi
-    movb $'\n', (%rdi)
-    mov $10, %rcx
-1:  xor %edx, %edx
-    div %rcx
-    add $'0', %dl
-    dec %rdi
-    mov %dl, (%rdi)
-    test %rax, %rax
-    jnz 1b
-    mov %rdi, %rsi
-    call puts64
+    call putdec64
+    mov $'\n', %al
+    call putc64
     inc %r12
     mov $20000, %ecx
 2:  dec %ecx
@@ -30,7 +19,3 @@ next:
     jmp next
 
 #include "serial64.inc"
-
-.section .bss
-buffer: .skip 24
-buffer_end: .skip 1

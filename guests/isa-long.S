@@ -2,7 +2,8 @@
 // RDSEED, CLAC/STAC, XGETBV: what CPUID promises, or #UD), SMSW, the x87 FOP/FIP/FDP that FXSAVE64 and FXSAVE
 // store, the one-byte opcodes 64-bit mode makes #UD (PUSH/POP ES CS SS DS, DAA DAS AAA AAS, PUSHA POPA, AAM AAD,
 // SALC, INTO, far CALL/JMP direct, 82h), INT1 through a 64-bit gate, and a trip to ring 3 and back (IRETQ outward,
-// INT 0x80 on RSP0 from the TSS, #GP for a ring-0 gate and for CLI, IOPL kept by POPF and IRETQ at CPL 3, DS nulled).
+// INT 0x80 on RSP0 from the TSS, #GP for a ring-0 gate and for CLI, IOPL kept by POPF and IRETQ at CPL 3, DS nulled),
+// and segment loads from ring 0 and ring 3 against the SDM's checks, with an LDT (include/segment-checks64.inc).
 // One line per group; a CPU that cannot run a group stops after the previous line.
 // format: elf64
 #include "platform.inc"
@@ -48,6 +49,9 @@ _start:
     ltr %ax
     call fill_idt
     lidt idt_descriptor
+    call fill_ldt_descriptor
+    mov $0x38, %ax
+    lldt %ax
 
     SAY s_moffs
     movb $0x5A, byte_cell
@@ -77,6 +81,10 @@ _start:
     call put64
     call newline
 
+    SAY s_segments_ring0
+    call segment_checks_ring0
+    call newline
+
     SAY s_invalid
     call invalid_in_64_bit_mode
     call newline
@@ -98,6 +106,13 @@ _start:
 
     SAY s_ring3
     call ring3_round_trip
+    call newline
+
+    // Late on purpose: placed before the #UD group, this ring-3 group did not finish within 600 s on this host's
+    // nested KVM (whose ring 3 runs on the host CPU; cause not established), while here that KVM stops at the #UD
+    // group above, and a KVM with VT-x or AMD-V referees it.
+    SAY s_segments_ring3
+    call segment_checks_ring3
     call newline
 
     SAY s_done
@@ -246,6 +261,8 @@ on_syscall:
     mov %rax, syscall_ss
     iretq
 on_general_protection:
+    cmpq $0, seg_resume
+    jne seg_fault_13
     pop %rax
     mov gp_errors, %rcx
     shl $16, %rcx
@@ -292,6 +309,16 @@ fill_idt:
     mov $on_syscall, %eax
     call set_kernel_gate
     movb $0xEE, idt + 0x80 * 16 + 5      // DPL 3
+    mov $11, %ebx
+    mov $seg_fault_11, %eax
+    call set_kernel_gate
+    mov $12, %ebx
+    mov $seg_fault_12, %eax
+    call set_kernel_gate
+    mov $0x82, %ebx
+    mov $seg_ring3_back, %eax
+    call set_kernel_gate
+    movb $0xEE, idt + 0x82 * 16 + 5      // DPL 3
     ret
 // set_kernel_gate: vector %rbx gets a 64-bit interrupt gate (DPL 0) to KERNEL_CODE:%eax (below 4 GiB).
 set_kernel_gate:
@@ -334,6 +361,7 @@ newline:
     ret
 
 #include "serial64.inc"
+#include "segment-checks64.inc"
 
 .section .data
 .balign 8
@@ -344,6 +372,11 @@ gdt:
     .quad 0x00CFF2000000FFFF             // USER_DATA (0x1B): DPL 3
     .quad 0x00AFFA000000FFFF             // USER_CODE (0x23): 64-bit, DPL 3
     .quad 0x0000890000000067             // TSS_SELECTOR: a 64-bit TSS (16 bytes), base filled in at start
+    .quad 0
+    .quad 0x000082000000001F             // 0x38: the LDT (16 bytes, four entries), base filled in at start
+    .quad 0
+    .quad 0x00CF90000000FFFF             // 0x48: read-only data, DPL 0
+    .quad 0x000002000000001F             // 0x50: an LDT descriptor marked not present (16 bytes)
     .quad 0
 gdt_end:
 gdt_descriptor:
@@ -381,11 +414,26 @@ gp_errors: .quad 0
 user_iopl_after_popf: .quad 0xFFFF
 user_iopl_after_iret: .quad 0xFFFF
 hex_digits: .ascii "0123456789abcdef"
+.balign 8
+seg_ldt:
+    .quad 0x00CF92000000FFFF             // 0x04: writable data, DPL 0, not yet accessed
+    .quad 0x00CF12000000FFFF             // 0x0C: writable data, not present
+    .quad 0x00AF98000000FFFF             // 0x14: execute-only code
+    .quad 0x00CFF2000000FFFF             // 0x1C: writable data, DPL 3
+seg_pointer: .long 0x12345678, 0         // m16:32 for LFS: offset, then the selector the case writes
+seg_resume: .quad 0
+seg_kernel_rsp: .quad 0
+seg_result: .long 0
+seg_restore: .long 0
+seg_count: .long 0
+seg_results: .fill 32, 4, 0
 
 s_moffs: .asciz "isa-long: moffs64"
 s_msw: .asciz "isa-long: smsw"
 s_cpuid_gated: .asciz "isa-long: rdtscp rdpid rdrand rdseed clac xgetbv as CPUID says "
 s_fxsave: .asciz "isa-long: fxsave64/fxsave fop fip fdp fip32 fdp32 fsw"
+s_segments_ring0: .asciz "isa-long: segment loads at ring 0 (vector << 16 | error)"
+s_segments_ring3: .asciz "isa-long: segment loads at ring 3 (vector << 16 | error)"
 s_invalid: .asciz "isa-long: opcodes #UD in 64-bit mode"
 s_icebp: .asciz "isa-long: int1"
 s_ring3: .asciz "isa-long: ring 3 cs, int 0x80 cs ss, ds nulled, #GP codes, iopl after popf and iretq"

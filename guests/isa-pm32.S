@@ -4,7 +4,8 @@
 // RDSEED, CLAC/STAC, XGETBV: each does what CPUID says, or raises #UD when CPUID does not list it), the x87 FOP/FIP/FDP
 // that FXSAVE stores, a trip to ring 3 and back (IRET outward, INT 0x80 inward on the TSS's stack, #GP for a ring-0
 // gate and for CLI, IOPL kept by POPF and IRET at CPL 3, data segments nulled on the way out), INTO/BOUND, AAM/AAD,
-// DAA/DAS/AAA/AAS, INT1/SALC. A CPU that cannot run a group stops after the previous line.
+// DAA/DAS/AAA/AAS, INT1/SALC, and segment loads at ring 0 against the SDM's checks, with an LDT
+// (include/segment-checks32.inc). A CPU that cannot run a group stops after the previous line.
 // format: elf32
 #include "platform.inc"
 #include "cpuid-gated.inc"
@@ -47,6 +48,9 @@ _start:
     ltr %ax
     call fill_idt
     lidt idt_descriptor
+    call fill_ldt_descriptor
+    mov $0x30, %ax
+    lldt %ax
 
     SAY s_moffs
     movb $0x5A, byte_cell
@@ -158,6 +162,12 @@ _start:
     xor %eax, %eax
     smsw %ax
     call put32
+    call newline
+
+    // After the groups this host's KVM runs: its instruction emulator cannot return from the fault handlers (a
+    // protected-mode IRET at CPL 0), and stops there.
+    SAY s_segment_checks
+    call segment_checks_ring0
     call newline
 
     SAY s_cpuid_gated
@@ -354,6 +364,8 @@ on_syscall:                              // INT 0x80: EAX 1 records the frame, 2
     mov %eax, syscall_ss
     iret
 on_general_protection:                   // from ring 3: record the error code, step over INT n (2) or CLI (1)
+    cmpl $0, seg_resume
+    jne seg_fault_13
     pop %eax
     mov gp_errors, %ecx
     shl $16, %ecx
@@ -427,6 +439,12 @@ fill_idt:
     mov $on_syscall, %eax
     call set_kernel_gate
     movb $0xEE, idt + 0x80 * 8 + 5       // DPL 3: ring 3 may INT 0x80
+    mov $11, %ebx
+    mov $seg_fault_11, %eax
+    call set_kernel_gate
+    mov $12, %ebx
+    mov $seg_fault_12, %eax
+    call set_kernel_gate
     ret
 // set_kernel_gate: vector %ebx gets a 386 interrupt gate (DPL 0) to KERNEL_CODE:%eax.
 set_kernel_gate:
@@ -482,6 +500,7 @@ putc32:
     ret
 
 #include "serial32.inc"
+#include "segment-checks32.inc"
 
 .section .data
 .balign 8
@@ -492,6 +511,9 @@ gdt:
     .quad 0x00CFFA000000FFFF             // USER_CODE: DPL 3
     .quad 0x00CFF2000000FFFF             // USER_DATA: DPL 3
     .quad 0x0000890000000067             // TSS_SELECTOR: a 32-bit TSS, base filled in at start
+    .quad 0x000082000000001F             // 0x30: the LDT (four entries), base filled in at start
+    .quad 0x00CF90000000FFFF             // 0x38: read-only data, DPL 0
+    .quad 0x000002000000001F             // 0x40: an LDT descriptor marked not present
 gdt_end:
 gdt_descriptor:
     .word gdt_end - gdt - 1
@@ -533,9 +555,22 @@ gp_errors: .long 0
 user_iopl_after_popf: .long 0xFFFFFFFF
 user_iopl_after_iret: .long 0xFFFFFFFF
 hex_digits: .ascii "0123456789abcdef"
+.balign 8
+seg_ldt:
+    .quad 0x00CF92000000FFFF             // 0x04: writable data, DPL 0, not yet accessed
+    .quad 0x00CF12000000FFFF             // 0x0C: writable data, not present
+    .quad 0x00CF98000000FFFF             // 0x14: execute-only code
+    .quad 0x00CFF2000000FFFF             // 0x1C: writable data, DPL 3
+seg_pointer: .long 0x12345678, 0         // m16:32 for LDS/LES/LSS: offset, then the selector the case writes
+seg_resume: .long 0
+seg_saved_esp: .long 0
+seg_result: .long 0
+seg_count: .long 0
+seg_results: .fill 32, 4, 0
 
 s_moffs: .asciz "isa-pm32: moffs"
 s_segments: .asciz "isa-pm32: push/pop ds cs, lfs lgs lss"
+s_segment_checks: .asciz "isa-pm32: segment loads at ring 0 (vector << 16 | error)"
 s_pushad: .asciz "isa-pm32: pushad/popad"
 s_far: .asciz "isa-pm32: far call/ret"
 s_msw: .asciz "isa-pm32: smsw"

@@ -27,7 +27,7 @@ extension BuiltInGuests {
         isa-pm16: push/pop es cs, les 001b 0008 001b 1234
         isa-pm16: pusha/popa 0000 dddc 0000
         isa-pm16: far call/ret face face 0000
-        isa-pm16: lar lsl verr verw f200 0040 ffff 0040 0040 0040
+        isa-pm16: lar lsl verr verw f300 0040 ffff 0040 0040 0040
         isa-pm16: arpl 001b 0040 001b 0000
         isa-pm16: aam/aad 0709 0004 040f 0004 004f 0000 0047 0004 0001
         isa-pm16: into 0001
@@ -44,6 +44,7 @@ extension BuiltInGuests {
         isa-pm32: pushad/popad 00000000 dddddddc 00000000
         isa-pm32: far call/ret faceb00c faceb00c 00000000
         isa-pm32: smsw 00000033
+        isa-pm32: segment loads at ring 0 (vector << 16 | error) 000d0f00 000d0028 000d0024 00000000 00000093 000b000c 000d0014 000d0010 000d0000 000d0020 000d0038 000c000c 000d0010 00000000 000d0010 00000000 000c000c 000d0028 000d0034 000b0040 00000000 000d001c 00000000 00000030 00000000
         isa-pm32: rdtscp rdpid rdrand rdseed clac xgetbv as CPUID says 111111
         isa-pm32: fxsave fop fip fdp fsw 00000435 00000000 00000000 00000081
         isa-pm32: ring 3 cs, int 0x80 cs ss, fs nulled, #GP codes, iopl after popf and iret 0000001b 00000008 00000010 00000000 040a0000 00000000 00000000
@@ -58,11 +59,13 @@ extension BuiltInGuests {
     static let isaLongOutput = """
         isa-long: moffs64 000000000000005a 0123456789abcdef 00000000000000ef 0000000089abcdef
         isa-long: smsw 0000000000000033
+        isa-long: segment loads at ring 0 (vector << 16 | error) 000d0f00 000d0028 000d0024 00000000 00000093 000b000c 000d0014 000d0010 000d0018 000d0048 000d0010 000c000c 00000000 000d0014 00000000 000d0028 000d003c 000b0050 00000000 000d001c 00000000 00000038 00000000
         isa-long: opcodes #UD in 64-bit mode 0000000000000014
         isa-long: rdtscp rdpid rdrand rdseed clac xgetbv as CPUID says 111111
         isa-long: fxsave64/fxsave fop fip fdp fip32 fdp32 fsw 0000000000000435 0000000000000000 0000000000000000 0000000000000000 0000000000000000 0000000000000081
         isa-long: int1 0000000000000001
         isa-long: ring 3 cs, int 0x80 cs ss, ds nulled, #GP codes, iopl after popf and iretq 0000000000000023 0000000000000008 0000000000000000 0000000000000000 00000000040a0000 0000000000000000 0000000000000000
+        isa-long: segment loads at ring 3 (vector << 16 | error) 000d0010 00000000 000d0004 000d0010 000d0000 000d0000
         isa-long: done
 
         """

@@ -16,6 +16,9 @@ public struct BuiltInGuest: Sendable {
     /// IRET in protected mode...). On KVM such a run may stop with "could not emulate" at the start of a line; the
     /// lines before it are still compared.
     public let kvmEmulatorMayStop: Bool
+    /// The vCPUs its machine gets (`apus run --vcpus` overrides it); more than one needs the interrupt-controller
+    /// platform, which such guests ask for.
+    public let vcpus: Int
 }
 
 /// The guests assembled from guests/ at build time (Plugins/GuestBuildPlugin).
@@ -66,8 +69,12 @@ public enum BuiltInGuests {
               output: isaProtected16Output, kvmEmulatorMayStop: true),
         guest("isa-pm32", "32-bit protected mode, Multiboot: CPUID-gated instructions, x87 pointers, ring 3 and back",
               output: isaProtected32Output, kvmEmulatorMayStop: true),
-        guest("isa-long", "64-bit mode: moffs64, CPUID-gated instructions, x87 pointers, 64-bit #UD opcodes, ring 3",
+        guest("isa-long", "64-bit mode: moffs64, segment loads and the LDT, CPUID-gated instructions, x87 pointers, 64-bit #UD opcodes, ring 3",
               output: isaLongOutput, kvmEmulatorMayStop: true),
+        guest("smp", "4 vCPUs: INIT/SIPI start-up, per-vCPU APIC IDs in CPUID, 400,000 LOCK XADDs on one counter",
+              output: "smp: CPU count 4, APIC IDs 0 1 2 3\n"
+                + "smp: every AP's CPUID.1 APIC ID is its local APIC's ID\n"
+                + "smp: counter 400000, expected 400000\n", interrupts: true, vcpus: 4),
         guest("triplefault", "crashes with a triple fault on purpose", output: ""),
         guest("unmapped", "writes to a port with no device on purpose", output: ""),
     ]
@@ -81,12 +88,13 @@ public enum BuiltInGuests {
     }
 
     private static func guest(_ name: String, _ summary: String, output: String, interrupts: Bool = false,
-                              kvmEmulatorMayStop: Bool = false) -> BuiltInGuest {
+                              kvmEmulatorMayStop: Bool = false, vcpus: Int = 1) -> BuiltInGuest {
         // The plugin builds every guests/*.S; a missing entry means the package itself is broken.
         let encoded = GuestImages.base64[name] ?? ""
         let image = encoded.isEmpty ? [] : [UInt8](base64Decoded: encoded)
         return BuiltInGuest(name: name, summary: summary, image: image, expectedOutput: output, expectedResult: 0,
-                            needsInterruptController: interrupts, kvmEmulatorMayStop: kvmEmulatorMayStop)
+                            needsInterruptController: interrupts, kvmEmulatorMayStop: kvmEmulatorMayStop,
+                            vcpus: vcpus)
     }
 
     /// What the multiboot guest prints when run as a built-in guest with 64 MiB, no --cmdline and no modules.

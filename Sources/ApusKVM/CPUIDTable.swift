@@ -1,3 +1,4 @@
+import ApusCore
 import CKVM
 
 /// A `kvm_cpuid2` with its flexible array of entries, owned and freed by this object.
@@ -26,6 +27,26 @@ public final class CPUIDTable: @unchecked Sendable {
         for i in 0..<table.pointee.nent {
             guard let entry = ckvm_cpuid2_entry(table, i), entry.pointee.function == function else { continue }
             body(&entry.pointee)
+        }
+    }
+}
+
+extension CPUIDTable {
+    /// A copy to edit for one vCPU; the machine's table stays as KVM supplied and `KVMMachine.filter` edited it.
+    func copy() -> CPUIDTable {
+        let count = table.pointee.nent
+        let copy = ckvm_cpuid2_alloc(count)!
+        for i in 0..<count { ckvm_cpuid2_entry(copy, i)!.pointee = ckvm_cpuid2_entry(table, i)!.pointee }
+        return CPUIDTable(owning: copy)
+    }
+
+    /// Every entry's registers with `topology`'s fields set.
+    func place(_ topology: CPUTopology) {
+        for i in 0..<table.pointee.nent {
+            let entry = ckvm_cpuid2_entry(table, i)!
+            let e = entry.pointee
+            (entry.pointee.eax, entry.pointee.ebx, entry.pointee.ecx, entry.pointee.edx) =
+                topology.apply(leaf: e.function, subleaf: e.index, (e.eax, e.ebx, e.ecx, e.edx))
         }
     }
 }

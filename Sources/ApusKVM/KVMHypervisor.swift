@@ -42,6 +42,17 @@ public struct KVMHypervisor: Hypervisor {
         return .usable
     }
 
+    /// KVM_CAP_MAX_VCPUS (the API's rule: KVM_CAP_NR_VCPUS when it is 0, and 4 when that is 0 too).
+    public func vcpuLimit() -> VCPULimit {
+        guard let system = try? KVMSystem(path: devicePath) else {
+            return VCPULimit(maximum: 1, reason: "\(devicePath) cannot be opened")
+        }
+        let recommended = Int(system.checkExtension(KVM_CAP_NR_VCPUS))
+        let maximum = Int(system.checkExtension(KVM_CAP_MAX_VCPUS))
+        let limit = maximum > 0 ? maximum : (recommended > 0 ? recommended : 4)
+        return VCPULimit(maximum: limit, reason: "this host's KVM allows \(limit) vCPUs per VM")
+    }
+
     public func makeMachine(memory: GuestMemory, options: MachineOptions) throws -> any MachineBackend {
         try KVMMachine(system: try KVMSystem(path: devicePath), memory: memory, options: options)
     }

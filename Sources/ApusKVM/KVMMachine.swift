@@ -76,6 +76,14 @@ public final class KVMMachine: MachineBackend {
         }
     }
 
+    /// vCPU `index`'s CPUID: the machine's, with its APIC ID and the machine's CPU count (`CPUTopology`).
+    func cpuid(forVCPU index: Int) -> CPUIDTable {
+        let table = cpuid.copy()
+        let amd = cpuid.leaf(0).map { CPUTopology.isAMD(vendorEBX: $0.1) } ?? false
+        table.place(CPUTopology(apicID: UInt32(index), cpuCount: options.vcpuCount, amdLeaves: amd))
+        return table
+    }
+
     /// Creates vCPU `index` on the calling thread, which must be the thread that calls its `run()`: kicks are
     /// signals aimed at that thread.
     public func makeVCPU(index: Int) throws -> any VCPUBackend {

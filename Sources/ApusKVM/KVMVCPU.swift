@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Create it on the OS thread that will run it: the initializer records that thread for kicks (and unblocks the kick
 /// signal there), and KVM expects every ioctl on a vCPU fd to come from one thread. The guest sees the host's
-/// supported CPUID, edited only in `KVMMachine.filter`.
+/// supported CPUID, edited only in `KVMMachine.filter` and, per vCPU, for its place in the topology.
 public final class KVMVCPU: VCPUBackend {
     public let index: Int
     let fd: Int32
@@ -41,7 +41,8 @@ public final class KVMVCPU: VCPUBackend {
         runArea = mapped.assumingMemoryBound(to: kvm_run.self)
         kvmKicker = KVMKicker(run: runArea, thread: pthread_self())
         do {
-            _ = try checked("KVM_SET_CPUID2") { ckvm_set_cpuid2(fd, machine.cpuid.table) }
+            let cpuid = machine.cpuid(forVCPU: index)
+            _ = try checked("KVM_SET_CPUID2") { ckvm_set_cpuid2(fd, cpuid.table) }
         } catch {
             kvmKicker.retire()
             munmap(mapped, runSize)

@@ -382,7 +382,7 @@ extension CPUCore {
             }
             try loadSegment(.cs, selector: selector)
             if outer {
-                if newSS & 0xFFFC != 0 { try loadSegment(.ss, selector: newSS) } else { sregs.ss.selector = newSS }
+                try loadSegment(.ss, selector: newSS)   // CS is loaded: the checks see the new CPL and mode
                 gpr[4] = newRSP &+ release
                 nullSegmentsTheNewLevelMayNotUse()
             }

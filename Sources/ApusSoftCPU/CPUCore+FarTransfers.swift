@@ -75,7 +75,7 @@ extension CPUCore {
         if descriptor.s {
             guard descriptor.type & 8 != 0 else { throw CPUFault.gp(error) }
             try checkDirectCodeTarget(descriptor, rpl: rpl, error: error)
-            var segment = descriptor
+            var segment = try markAccessed(descriptor)
             segment.selector = (selector & 0xFFFC) | UInt16(cpl)
             return FarTarget(codeSegment: segment, offset: try checkedOffset(offset & Flag.mask(size), segment),
                              pushSize: size)
@@ -84,13 +84,13 @@ extension CPUCore {
         guard descriptor.type == 0xC || (descriptor.type == 0x4 && !longMode) else { throw CPUFault.gp(error) }
         guard descriptor.dpl >= cpl && descriptor.dpl >= rpl else { throw CPUFault.gp(error) }
         guard descriptor.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: error) }
-        let index = UInt64(selector & 0xFFF8)
-        let low = try readSystem(sregs.gdt.base &+ index, size: 8)
+        let gate = try descriptorAddress(selector)
+        let low = try readSystem(gate, size: 8)
         var gateOffset = low & 0xFFFF
         if descriptor.type == 0xC { gateOffset |= (low >> 32) & 0xFFFF_0000 }
         if longMode {
-            guard index + 15 <= UInt64(sregs.gdt.limit) else { throw CPUFault.gp(error) }
-            let high = try readSystem(sregs.gdt.base &+ index &+ 8, size: 8)
+            _ = try descriptorAddress(selector, size: 16)   // the 16-byte gate must fit in its table
+            let high = try readSystem(gate &+ 8, size: 8)
             guard (high >> 8) & 0x1F == 0 else { throw CPUFault.gp(error) }   // the upper half's type must be 0
             gateOffset |= (high & 0xFFFF_FFFF) << 32
         }
@@ -102,7 +102,7 @@ extension CPUCore {
         let inward = !conforming && code.dpl < cpl
         guard isCall || !inward else { throw CPUFault.gp(targetError) }   // JMP never changes privilege
         let level = inward ? code.dpl : cpl
-        var segment = code
+        var segment = try markAccessed(code)
         segment.selector = (targetSelector & 0xFFFC) | UInt16(level)
         let pushSize = longMode ? 8 : (descriptor.type == 0xC ? 4 : 2)
         return FarTarget(codeSegment: segment, offset: try checkedOffset(gateOffset, segment), pushSize: pushSize,

@@ -59,7 +59,7 @@ extension CPUCore {
             guard newRIP & Flag.mask(width) <= UInt64(sregs.cs.limit) else { throw CPUFault.gp() }
         }
         if popsStack {
-            if newSS & 0xFFFC != 0 { try loadSegment(.ss, selector: newSS) } else { sregs.ss.selector = newSS }
+            try loadSegment(.ss, selector: newSS)   // CS is loaded: the checks see the new CPL and mode
             gpr[4] = newRSP
         }
         if newCPL > oldCPL { nullSegmentsTheNewLevelMayNotUse() }

@@ -58,7 +58,7 @@ extension CPUCore {
         let selector = UInt16((low >> 16) & 0xFFFF)
         var target = (low & 0xFFFF) | ((low >> 32) & 0xFFFF_0000)
         let oldCS = UInt64(sregs.cs.selector), oldFlags = rflags, oldSS = UInt64(sregs.ss.selector), oldRSP = gpr[4]
-        let handlerSegment = try readDescriptor(selector)
+        let handlerSegment = try gateTargetCodeSegment(selector)
         target |= (high & 0xFFFF_FFFF) << 32
         let ist = (low >> 32) & 7
         if ist != 0 {

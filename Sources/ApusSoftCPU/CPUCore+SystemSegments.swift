@@ -42,7 +42,9 @@ extension CPUCore {
         return !code || descriptor.type & 0x2 != 0
     }
 
-    /// LLDT: a null selector leaves the LDT unusable; otherwise a present LDT descriptor (16 bytes in long mode).
+    /// LLDT (SDM Vol. 2A, LLDT): a null selector leaves the LDT unusable; otherwise the selector must name an LDT
+    /// descriptor (type 2) in the GDT, 16 bytes in IA-32e mode with a canonical base: #GP(selector), or
+    /// #NP(selector) when not present.
     private func loadLocalDescriptorTable(_ selector: UInt16) throws {
         guard selector & 0xFFFC != 0 else {
             sregs.ldt = Segment(selector: selector, type: 0x2, present: false, s: false, unusable: true)
@@ -51,6 +53,7 @@ extension CPUCore {
         var descriptor = try systemDescriptor(selector)
         guard !descriptor.s, descriptor.type == 0x2 else { throw CPUFault.gp(UInt32(selector & 0xFFFC)) }
         guard descriptor.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: UInt32(selector & 0xFFFC)) }
+        guard !longMode || isCanonical(descriptor.base) else { throw CPUFault.gp(UInt32(selector & 0xFFFC)) }
         descriptor.selector = selector
         sregs.ldt = descriptor
     }
@@ -63,20 +66,21 @@ extension CPUCore {
             throw CPUFault.gp(UInt32(selector & 0xFFFC))
         }
         guard descriptor.present else { throw CPUFault(vector: .segmentNotPresent, errorCode: UInt32(selector & 0xFFFC)) }
-        let typeByte = sregs.gdt.base &+ UInt64(selector & 0xFFF8) &+ 5
-        try writeLinear(typeByte, size: 1, try readSystem(typeByte, size: 1) | 0x02)
+        let typeByte = try descriptorAddress(selector) &+ 5
+        try writeSystem(typeByte, size: 1, try readSystem(typeByte, size: 1) | 0x02)
         descriptor.type |= 0x2
         descriptor.selector = selector
         sregs.tr = descriptor
     }
 
-    /// A system descriptor from the GDT: 8 bytes, or 16 in long mode, whose second half holds base bits 32-63.
+    /// A system descriptor from the GDT (LDT and TSS descriptors may not live in an LDT: a TI=1 selector is
+    /// #GP(selector)): 8 bytes, or 16 in long mode, whose second half holds base bits 32-63.
     private func systemDescriptor(_ selector: UInt16) throws -> Segment {
+        guard selector & 4 == 0 else { throw CPUFault.gp(UInt32(selector & 0xFFFC)) }
         var descriptor = try readDescriptor(selector)
         if longMode {
-            let index = UInt64(selector & 0xFFF8)
-            guard index + 15 <= UInt64(sregs.gdt.limit) else { throw CPUFault.gp(UInt32(selector & 0xFFFC)) }
-            descriptor.base |= (try readSystem(sregs.gdt.base &+ index &+ 8, size: 4)) << 32
+            let address = try descriptorAddress(selector, size: 16)
+            descriptor.base |= (try readSystem(address &+ 8, size: 4)) << 32
         }
         return descriptor
     }

@@ -54,6 +54,8 @@ final class CPUCore {
     /// DispatchTable.quick's tables, held here so a decode reads them with one load (no lazy-global check).
     let dispatchSlots = DispatchTable.quick.slots
     let dispatchPages = DispatchTable.quick.pages
+    /// What the VMM and devices wrote since the CPU last looked (see `absorbHostWrites`).
+    let hostWritten: HostWrittenCode
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
     /// Reset whenever translations may have changed (`flushTranslations`).
     var fetchPage: UInt64 = .max
@@ -74,8 +76,17 @@ final class CPUCore {
         timeStampCounter = TimeStampCounter(kilohertz: model.tscFrequencyKHz)
         ram = PhysicalRAM(memory)
         decoded = DecodeCache(pageCount: ram.pageCount)
+        hostWritten = HostWrittenCode(memory: memory)
         gpr = .allocate(capacity: 16)
         gpr.initialize(repeating: 0, count: 16)
+    }
+
+    /// Drops the decoded code on every page something other than this CPU wrote since the last call. Called where
+    /// the CPU may next run code a device or the VMM has just written: at each entry, before delivering an external
+    /// interrupt (a device's completion), and every kick-check batch (a write by a thread that did not interrupt).
+    @inline(__always)
+    func absorbHostWrites() {
+        hostWritten.invalidate(in: decoded)
     }
 
     func flushTranslations() {

@@ -8,12 +8,22 @@ import Darwin
 ///
 /// An entry holds the instruction's first 16 bytes and its prefix state; the interpreter then fetches ModRM,
 /// displacement and immediates from that copy instead of from memory. An entry is valid only while
-///  - its page's state is unchanged: every CPU write to a RAM page that holds decoded code (`codeWritten`, called on
-///    every store path: TLB host pointers, physical writes, page-walk A/D updates) bumps the page's generation, so
-///    self-modifying code is re-decoded from the next instruction on, exactly as x86 requires;
-///  - the epoch is unchanged: `flushAll` starts a new one whenever something outside this CPU may have written guest
-///    memory (each `run()`, state set by the VMM) and on serializing instructions (CPUID, IRET, INVLPG, control
-///    register writes), which is what cross-modifying code on x86 must execute before running modified code.
+///  - its page's state is unchanged: `codeWritten` bumps a page's generation, so its code is re-decoded from the next
+///    instruction on. This CPU calls it on every store path (TLB host pointers, physical writes, page-walk A/D
+///    updates), which keeps self-modifying code exact as x86 requires; and for every page the VMM, a device or a
+///    loader wrote (HostWrittenCode, taken at each `run()`, before each external interrupt and every kick-check
+///    batch), so a virtio exit costs the pages it wrote, not the whole cache;
+///  - the epoch is unchanged: `flushAll` starts a new one when the VMM replaces the CPU's state (setRegisters,
+///    setSpecialRegisters, restore) and on serializing instructions (CPUID, IRET, INVLPG, control register writes),
+///    which is what cross-modifying code on x86 must execute before running modified code.
+///
+/// Cross-modifying code with a second vCPU (issue 14): today only this CPU's thread touches `pageStates`, and other
+/// writers reach it through HostWriteLog. A second soft vCPU's stores go straight to RAM through its own TLB, so they
+/// must reach this cache too: either each vCPU records its stores to code pages in a shared log this CPU takes at the
+/// points above (it must then also take it before executing a serializing instruction's successor, the point x86
+/// guarantees), or the page states become one table shared by all vCPUs and bumped atomically, each vCPU keeping its
+/// own entries. Either way a page must be bumped after its bytes change and before the writer's synchronisation
+/// (an IPI, a lock release the other CPU acquires) can be observed, or a stale entry may run once.
 struct DecodeCache {
     struct Entry {
         /// physical address << 4 | decoding mode, 0 when empty.
@@ -111,5 +121,13 @@ struct DecodeCache {
     /// Drops every entry.
     func flushAll() {
         epochStorage.pointee &+= 1
+    }
+
+    /// How many times `flushAll` ran (tests: an unrelated host write must not flush).
+    var flushCount: UInt64 { epochStorage.pointee &- 1 }
+
+    /// Page `page`'s generation, and whether decoded code from it may be cached (tests).
+    func pageState(_ page: Int) -> (generation: UInt64, holdsCode: Bool) {
+        (pageStates[page] >> 1, pageStates[page] & 1 != 0)
     }
 }

@@ -11,6 +11,13 @@ public struct SoftCPUHypervisor: Hypervisor {
 
     public func availability() -> HypervisorAvailability { .usable }
 
+    /// Several vCPUs need LOCK-prefixed instructions to be host atomics on guest memory and stores to invalidate
+    /// other vCPUs' decoded code: until they are, one vCPU per machine.
+    public func vcpuLimit() -> VCPULimit {
+        VCPULimit(maximum: 1, reason: "the software CPU runs one vCPU per machine so far (its instructions are not "
+                  + "atomic across threads yet); use --backend kvm for more")
+    }
+
     public func makeMachine(memory: GuestMemory, options: MachineOptions) throws -> any MachineBackend {
         try SoftMachine(memory: memory, options: options, model: model)
     }

@@ -43,9 +43,15 @@ public final class SoftVCPU: VCPUBackend {
 
     public var kicker: any VCPUKicker { softKicker }
 
+    /// Refused: `SoftCPUHypervisor.vcpuLimit` keeps machines on this backend at one vCPU.
+    public func awaitStartup() throws {
+        throw SoftCPUError.unsupported("application processors (a machine with several vCPUs)")
+    }
+
     public func run() throws -> VCPUExit {
-        // The VMM, devices or another thread may have written guest memory since the last run: decode afresh.
-        core.decoded.flushAll()
+        // The VMM or a device may have written guest memory since the last run (a virtio used ring, a disk read): only
+        // the decoded code on the pages they wrote is dropped, not the whole cache.
+        core.absorbHostWrites()
         if let awaited = core.awaitedRead {
             core.suppliedRead = (awaited.isPort, awaited.address, awaited.size, load(size: awaited.size))
             core.awaitedRead = nil
@@ -59,6 +65,8 @@ public final class SoftVCPU: VCPUBackend {
             if countdown == 0 {
                 if softKicker.consume() { return .interrupted }
                 countdown = Self.kickCheckInterval
+                // A device thread (network receive) may write guest memory while this CPU runs.
+                if core.hostWritten.mayHavePages { core.absorbHostWrites() }
                 // The APIC timer and NMIs are looked at between batches: a timer interrupt is late by at most a
                 // batch, and an NMI (rare: IPIs, LINT1) never costs a lock per instruction.
                 if let localAPIC {
@@ -136,12 +144,14 @@ public final class SoftVCPU: VCPUBackend {
             // processor ignores them, as it would INIT-deassert.
             guard case .vector(let vector) = accepted else { return .delivered }
             core.halted = false
+            core.absorbHostWrites()   // the interrupt may announce data a device just wrote
             return core.deliverExternal(vector)
         }
         guard let controller else { return .delivered }
         guard let vector = controller.acknowledge() else { return .delivered }
         if controller.pendingInterrupt { waker.interruptHint.store(true, ordering: .relaxed) }
         core.halted = false
+        core.absorbHostWrites()   // the interrupt may announce data a device just wrote
         return core.deliverExternal(vector)
     }
 
@@ -216,12 +226,16 @@ public final class SoftVCPU: VCPUBackend {
         for i in 0..<16 { core.gpr[i] = registers[i] }
         core.rip = registers.rip
         core.rflags = registers.rflags | Flag.fixed
+        // Not for memory (host writes are tracked): the VMM sets registers only before the first run and on restore,
+        // where dropping the cache costs nothing and no entry decoded for an earlier state can outlive it.
         core.decoded.flushAll()
     }
 
     public func specialRegisters() throws -> SpecialRegisters { core.sregs }
     public func setSpecialRegisters(_ registers: SpecialRegisters) throws {
         core.sregs = registers
+        // The cache is keyed by decoding mode, but a new CS, paging or CPU mode set from outside (entry, restore) is
+        // where a missed key would hide: the VMM does this at most once per entry, so it starts from an empty cache.
         core.decoded.flushAll()
     }
     public func fpu() throws -> FPUState { core.fpu }
@@ -271,7 +285,9 @@ public final class SoftVCPU: VCPUBackend {
             func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) } }
             core.suppliedRead = (bytes[0] == 1, word(2), Int(bytes[1]), word(10))
         }
-        core.decoded.flushAll()   // a snapshot restore rewrites guest memory too
+        // A restore replaces memory and every register wholesale: start from an empty cache. (Its memory writes are
+        // recorded as host writes too; taking them at the next run only bumps pages this flush already emptied.)
+        core.decoded.flushAll()
     }
 }
 

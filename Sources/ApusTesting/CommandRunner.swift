@@ -33,14 +33,17 @@ public enum CommandRunner {
                       standardError: String(decoding: errData, as: UTF8.self))
     }
 
-    /// Runs a host tool by its path (ip, debugfs, qemu-img, socat) with standard output and error together.
+    /// Runs a host tool by its path (ip, debugfs, qemu-img, socat, git, swift) with standard output and error
+    /// together and an empty standard input; a tool that is not there gives status -1 and says so.
     public static func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        guard FileManager.default.isExecutableFile(atPath: path) else { return (-1, "\(path) is missing") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
         try process.run()
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

@@ -34,6 +34,10 @@ public final class ScriptedVCPU: VCPUBackend {
 
     deinit { buffer.deallocate() }
 
+    /// Whether the VMM made this vCPU an application processor waiting for start-up.
+    public private(set) var awaitsStartup = false
+    public func awaitStartup() throws { awaitsStartup = true }
+
     public func run() throws -> VCPUExit {
         if let size = pendingReadSize {
             completedReads.append(Array(buffer[0..<size]))

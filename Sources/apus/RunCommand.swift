@@ -69,6 +69,15 @@ struct RunCommand: ParsableCommand {
         memory ?? (kernel == nil ? MachineConfiguration.defaultMemoryMiB : Self.defaultKernelMemoryMiB)
     }
 
+    @Option(help: ArgumentHelp("Number of vCPUs, 1-64 (default 1, or what a built-in guest asks for).",
+                               discussion: """
+                                   vCPU 0 starts at the boot entry; the others wait, as at power-on, until the guest \
+                                   starts them with INIT and start-up IPIs through its local APIC (so more than one \
+                                   vCPU gives the machine the interrupt-controller platform). The software CPU runs \
+                                   one vCPU so far.
+                                   """))
+    var vcpus: Int?
+
     @Option(help: "A Linux kernel to boot: an ELF vmlinux or a bzImage.")
     var kernel: String?
 
@@ -208,10 +217,12 @@ struct RunCommand: ParsableCommand {
         } else {
             boot = try ImageSource.guestImage(image, commandLine: cmdline, modules: modules, limit: limit)
         }
-        // Built-in guests that program the PIC and PIT get the interrupt-controller platform.
-        let needsInterrupts = image.flatMap { BuiltInGuests.named($0) }?.needsInterruptController == true
-            && !FileManager.default.fileExists(atPath: image ?? "")
-        var configuration = MachineConfiguration(memoryMiB: memoryMiB, backend: backend, boot: boot,
+        // Built-in guests that program the PIC and PIT get the interrupt-controller platform, and so does a machine
+        // with application processors (their local APICs start them).
+        let builtIn = FileManager.default.fileExists(atPath: image ?? "") ? nil : image.flatMap { BuiltInGuests.named($0) }
+        let vcpuCount = vcpus ?? builtIn?.vcpus ?? 1
+        let needsInterrupts = builtIn?.needsInterruptController == true || vcpuCount > 1
+        var configuration = MachineConfiguration(memoryMiB: memoryMiB, vcpuCount: vcpuCount, backend: backend, boot: boot,
                                                  unmappedAccess: unmappedIO,
                                                  interruptController: needsInterrupts ? .full : nil,
                                                  disks: try disks.map { try DiskAttachment(argument: $0) })

@@ -32,11 +32,17 @@ import Testing
     @Test func vmmWritesMarkPagesDirty() throws {
         let memory = try GuestMemory(size: 0x10000)
         let region = try #require(memory.regions.first)
-        #expect(region.dirty.takeDirtyPages().isEmpty)
+        let migration = region.hostWrites.pages(for: .migration)
+        try memory.write(UInt8(1), at: GuestAddress(0x3000))   // before the reader started: not recorded
+        region.hostWrites.start(.migration)
+        #expect(migration.takeAll().isEmpty)
         try memory.write([1, 2, 3], at: GuestAddress(0x1FFF))
         try memory.fill(0, at: GuestAddress(0x5000), count: 1)
-        #expect(region.dirty.takeDirtyPages() == [1, 2, 5])
-        #expect(region.dirty.takeDirtyPages().isEmpty)
+        try memory.withWritableBytes(at: GuestAddress(0xA000), count: 0x1001) { $0[0] = 7 }
+        #expect(migration.takeAll() == [1, 2, 5, 10, 11])
+        #expect(migration.takeAll().isEmpty)
+        // Readers are independent: the decode cache's set was never started, so it holds nothing.
+        #expect(region.hostWrites.pages(for: .decodedCode).takeAll().isEmpty)
     }
 
     @Test func byteCopiesRoundTrip() throws {

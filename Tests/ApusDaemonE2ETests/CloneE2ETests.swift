@@ -22,21 +22,6 @@ import Glibc
 
     private static let qemuImg = "/usr/bin/qemu-img"
 
-    /// Runs a host tool by path; a missing tool gives status -1.
-    static func runTool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        guard FileManager.default.isExecutableFile(atPath: path) else { return (-1, "\(path) is missing") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 
     @Test func defineWithADiskCloneAndProtectTheTemplate() throws {
         let directory = try DaemonProcess.scratchDirectory()
@@ -62,9 +47,9 @@ import Glibc
         #expect(overlay.hasSuffix(".qcow2"))
 
         if FileManager.default.isExecutableFile(atPath: Self.qemuImg) {
-            let check = try Self.runTool(Self.qemuImg, ["check", overlay])
+            let check = try CommandRunner.runTool(Self.qemuImg, ["check", overlay])
             #expect(check.status == 0, "qemu-img check: \(check.output)")
-            let info = try Self.runTool(Self.qemuImg, ["info", "--output=json", overlay])
+            let info = try CommandRunner.runTool(Self.qemuImg, ["info", "--output=json", overlay])
             #expect(info.output.contains("\"backing-filename\": \"\(base)\""), "\(info.output)")
             #expect(info.output.contains("\"virtual-size\": 1073741824"), "\(info.output)")
         } else {
@@ -124,7 +109,7 @@ import Glibc
         try FileManager.default.createSymbolicLink(atPath: root + "/zero-link", withDestinationPath: "/dev/zero")
         #expect(mkfifo(root + "/fifo", 0o600) == 0)
         // A qcow2 image in the root whose backing file is outside it.
-        let escaping = try Self.runTool(Self.qemuImg, ["create", "-f", "qcow2", "-F", "raw", "-b", "/etc/passwd",
+        let escaping = try CommandRunner.runTool(Self.qemuImg, ["create", "-f", "qcow2", "-F", "raw", "-b", "/etc/passwd",
                                                                  root + "/escape.qcow2", "1M"])
         let haveQemu = escaping.status == 0
         if !haveQemu { print("CloneE2ETests: the backing-chain case is skipped: qemu-img is missing") }
@@ -179,7 +164,7 @@ import Glibc
 
         // An image that became unusable after the define is refused at start, naming the rule, and nothing runs.
         if haveQemu {
-            _ = try Self.runTool(Self.qemuImg, ["create", "-q", "-f", "qcow2", root + "/later.qcow2", "1M"])
+            _ = try CommandRunner.runTool(Self.qemuImg, ["create", "-q", "-f", "qcow2", root + "/later.qcow2", "1M"])
             _ = try daemon.client.define(VMDefinition(name: "later", boot: .guest("hello"),
                                                       disks: [DiskSpec(path: root + "/later.qcow2")]))
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/later.qcow2"))

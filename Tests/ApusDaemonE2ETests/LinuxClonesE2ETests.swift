@@ -115,13 +115,13 @@ import Testing
         // On the host: each overlay holds its own clone's file and not the other's.
         for name in names {
             let overlay = overlays[name] ?? ""
-            let check = try CloneE2ETests.runTool(qemuImg, ["check", overlay])
+            let check = try CommandRunner.runTool(qemuImg, ["check", overlay])
             #expect(check.status == 0 && check.output.contains("No errors were found"), "\(name): qemu-img check: \(check.output)")
             let flat = directory + "/\(name).raw"
-            let convert = try CloneE2ETests.runTool(qemuImg, ["convert", "-f", "qcow2", "-O", "raw", overlay, flat])
+            let convert = try CommandRunner.runTool(qemuImg, ["convert", "-f", "qcow2", "-O", "raw", overlay, flat])
             #expect(convert.status == 0, "qemu-img convert: \(convert.output)")
             for other in names {
-                let file = try CloneE2ETests.runTool(debugfs, ["-R", "cat /apus-clone-\(other).txt", flat])
+                let file = try CommandRunner.runTool(debugfs, ["-R", "cat /apus-clone-\(other).txt", flat])
                 if other == name {
                     #expect(file.output.contains("written by clone \(name)"), "\(name)'s overlay: \(file.output)")
                 } else {

@@ -36,6 +36,9 @@ final class RawSocket {
         return bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
+    /// Tells the peer nothing more will be sent (shutdown of the write side); reading goes on.
+    func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
+
     /// Everything received until the peer closes or `seconds` pass; `closed` tells which.
     func receiveAll(within seconds: Double) -> (bytes: [UInt8], closed: Bool) {
         let deadline = Date().addingTimeInterval(seconds)

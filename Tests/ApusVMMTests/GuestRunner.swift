@@ -8,7 +8,7 @@ func runGuest(_ guest: BuiltInGuest, on backend: BackendChoice,
               unmappedAccess: UnmappedAccessPolicy? = nil) throws -> (MachineOutcome, String) {
     let output = CapturingSerialOutput()
     let machine = try Machine(
-        configuration: MachineConfiguration(backend: backend, boot: .guestImage(name: guest.name, bytes: guest.image),
+        configuration: MachineConfiguration(vcpuCount: guest.vcpus, backend: backend, boot: .guestImage(name: guest.name, bytes: guest.image),
                                             unmappedAccess: unmappedAccess,
                                             interruptController: guest.needsInterruptController ? .full : nil),
         output: output)

@@ -66,6 +66,18 @@ public protocol Hypervisor: Sendable {
     var name: String { get }
     func availability() -> HypervisorAvailability
     func makeMachine(memory: GuestMemory, options: MachineOptions) throws -> any MachineBackend
+    /// How many vCPUs one machine may have on this backend here, and why not more.
+    func vcpuLimit() -> VCPULimit
+}
+
+/// The most vCPUs a backend runs in one machine on this host, with the reason, for the refusal's message.
+public struct VCPULimit: Sendable, Equatable {
+    public let maximum: Int
+    public let reason: String
+    public init(maximum: Int, reason: String) {
+        self.maximum = maximum
+        self.reason = reason
+    }
 }
 
 /// How a machine's platform is put together, as far as the backend is concerned.

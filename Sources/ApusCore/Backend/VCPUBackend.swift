@@ -21,6 +21,10 @@ public protocol VCPUBackend: AnyObject {
     /// Makes `run()` return `.interrupted` soon, from any thread, without losing a guest instruction.
     var kicker: any VCPUKicker { get }
 
+    /// Makes this vCPU an application processor at power-on: `run()` executes nothing until its local APIC has
+    /// received INIT and then a start-up IPI, and it then starts in real mode at the start-up vector's page.
+    func awaitStartup() throws
+
     /// The whole architectural state, for suspend, snapshot and migration.
     func captureState() throws -> CPUState
     func restoreState(_ state: CPUState) throws

@@ -1,7 +1,9 @@
 /// Guest-physical memory: a set of non-overlapping regions with bounds-checked typed access.
 ///
-/// Writes made through this type mark pages in the region's dirty bitmap (the dirty-tracking hook for writes KVM
-/// does not see). Reads and writes are little-endian, as on x86.
+/// Every write made through this type is recorded in its region's `hostWrites` after the bytes are in place: that is
+/// how the software CPU learns which decoded code a device overwrote, and how dirty-page tracking sees the writes
+/// KVM's log does not. So there is no writable host pointer without a record: `hostPointer` is read-only, and
+/// `withWritableBytes` records the range when its body returns. Reads and writes are little-endian, as on x86.
 public final class GuestMemory: @unchecked Sendable {
     // @unchecked: `regions` is immutable after init; see MemoryRegion.
     public let regions: [MemoryRegion]
@@ -39,12 +41,19 @@ public final class GuestMemory: @unchecked Sendable {
         region(containing: address, length: length) != nil
     }
 
-    /// A host pointer to `length` bytes at `address`; throws if they do not lie inside one region.
-    public func hostPointer(for address: GuestAddress, length: Int) throws -> UnsafeMutableRawPointer {
-        guard let (region, offset) = region(containing: address, length: length) else {
-            throw GuestMemoryError.outOfBounds(address: address, length: length)
-        }
-        return region.hostBase + Int(offset)
+    /// A read-only host pointer to `length` bytes at `address`; throws if they do not lie inside one region.
+    public func hostPointer(for address: GuestAddress, length: Int) throws -> UnsafeRawPointer {
+        let (region, offset) = try locate(address, length: length)
+        return UnsafeRawPointer(region.hostBase + Int(offset))
+    }
+
+    /// Lends `body` the `count` bytes at `address` for writing in place (a device filling a guest buffer straight
+    /// from a host read), then records them as written, whether or not `body` throws (it may have written part).
+    public func withWritableBytes<Result>(at address: GuestAddress, count: Int,
+                                          _ body: (UnsafeMutableRawBufferPointer) throws -> Result) throws -> Result {
+        let (region, offset) = try locate(address, length: count)
+        defer { region.hostWrites.record(offset: offset, length: count) }
+        return try body(UnsafeMutableRawBufferPointer(start: region.hostBase + Int(offset), count: count))
     }
 
     public func read<T: FixedWidthInteger>(_ type: T.Type, at address: GuestAddress) throws -> T {
@@ -55,7 +64,7 @@ public final class GuestMemory: @unchecked Sendable {
     public func write<T: FixedWidthInteger>(_ value: T, at address: GuestAddress) throws {
         let (region, offset) = try locate(address, length: MemoryLayout<T>.size)
         (region.hostBase + Int(offset)).storeBytes(of: value.littleEndian, as: T.self)
-        region.dirty.markDirty(offset: offset, length: MemoryLayout<T>.size)
+        region.hostWrites.record(offset: offset, length: MemoryLayout<T>.size)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, at address: GuestAddress) throws {
@@ -74,7 +83,7 @@ public final class GuestMemory: @unchecked Sendable {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let (region, offset) = try locate(address, length: bytes.count)
         (region.hostBase + Int(offset)).copyMemory(from: base, byteCount: bytes.count)
-        region.dirty.markDirty(offset: offset, length: bytes.count)
+        region.hostWrites.record(offset: offset, length: bytes.count)
     }
 
     public func write(_ bytes: some Collection<UInt8>, at address: GuestAddress) throws {
@@ -85,7 +94,7 @@ public final class GuestMemory: @unchecked Sendable {
         guard count > 0 else { return }
         let (region, offset) = try locate(address, length: count)
         (region.hostBase + Int(offset)).initializeMemory(as: UInt8.self, repeating: value, count: count)
-        region.dirty.markDirty(offset: offset, length: count)
+        region.hostWrites.record(offset: offset, length: count)
     }
 
     private func locate(_ address: GuestAddress, length: Int) throws -> (MemoryRegion, UInt64) {

@@ -7,20 +7,22 @@ import Darwin
 /// A contiguous block of guest-physical memory backed by an anonymous host mapping.
 ///
 /// The host pointer is deliberately exposed (`hostBase`): backends map it into KVM or read it directly from the
-/// software CPU. Everything else should go through `GuestMemory`'s bounds-checked accessors.
+/// software CPU. Everything else should go through `GuestMemory`'s bounds-checked accessors; code that writes through
+/// `hostBase` itself (a snapshot restore) records what it wrote in `hostWrites`.
 public final class MemoryRegion: @unchecked Sendable {
     // @unchecked: the mapping is immutable after init; concurrent access to guest bytes is the guest's business,
     // exactly as on hardware.
     public let range: GuestRange
     public let hostBase: UnsafeMutableRawPointer
-    public let dirty: DirtyBitmap
+    /// The pages written by anything but a vCPU (GuestMemory's write paths record them).
+    public let hostWrites: HostWriteLog
 
     public init(start: GuestAddress, size: UInt64) throws {
         let range = GuestRange(start: start, size: size)
-        guard size > 0, size % DirtyBitmap.pageSize == 0 else {
+        guard size > 0, size % HostWriteLog.pageSize == 0 else {
             throw GuestMemoryError.invalidRegion(range, reason: "size must be a non-zero multiple of 4 KiB")
         }
-        guard start.rawValue % DirtyBitmap.pageSize == 0 else {
+        guard start.rawValue % HostWriteLog.pageSize == 0 else {
             throw GuestMemoryError.invalidRegion(range, reason: "start must be 4 KiB aligned")
         }
         guard start.adding(size) != nil else {
@@ -40,10 +42,10 @@ public final class MemoryRegion: @unchecked Sendable {
         }
         self.range = range
         self.hostBase = mapped
-        self.dirty = DirtyBitmap(pageCount: Int(size / DirtyBitmap.pageSize))
+        self.hostWrites = HostWriteLog(pageCount: Int(size / HostWriteLog.pageSize))
     }
 
-    static let guardSize = Int(DirtyBitmap.pageSize)
+    static let guardSize = Int(HostWriteLog.pageSize)
 
     deinit {
         munmap(hostBase, Int(range.size) + Self.guardSize)

@@ -7,6 +7,7 @@ import Synchronization
 final class DaemonMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let stateGauges: [VMState: Gauge]
+    private let acceptFailures: Counter
     private let series = Mutex(Series())
 
     private struct Series {
@@ -28,13 +29,22 @@ final class DaemonMetrics: Sendable {
     static var requestDuration: MetricNameDescriptor { MetricNameDescriptor(namespace: "apus", subsystem: "api", metricName: "request_duration",
                                                       unitName: "seconds", helpText: "API request latency") }
 
+    static var acceptFailuresDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "apus", subsystem: "api", metricName: "accept_failures", unitName: "total",
+                             helpText: "Client connections the daemon could not accept for want of descriptors or memory")
+    }
+
     init() {
+        acceptFailures = registry.makeCounter(descriptor: Self.acceptFailuresDescriptor)
         var gauges: [VMState: Gauge] = [:]
         for state in VMState.allCases {
             gauges[state] = registry.makeGauge(descriptor: Self.vms, labels: [("state", state.rawValue)])
         }
         stateGauges = gauges
     }
+
+    /// An accept failed with EMFILE, ENFILE, ENOBUFS or ENOMEM.
+    func acceptFailed() { acceptFailures.increment() }
 
     func observeRequest(method: String, route: String, status: Int, duration: Duration) {
         let key = "\(method) \(route) \(status)"

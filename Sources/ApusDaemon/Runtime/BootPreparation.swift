@@ -22,7 +22,8 @@ struct BootPreparation: Sendable {
         if let problem = VMDefinition.problem(withName: definition.name) { throw DaemonError.badRequest(problem) }
         let configuration = MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
                                                  backend: try Self.backend(of: definition),
-                                                 boot: .guestImage(name: "", bytes: []))
+                                                 boot: .guestImage(name: "", bytes: []),
+                                                 interruptController: definition.vcpus > 1 ? .full : nil)
         do {
             try configuration.validate()
         } catch {
@@ -132,8 +133,9 @@ struct BootPreparation: Sendable {
             throw DaemonError.unprocessable(failure.description)
         }
         let attachments = try handedOverDisks ?? checkedDisks(definition, ownedOverlays: ownedOverlays)
-        // Disks sit on the PCI bus, which needs the interrupt-controller platform.
-        if !attachments.isEmpty { interruptController = .full }
+        // Disks sit on the PCI bus, and application processors are started through local APICs: both need the
+        // interrupt-controller platform.
+        if !attachments.isEmpty || definition.vcpus > 1 { interruptController = .full }
         return MachineConfiguration(memoryMiB: definition.memoryMiB, vcpuCount: definition.vcpus,
                                     backend: try Self.backend(of: definition), boot: boot,
                                     interruptController: interruptController, disks: attachments)

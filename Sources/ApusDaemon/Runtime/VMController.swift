@@ -397,7 +397,13 @@ final class VMController: Sendable {
         do {
             switch outcome {
             case .systemEvent(.reset):
-                try startMachine(reason: "the guest rebooted", event: .rebooted)
+                do {
+                    try startMachine(reason: "the guest rebooted", event: .rebooted)
+                } catch {
+                    // The old run is gone: the VM must not stay "active" with no machine behind it.
+                    try transition(to: .inactive, reason: "the guest rebooted but could not start again: \(error)",
+                                   event: .crashed)
+                }
             case .exited, .halted, .systemEvent(.shutdown), .stopped:
                 try transition(to: .inactive, reason: "\(outcome)", event: .poweredOff)
             case .tripleFault, .systemEvent(.crash), .failed:

@@ -5,6 +5,8 @@ public struct MachineConfiguration: Sendable {
     public static let defaultMemoryMiB = 64
     /// RAM is one region from 0, and it must stay below the MMIO window at 0xD000_0000 (ResourceAllocator).
     public static let maximumMemoryMiB = 3 * 1024
+    /// The most vCPUs a machine may have on any backend (each backend may allow fewer: `Hypervisor.maximumVCPUs`).
+    public static let maximumVCPUs = 64
 
     public var memoryMiB: Int
     public var vcpuCount: Int
@@ -44,9 +46,14 @@ public struct MachineConfiguration: Sendable {
         guard (2...Self.maximumMemoryMiB).contains(memoryMiB) else {
             throw VMMError.invalidConfiguration("memory must be between 2 and \(Self.maximumMemoryMiB) MiB, got \(memoryMiB)")
         }
-        guard vcpuCount == 1 else {
+        guard (1...Self.maximumVCPUs).contains(vcpuCount) else {
+            throw VMMError.invalidConfiguration("vCPUs must be between 1 and \(Self.maximumVCPUs), got \(vcpuCount)")
+        }
+        // Application processors are started by the bootstrap processor's INIT and start-up IPIs, which only local
+        // APICs send and receive.
+        guard vcpuCount == 1 || effectiveInterruptController == .full else {
             throw VMMError.invalidConfiguration(
-                "only 1 vCPU is supported so far (application processors need the LAPIC start-up protocol), got \(vcpuCount)")
+                "\(vcpuCount) vCPUs need the interrupt-controller platform (local APICs start the application processors)")
         }
         guard disks.isEmpty || effectiveInterruptController == .full else {
             throw VMMError.invalidConfiguration("disks sit on the PCI bus, which needs the interrupt-controller platform")

@@ -69,6 +69,7 @@ extension Machine {
             note = "the machine was suspended on the software CPU, so it resumes there (--backend kvm moves it)"
         }
         let hypervisor = resolution.hypervisor
+        try checkVCPULimit(platform.vcpuCount, on: hypervisor)
         let control = RunControl(startPaused: true)
         // The command line fw_cfg reports comes back with its saved state.
         let (parts, _) = try MachineParts.build(platform: platform, hypervisor: hypervisor, output: output,

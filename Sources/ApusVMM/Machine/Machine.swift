@@ -26,6 +26,7 @@ public final class Machine: Sendable {
         let isKernel = if case .linux = configuration.boot { true } else { false }
         let resolution = try configuration.backend.resolve(runsGuestKernel: isKernel)
         let hypervisor = resolution.hypervisor
+        try Self.checkVCPULimit(configuration.vcpuCount, on: hypervisor)
         let control = RunControl()
         let (parts, plan) = try MachineParts.build(platform: configuration.platform, hypervisor: hypervisor,
                                                    output: output, control: control,
@@ -33,7 +34,7 @@ public final class Machine: Sendable {
             try Self.load(configuration.boot, into: memory, acpi: Self.acpiPlatform(for: configuration.platform))
         }
         self.init(parts: parts, control: control, backendName: hypervisor.name, backendNote: resolution.note,
-                  summary: plan.summary, entries: Array(repeating: .boot(plan), count: configuration.vcpuCount))
+                  summary: plan.summary, entries: VCPUEntry.freshBoot(plan, vcpuCount: configuration.vcpuCount))
     }
 
     init(parts: MachineParts, control: RunControl, backendName: String, backendNote: String? = nil, summary: String,
@@ -46,6 +47,14 @@ public final class Machine: Sendable {
         self.bootSummary = summary
         self.entries = entries
         self.statistics = entries.map { _ in ExitStatisticsBox() }
+    }
+
+    /// Refuses more vCPUs than the backend runs here, saying why (a fresh boot, or a restore onto another backend).
+    static func checkVCPULimit(_ count: Int, on hypervisor: any Hypervisor) throws {
+        let limit = hypervisor.vcpuLimit()
+        guard count <= limit.maximum else {
+            throw VMMError.invalidConfiguration("\(count) vCPUs on the \(hypervisor.name) backend: \(limit.reason)")
+        }
     }
 
     /// What the ACPI tables describe on the interrupt-controller platform: its controllers and PCI bus 0.
@@ -83,7 +92,7 @@ public final class Machine: Sendable {
             started = true
         }
         for (index, entry) in entries.enumerated() {
-            VCPURunner(index: index, backend: parts.backend, dispatcher: parts.dispatcher, control: control,
+            VCPURunner(index: index, vcpuCount: entries.count, backend: parts.backend, dispatcher: parts.dispatcher, control: control,
                        entry: entry, statistics: statistics[index]).spawn()
         }
         parts.timer?.start()

@@ -18,6 +18,7 @@ final class RunControl: @unchecked Sendable {
     private var kickers: [Int: any VCPUKicker] = [:]
     private var running = 0
     private var parked = 0
+    private var created = 0
     private var outcome: MachineOutcome?
     /// Work a parked vCPU thread must do on its own thread (state capture), by vCPU index.
     private var tasks: [Int: [ParkedTask]] = [:]
@@ -43,6 +44,18 @@ final class RunControl: @unchecked Sendable {
     /// Called by the owner before it spawns each vCPU thread.
     func expectVCPU() {
         condition.withLock { running += 1 }
+    }
+
+    /// Called on a vCPU thread once its vCPU exists and has its entry state; returns when all `total` vCPUs of the
+    /// machine do (or the run is stopping). As on a real machine, every CPU exists before any runs: a start-up IPI
+    /// the bootstrap processor sends must find its application processor.
+    func vcpuCreated(expecting total: Int) -> Verdict {
+        condition.withLock {
+            created += 1
+            condition.broadcast()
+            while created < total && request != .stop { condition.wait() }
+            return request == .stop ? .stop : .proceed
+        }
     }
 
     /// Called on a vCPU thread before its first `run()`, so no later kick can miss it.

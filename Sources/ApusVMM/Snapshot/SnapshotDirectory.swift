@@ -71,8 +71,10 @@ enum SnapshotDirectory {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { throw SnapshotError.io(path: path, operation: "open", errno: errno) }
             defer { close(fd) }
-            try DurableFile.readAll(fd, into: UnsafeMutableRawBufferPointer(start: region.hostBase, count: Int(region.range.size)),
-                                    path: path)
+            // Through withWritableBytes, so whoever tracks writes (a decode cache, dirty-page tracking) sees them.
+            try memory.withWritableBytes(at: region.range.start, count: Int(region.range.size)) { bytes in
+                try DurableFile.readAll(fd, into: bytes, path: path)
+            }
         }
     }
 

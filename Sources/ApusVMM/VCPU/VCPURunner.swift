@@ -3,14 +3,24 @@ import ApusCore
 import Foundation
 
 enum VCPUEntry: Sendable {
+    /// The bootstrap processor, at the loader's entry state.
     case boot(BootPlan)
+    /// An application processor: it waits for INIT and a start-up IPI from its local APIC, as at power-on.
+    case awaitStartup
     case restore(CPUState)
+
+    /// vCPU 0 boots; the others wait until the guest starts them.
+    static func freshBoot(_ plan: BootPlan, vcpuCount: Int) -> [VCPUEntry] {
+        [.boot(plan)] + Array(repeating: .awaitStartup, count: max(vcpuCount - 1, 0))
+    }
 }
 
 /// The loop one vCPU thread runs: enter the guest, route the exit, repeat — until the machine stops.
 /// This is the path of every exit: `run()` -> `ExitDispatcher` -> device -> `run()` again.
 struct VCPURunner: Sendable {
     let index: Int
+    /// How many vCPUs the machine has: none enters the guest before all exist.
+    let vcpuCount: Int
     let backend: any MachineBackend
     let dispatcher: ExitDispatcher
     let control: RunControl
@@ -36,10 +46,12 @@ struct VCPURunner: Sendable {
             case .boot(let plan):
                 try vcpu.setSpecialRegisters(plan.specialRegisters)
                 try vcpu.setRegisters(plan.registers)
+            case .awaitStartup:
+                try vcpu.awaitStartup()
             case .restore(let state):
                 try vcpu.restoreState(state)
             }
-            halted = try loop(vcpu)
+            if control.vcpuCreated(expecting: vcpuCount) == .proceed { halted = try loop(vcpu) }
         } catch {
             control.finish(.failed("vCPU \(index): \(error)"))
         }

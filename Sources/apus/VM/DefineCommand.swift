@@ -29,7 +29,8 @@ struct DefineCommand: ParsableCommand {
     @Option(help: "An initrd for --kernel.") var initrd: String?
     @Option(help: "The kernel command line for --kernel.") var cmdline: String?
     @Option(help: "Guest memory in MiB.") var memory: Int = VMDefinition.defaultMemoryMiB
-    @Option(help: "Number of vCPUs.") var vcpus: Int = 1
+    @Option(help: "Number of vCPUs, 1-64 (vCPU 0 boots, the others wait for the guest to start them; the software CPU runs 1 so far).")
+    var vcpus: Int = 1
     @Option(help: "auto (KVM when usable, else the software CPU), kvm or soft.") var backend: String = "auto"
     @Option(help: "A disk image (raw or qcow2) as PATH[,readonly]; repeat for more disks (the first is /dev/vda).")
     var disk: [String] = []

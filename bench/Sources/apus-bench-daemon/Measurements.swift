@@ -1,3 +1,4 @@
+import ApusAPI
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -68,13 +69,50 @@ enum ProcessMemory {
     }
 }
 
-/// The floor under any API call: connect to a Unix socket, send a request-sized message, read a reply, in this
-/// process, against a trivial server thread.
-enum SocketFloor {
-    static func measure(rounds: Int, directory: String) throws -> Latencies {
-        let path = directory + "/floor.sock"
+/// A connected AF_UNIX stream socket to `path`, or -1.
+func connectUnix(_ path: String) -> Int32 {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    if connected != 0 {
+        close(fd)
+        return -1
+    }
+    return fd
+}
+
+/// One request on a fresh connection, the way both the floor and the wire GET are timed: connect, send the request
+/// bytes, read the reply until the server closes, close. Returns the reply's bytes.
+func roundTrip(_ path: String, request: [UInt8], into reply: inout [UInt8]) {
+    reply.removeAll(keepingCapacity: true)
+    let fd = connectUnix(path)
+    guard fd >= 0 else { return }
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 4096, 0) }
+        guard count > 0 else { break }
+        reply.append(contentsOf: buffer[0..<count])
+    }
+    close(fd)
+}
+
+/// The floor under any API call: a trivial server thread in this process that accepts, reads one request, sends a
+/// fixed reply and closes, timed with `roundTrip` and the request bytes of a GET /v1/vms/{id}.
+final class SocketFloor {
+    let path: String
+    private let server: Int32
+    private let request = Array("GET /v1/vms/x HTTP/1.1\r\nHost: apusd\r\nConnection: close\r\n\r\n".utf8)
+    private var reply: [UInt8] = []
+
+    init(directory: String, rounds: Int) throws {
+        path = directory + "/floor.sock"
         unlink(path)
-        let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: path.utf8) }
@@ -82,35 +120,66 @@ enum SocketFloor {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard bound == 0, listen(server, 64) == 0 else { throw BenchError("cannot listen on \(path)") }
-        let reply = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".utf8)
-        let thread = Thread {
+        let listening = server
+        let fixedReply = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".utf8)
+        Thread {
             var buffer = [UInt8](repeating: 0, count: 4096)
             for _ in 0..<rounds {
-                let client = accept(server, nil, nil)
+                let client = accept(listening, nil, nil)
                 guard client >= 0 else { return }
                 _ = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, 4096, 0) }
-                _ = reply.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
+                _ = fixedReply.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                 close(client)
             }
-        }
-        thread.start()
-        var latencies = Latencies()
-        let request = Array("GET /v1/vms/x HTTP/1.1\r\nHost: apusd\r\nConnection: close\r\n\r\n".utf8)
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        for _ in 0..<rounds {
-            latencies.time {
-                let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-                _ = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-                }
-                _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-                while buffer.withUnsafeMutableBytes({ recv(fd, $0.baseAddress, 4096, 0) }) > 0 {}
-                close(fd)
-            }
-        }
+        }.start()
+    }
+
+    /// One timed round trip; the reply is checked, outside the timing, to be the server's.
+    func measure(into latencies: inout Latencies) throws {
+        latencies.time { roundTrip(path, request: request, into: &reply) }
+        guard reply.starts(with: Array("HTTP/1.1 200 OK".utf8)) else { throw BenchError("the floor server did not answer") }
+    }
+
+    deinit {
         close(server)
         unlink(path)
-        return latencies
+    }
+}
+
+/// GET /v1/vms/{id} timed exactly as the floor is (`roundTrip`: fresh connection, `Connection: close`, reply read to
+/// EOF), against apusd's real path. Parsing the reply and decoding the VM happen after the clock stops, and a reply
+/// that is not a 200 with that VM's JSON ends the benchmark, so the figure cannot come from an error answer.
+final class WireGet {
+    private let socketPath: String
+    private let id: String
+    private let request: [UInt8]
+    private var reply: [UInt8] = []
+    private let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    init(socketPath: String, id: String) {
+        self.socketPath = socketPath
+        self.id = id
+        request = Array("GET /v1/vms/\(id) HTTP/1.1\r\nHost: apusd\r\nConnection: close\r\n\r\n".utf8)
+    }
+
+    func measure(into latencies: inout Latencies) throws {
+        latencies.time { roundTrip(socketPath, request: request, into: &reply) }
+        try check()
+    }
+
+    private func check() throws {
+        let separator = Array("\r\n\r\n".utf8)
+        guard reply.starts(with: Array("HTTP/1.1 200 ".utf8)),
+              let end = reply.indices.first(where: { reply[$0...].starts(with: separator) }) else {
+            throw BenchError("GET /v1/vms/\(id) did not answer 200: \(String(decoding: reply.prefix(200), as: UTF8.self))")
+        }
+        let body = Data(reply[(end + separator.count)...])
+        let info = try decoder.decode(VMInfo.self, from: body)
+        guard info.id == id || info.definition.name == id else { throw BenchError("GET /v1/vms/\(id) answered another VM") }
     }
 }
 

@@ -31,7 +31,7 @@ struct APIServer: Service {
         let responder = self.responder
         let logger = self.logger
         let requestTimeout = TimeAmount(configuration.requestTimeout)
-        let channelSetup = HTTP1Channel(
+        let routerLoop = HTTP1Channel(
             responder: { request, writer, channel in
                 let context = DaemonRequestContext(source: .init(channel: channel, logger: logger))
                 let response: Response
@@ -43,11 +43,14 @@ struct APIServer: Service {
                 }
                 try await writer.write(response: response.head, body: response.body)
             })
+        // Connections whose requests need the router, as they come to need it (most never do).
+        let (routed, handOff) = AsyncStream.makeStream(of: HTTP1Channel.Value.self)
         let pipeline = APIChannelSetup(requestTimeout: requestTimeout, idleTimeout: TimeAmount(configuration.idleTimeout),
-                                       hotReads: hotReads, logger: logger)
+                                       hotReads: hotReads, router: RouterHandOff(connections: handOff), logger: logger)
 
         let connections = OpenConnections()
         let maximum = configuration.maximumConnections
+        let metrics = hotReads.metrics
         // One event loop accepts and serves every connection: a connection handed to another loop's thread costs a
         // wake-up of that thread before its first byte is read, most of a short request's time on a loaded host.
         // Only hot reads and parsing run there; routes run on Swift concurrency's threads.
@@ -55,39 +58,51 @@ struct APIServer: Service {
         let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture(withResultOf: {
+                    // It also pauses accepting when descriptors run out (instead of NIO's AcceptBackoffHandler).
                     try channel.pipeline.syncOperations.addHandler(
-                        ConnectionLimiter(maximum: maximum, connections: connections, logger: logger))
-                }
+                        ConnectionLimiter(maximum: maximum, connections: connections, metrics: metrics, logger: logger))
+                })
             }
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        let server: NIOAsyncChannel<HTTP1Channel.Value, Never>
+            .childChannelInitializer { channel in pipeline.setup(channel: channel) }
+        let server: any Channel
         switch listener {
         case .path(let path):
-            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true) { channel in
-                pipeline.setup(channel: channel)
-            }
+            server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             logger.info("apusd listening on \(path)")
         case .descriptor(let descriptor):
-            server = try await bootstrap.bind(NIOBSDSocket.Handle(descriptor)) { channel in
-                pipeline.setup(channel: channel)
-            }
+            server = try await bootstrap.withBoundSocket(NIOBSDSocket.Handle(descriptor)).get()
             logger.info("apusd listening on the socket systemd passed (descriptor \(descriptor))")
         }
         onListening()
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await channelSetup.handle(value: connection, logger: logger) }
-                    }
-                }
-            }
-        } onGracefulShutdown: {
-            server.channel.close(promise: nil)
+        let stop: @Sendable () -> Void = {
+            server.close(promise: nil)
             // Idle connections close now, busy ones once their response is written; streams end on their own
             // graceful-shutdown handlers.
             connections.quiesceAll()
+        }
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                await withDiscardingTaskGroup { group in
+                    group.addTask {
+                        // No connection can come to need the router once the socket is closed and every connection
+                        // it accepted has closed.
+                        try? await server.closeFuture.get()
+                        for channel in connections.all { try? await channel.closeFuture.get() }
+                        handOff.finish()
+                    }
+                    for await connection in routed {
+                        group.addTask { await routerLoop.handle(value: connection, logger: logger) }
+                    }
+                }
+            } onCancel: {
+                // Cancelled rather than shut down gracefully: nothing waits for answers in progress.
+                server.close(promise: nil)
+                connections.closeAll()
+            }
+        } onGracefulShutdown: {
+            stop()
         }
     }
 }
