@@ -14,8 +14,10 @@ extension CPUCore {
         let address = linear(.cs, rip)
         guard inlineFits(address, ip: rip) else { return nil }
         if address >> 12 != fetchPage { cacheFetchPage(address) }   // a fault here is raised by the fetch that follows
-        guard address >> 12 == fetchPage && fetchHost != nil else { return nil }
-        return decoded.lookup(fetchPhysical | (address & 0xFFF), page: fetchRAMPage, mode: decodingMode)
+        guard address >> 12 == fetchPage, let host = fetchHost else { return nil }
+        let offset = Int(address & 0xFFF)
+        return decoded.lookup(fetchPhysical | UInt64(offset), page: fetchRAMPage, mode: decodingMode,
+                              code: UnsafeRawPointer(host) + offset)
     }
 
     /// Reads prefixes and opcode from memory, resolves the handler through the opcode maps, and caches the

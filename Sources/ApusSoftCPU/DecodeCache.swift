@@ -117,6 +117,24 @@ struct DecodeCache {
         return entry
     }
 
+    /// The entry for the instruction at `physical` decoded in `mode`, as `lookup`, or one made before a flush or a
+    /// write to its page when `code` (the instruction's 16 bytes in RAM now) still holds the bytes it was decoded
+    /// from: a decode is a function of those bytes and the mode alone, so it is valid again (stamped anew). Most
+    /// misses followed a flush (Linux's boot: ~140,000 flushes, 89 M misses in 693 M instructions).
+    @inline(__always)
+    func lookup(_ physical: UInt64, page: Int, mode: UInt64, code: UnsafeRawPointer) -> UnsafeMutablePointer<Entry>? {
+        let entry = slot(physical)
+        guard entry.pointee.tag == physical << 4 | mode else { return nil }
+        let current = epochStorage.pointee | pageStates[page]
+        if entry.pointee.validity == current { return entry }
+        guard entry.pointee.low == UInt64(littleEndian: code.loadUnaligned(as: UInt64.self)),
+              entry.pointee.high == UInt64(littleEndian: code.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        else { return nil }
+        pageStates[page] |= 1   // a later write to the page must drop it again
+        entry.pointee.validity = epochStorage.pointee | pageStates[page]
+        return entry
+    }
+
     /// Stores `entry` for the instruction at `physical` on RAM page `page` and marks the page as holding code.
     @inline(__always)
     @discardableResult

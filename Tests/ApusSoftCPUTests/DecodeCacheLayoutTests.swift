@@ -47,6 +47,42 @@ import Testing
         #expect(!found(cache))
     }
 
+    @Test func aStaleEntryIsReusedOnlyWhileItsBytesAreUnchanged() {
+        let cache = DecodeCache(pageCount: 16)
+        defer { cache.deallocate() }
+        var bytes: [UInt64] = [0x1122_3344_5566_7788, 0x99AA_BBCC_DDEE_FF00]
+        var entry = DecodeCache.Entry()
+        entry.low = bytes[0]
+        entry.high = bytes[1]
+        cache.insert(entry, physical: Self.physical, page: Self.page, mode: Self.mode)
+        func revalidated() -> Bool {
+            bytes.withUnsafeBytes {
+                cache.lookup(Self.physical, page: Self.page, mode: Self.mode, code: $0.baseAddress!) != nil
+            }
+        }
+        cache.flushAll()
+        #expect(!found(cache))
+        #expect(revalidated())
+        #expect(found(cache))   // stamped anew
+        cache.codeWritten(page: Self.page)
+        #expect(!cache.pageState(Self.page).holdsCode)
+        #expect(revalidated())
+        #expect(cache.pageState(Self.page).holdsCode)   // the next write to the page drops it again
+        cache.codeWritten(page: Self.page)
+        #expect(!found(cache))
+        for index in 0..<2 {
+            let kept = bytes[index]
+            bytes[index] ^= 1 << 40   // one changed byte in either half
+            #expect(!revalidated())
+            #expect(!found(cache))
+            bytes[index] = kept
+        }
+        #expect(revalidated())
+        bytes.withUnsafeBytes {   // another mode never matches
+            #expect(cache.lookup(Self.physical, page: Self.page, mode: Self.mode | 1, code: $0.baseAddress!) == nil)
+        }
+    }
+
     @Test func aWrappedEpochDoesNotRevive() {
         // 59 generation bits leave the epoch 4: it repeats after 15 flushes, when the table must have been cleared.
         let cache = DecodeCache(pageCount: 16, generationBits: 59)
