@@ -14,29 +14,43 @@ extension CPUCore {
         let address = linear(.cs, rip)
         guard inlineFits(address, ip: rip) else { return nil }
         if address >> 12 != fetchPage { cacheFetchPage(address) }   // a fault here is raised by the fetch that follows
-        guard address >> 12 == fetchPage && fetchHost != nil else { return nil }
-        return decoded.lookup(fetchPhysical | (address & 0xFFF), page: fetchRAMPage, mode: decodingMode)
+        guard address >> 12 == fetchPage, let host = fetchHost else { return nil }
+        let offset = Int(address & 0xFFF)
+        return decoded.lookup(fetchPhysical | UInt64(offset), page: fetchRAMPage, mode: decodingMode,
+                              code: UnsafeRawPointer(host) + offset)
     }
 
-    /// Reads prefixes and opcode from memory, caching the instruction when its 16 bytes lie in a RAM page. Returns
-    /// the opcode, 0x100 | byte for the 0F map.
-    func decodeOpcode(_ i: inout Instruction) throws -> UInt64 {
+    /// Reads prefixes and opcode from memory, resolves the handler through the opcode maps, and caches the
+    /// instruction when its 16 bytes lie in a RAM page. Returns the opcode (0x100 | byte for the 0F map) and handler.
+    func decodeOpcode(_ i: inout Instruction) throws -> (UInt64, OpcodeHandler) {
         let address = linear(.cs, i.ip)
         let fits = inlineFits(address, ip: i.ip)
         var opcode = try decodePrefixes(&i)
         if opcode == 0x0F { opcode = 0x100 | (try fetch8(&i)) }
-        // A LOCK prefix on anything but a read-modify-write of memory is #UD; cached entries passed this check.
-        if i.lock { try checkLockable(i, opcode) }
-        // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes.
-        if fits && i.cursor <= 16 && address >> 12 == fetchPage, let host = fetchHost {
+        // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes. The bytes
+        // are read before resolving, so its peeks at ModRM read them too.
+        let cacheable = fits && i.cursor <= 16 && address >> 12 == fetchPage && fetchHost != nil
+        // Kept in locals for the entry too: reading them back from `i` as one 16-byte load stalled on the two
+        // 8-byte stores (perf: the costliest instruction of decodeOpcode).
+        var low: UInt64 = 0, high: UInt64 = 0
+        if cacheable, let host = fetchHost {
             let offset = Int(address & 0xFFF)
-            i.low = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            i.high = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            low = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            high = UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            i.low = low
+            i.high = high
             i.inline = true
+        }
+        // #UD by the maps (mode, LOCK, ModRM form, reserved, not implemented); cached entries passed this check.
+        let handler = try resolveHandler(&i, opcode)
+        // A peek past the page may have moved fetchPage: the entry is keyed by the instruction's own page.
+        if cacheable && address >> 12 == fetchPage {
+            let offset = Int(address & 0xFFF)
             var entry = DecodeCache.Entry()
-            entry.low = i.low
-            entry.high = i.high
+            entry.low = low
+            entry.high = high
             entry.opcode = UInt16(opcode)
+            entry.handler = handler
             entry.opcodeLength = UInt8(i.cursor)
             entry.operandSize = UInt8(i.operandSize)
             entry.addressSize = UInt8(i.addressSize)
@@ -47,7 +61,7 @@ extension CPUCore {
             i.entry = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
                                      mode: decodingMode)
         }
-        return opcode
+        return (opcode, handler)
     }
 
 }

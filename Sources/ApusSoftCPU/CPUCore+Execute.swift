@@ -8,48 +8,47 @@ extension CPUCore {
     func step() throws -> StepResult {
         var i: Instruction
         let opcode: UInt64
+        let handler: OpcodeHandler
         if let entry = cachedInstruction() {
             i = Instruction(cached: entry, start: rip, ip: advanced(rip, by: Int(entry.pointee.opcodeLength)))
             opcode = UInt64(entry.pointee.opcode)
+            handler = entry.pointee.handler
         } else {
             let size = defaultSize
             i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
-            opcode = try decodeOpcode(&i)
+            (opcode, handler) = try decodeOpcode(&i)
         }
-        let result = opcode >= 0x100 ? try executeTwoByte(&i, opcode & 0xFF) : try executeOneByte(&i, opcode)
+        let result = handler.runsInTwoByteMap
+            ? try executeTwoByte(&i, Int(opcode & 0xFF), handler) : try executeOneByte(&i, Int(opcode), handler)
         instructions &+= 1
         return result
     }
 
-    private func executeOneByte(_ i: inout Instruction, _ opcode: UInt64) throws -> StepResult {
+    /// Runs a one-byte-map handler; `op` is the opcode byte, which the handlers that cover several opcodes read.
+    private func executeOneByte(_ i: inout Instruction, _ op: Int, _ handler: OpcodeHandler) throws -> StepResult {
         let size = i.operandSize
-        let op = Int(opcode)
-        // Range and guarded cases compile to a chain of compares, not a jump table, so the common opcodes come
-        // first (no two cases overlap, so the order changes nothing else).
-        switch op {
-        case 0x00...0x3F where op & 7 < 6:
+        switch handler {
+        case .arithmeticWithRegister:
             let operation = op >> 3
-            switch op & 7 {
-            case 0, 1, 2, 3:
-                let width = op & 1 == 0 ? 1 : size
-                let (modrm, operand) = try decodeModRM(&i)
-                let registerValue = register(modrm.reg, size: width, rex: i.hasREX)
-                let updates = op & 2 == 0 && operation != 7
-                let memoryValue = updates ? try readForUpdate(operand, size: width, i) : try read(operand, size: width, i)
-                if op & 2 == 0 {
-                    let (value, store) = alu(operation, memoryValue, registerValue, size: width)
-                    if store { try write(operand, size: width, value, i) }
-                } else {
-                    let (value, store) = alu(operation, registerValue, memoryValue, size: width)
-                    if store { setRegister(modrm.reg, size: width, value, rex: i.hasREX) }
-                }
-            default:
-                let width = op & 1 == 0 ? 1 : size
-                let immediate = try self.immediate(&i, size: width)
-                let (value, store) = alu(operation, register(0, size: width), immediate, size: width)
-                if store { setRegister(0, size: width, value) }
+            let width = op & 1 == 0 ? 1 : size
+            let (modrm, operand) = try decodeModRM(&i)
+            let registerValue = register(modrm.reg, size: width, rex: i.hasREX)
+            let updates = op & 2 == 0 && operation != 7
+            let memoryValue = updates ? try readForUpdate(operand, size: width, i) : try read(operand, size: width, i)
+            if op & 2 == 0 {
+                let (value, store) = alu(operation, memoryValue, registerValue, size: width)
+                if store { try write(operand, size: width, value, i) }
+            } else {
+                let (value, store) = alu(operation, registerValue, memoryValue, size: width)
+                if store { setRegister(modrm.reg, size: width, value, rex: i.hasREX) }
             }
-        case 0x88...0x8B:
+        case .arithmeticAccumulatorImmediate:
+            let operation = op >> 3
+            let width = op & 1 == 0 ? 1 : size
+            let immediate = try self.immediate(&i, size: width)
+            let (value, store) = alu(operation, register(0, size: width), immediate, size: width)
+            if store { setRegister(0, size: width, value) }
+        case .moveRegisterMemory:
             let width = op & 1 == 0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             if op & 2 == 0 {
@@ -57,29 +56,29 @@ extension CPUCore {
             } else {
                 setRegister(modrm.reg, size: width, try read(operand, size: width, i), rex: i.hasREX)
             }
-        case 0x70...0x7F:
+        case .jumpShortConditional:
             let displacement = signExtend(try fetch8(&i), from: 1)
             if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
-        case 0x8D:
+        case .loadEffectiveAddress:
             let (modrm, operand) = try decodeModRM(&i)
             let (_, offset) = try effectiveOffset(operand, i)
             setRegister(modrm.reg, size: size, offset)
-        case 0x84, 0x85:
+        case .testRegisterMemory:
             let width = op == 0x84 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             _ = alu(4, try read(operand, size: width, i), register(modrm.reg, size: width, rex: i.hasREX), size: width)
-        case 0x80, 0x81, 0x83:
+        case .arithmeticImmediate:
             let width = op == 0x80 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             let imm = op == 0x81 ? try immediate(&i, size: width) : signExtend(try fetch8(&i), from: 1)
             let current = modrm.reg & 7 == 7 ? try read(operand, size: width, i) : try readForUpdate(operand, size: width, i)
             let (value, store) = alu(modrm.reg & 7, current, imm, size: width)
             if store { try write(operand, size: width, value, i) }
-        case 0xE8:
+        case .callNear:
             let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
             try push(i.ip, size: stackSize(i))
             i.ip = relativeTarget(i, displacement)
-        case 0xC2, 0xC3:
+        case .returnNear:
             let release = op == 0xC2 ? try fetch(&i, size: 2) : 0
             let savedRSP = gpr[4]
             i.ip = try pop(size: stackSize(i))
@@ -88,55 +87,53 @@ extension CPUCore {
                 throw CPUFault.gp()
             }
             gpr[4] = (gpr[4] & ~stackAddressMask) | ((gpr[4] &+ release) & stackAddressMask)
-        case 0xFE, 0xFF:
+        case .incrementDecrementMemory:   // FE, FF /0 /1
             let width = op == 0xFE ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
-            switch modrm.reg & 7 {
-            case 0, 1:
-                let value = try readForUpdate(operand, size: width, i)
-                let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
-                try write(operand, size: width, result, i)   // flags only once the store has not faulted
-                _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
-            case 2 where op == 0xFF:
-                let target = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
-                try push(i.ip, size: stackSize(i))
-                i.ip = target
-            case 4 where op == 0xFF:
-                i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
-            case 6 where op == 0xFF:
-                try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
-            case 3 where op == 0xFF, 5 where op == 0xFF:
-                try farTransferThroughMemory(&i, operand, isCall: modrm.reg & 7 == 3)
-                return .normal
-            default:
-                throw CPUFault.ud
-            }
-        case 0x50...0x57:
+            let value = try readForUpdate(operand, size: width, i)
+            let result = (modrm.reg & 7 == 0 ? value &+ 1 : value &- 1) & Flag.mask(width)
+            try write(operand, size: width, result, i)   // flags only once the store has not faulted
+            _ = incrementOrDecrement(value, increment: modrm.reg & 7 == 0, size: width)
+        case .callIndirect:   // FF /2
+            let (_, operand) = try decodeModRM(&i)
+            let target = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
+            try push(i.ip, size: stackSize(i))
+            i.ip = target
+        case .jumpIndirect:   // FF /4
+            let (_, operand) = try decodeModRM(&i)
+            i.ip = try branchTarget(try read(operand, size: is64BitCode ? 8 : size, i))
+        case .pushMemory:   // FF /6
+            let (_, operand) = try decodeModRM(&i)
+            try push(try read(operand, size: stackSize(i), i), size: stackSize(i))
+        case .farIndirect:   // FF /3 /5
+            let (modrm, operand) = try decodeModRM(&i)
+            try farTransferThroughMemory(&i, operand, isCall: modrm.reg & 7 == 3)
+            return .normal
+        case .pushRegister:
             try push(gpr[op & 7 | i.rexB], size: stackSize(i))
-        case 0x58...0x5F:
+        case .popRegister:
             let width = stackSize(i)
             setRegister(op & 7 | i.rexB, size: width, try pop(size: width))
-        case 0xE9:
+        case .jumpNear:
             let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
             i.ip = relativeTarget(i, displacement)
-        case 0xEB:
+        case .jumpShort:
             let displacement = signExtend(try fetch8(&i), from: 1)
             i.ip = relativeTarget(i, displacement)
-        case 0xB8...0xBF:
+        case .moveImmediateToRegister:
             setRegister(op & 7 | i.rexB, size: size, try fetch(&i, size: size))
-        case 0xC6, 0xC7:
+        case .moveImmediate:   // C6, C7 /0
             let width = op == 0xC6 ? 1 : size
-            let (modrm, operand) = try decodeModRM(&i)
-            guard modrm.reg & 7 == 0 else { throw CPUFault.ud }   // /1-/7 are undefined (F8 is XABORT/XBEGIN: no RTM)
+            let (_, operand) = try decodeModRM(&i)
             try write(operand, size: width, try immediate(&i, size: width), i)
-        case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3:
+        case .shiftRotate:
             let width = op & 1 == 0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             let raw: UInt64 = op <= 0xC1 ? try fetch8(&i) : (op <= 0xD1 ? 1 : gpr[1] & 0xFF)
             let count = raw & (width == 8 ? 0x3F : 0x1F)
             let value = shift(modrm.reg & 7, try readForUpdate(operand, size: width, i), count: count, size: width)
             try write(operand, size: width, value, i)
-        case 0xF6, 0xF7:
+        case .unaryGroup:
             let width = op == 0xF6 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
@@ -152,40 +149,39 @@ extension CPUCore {
                 setArithmeticFlags(flags)
             case let operation: try multiplyOrDivide(operation, try read(operand, size: width, i), size: width)
             }
-        case 0x40...0x4F:   // INC/DEC r (REX bytes in 64-bit mode never reach here)
+        case .incrementDecrementRegister:   // 40-4F outside 64-bit mode (REX prefixes there)
             let index = op & 7
             setRegister(index, size: size, incrementOrDecrement(register(index, size: size), increment: op < 0x48, size: size))
-        case 0x63 where is64BitCode:
+        case .moveSignExtendDoubleword:   // 63 in 64-bit mode
             let (modrm, operand) = try decodeModRM(&i)
             setRegister(modrm.reg, size: size, signExtend(try read(operand, size: 4, i), from: 4))
-        case 0x68, 0x6A:
+        case .pushImmediate:
             let value = op == 0x6A ? signExtend(try fetch8(&i), from: 1) : try immediate(&i, size: min(size, 4))
             try push(signExtend(value, from: op == 0x6A ? 1 : min(size, 4)), size: stackSize(i))
-        case 0x69, 0x6B:
+        case .multiplyImmediate:
             let (modrm, operand) = try decodeModRM(&i)
             let imm = op == 0x6B ? signExtend(try fetch8(&i), from: 1) : signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
             setRegister(modrm.reg, size: size, try signedMultiply(try read(operand, size: size, i), imm, size: size))
-        case 0x86, 0x87:
+        case .exchangeRegisterMemory:
             let width = op == 0x86 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
             let memoryValue = try readForUpdate(operand, size: width, i)
             try write(operand, size: width, register(modrm.reg, size: width, rex: i.hasREX), i)
             setRegister(modrm.reg, size: width, memoryValue, rex: i.hasREX)
-        case 0x8C:
+        case .moveFromSegment:
             let (modrm, operand) = try decodeModRM(&i)
             guard let segment = SegmentRegister(rawValue: modrm.reg & 7) else { throw CPUFault.ud }
             let selector = UInt64(self[segment].selector)
             if case .register = operand { try write(operand, size: size, selector, i) } else { try write(operand, size: 2, selector, i) }
-        case 0x8E:
+        case .moveToSegment:
             let (modrm, operand) = try decodeModRM(&i)
             guard let segment = SegmentRegister(rawValue: modrm.reg & 7), segment != .cs else { throw CPUFault.ud }
             try loadSegment(segment, selector: UInt16(try read(operand, size: 2, i)))
             // MOV SS blocks interrupts until the next instruction (the RSP load) has completed.
             if segment == .ss { interruptShadowEnd = instructions &+ 2 }
-        case 0x8F:
+        case .popMemory:   // 8F /0 (AMD's XOP uses the rest)
             let beforeOperand = i
-            let (modrm, _) = try decodeModRM(&i)   // fetches every byte first: their faults come before the pop's
-            guard modrm.reg & 7 == 0 else { throw CPUFault.ud }   // only /0 is POP (AMD's XOP uses the rest)
+            _ = try decodeModRM(&i)   // fetches every byte first: their faults come before the pop's
             let width = stackSize(i)
             let savedRSP = gpr[4]
             do {
@@ -195,26 +191,22 @@ extension CPUCore {
                 let (_, operand) = try decodeModRM(&i)
                 try write(operand, size: width, value, i)
             } catch { gpr[4] = savedRSP; throw error }
-        case 0x90 where i.rexB == 0: break
-        case 0x90:   // with REX.B: XCHG r8, rAX
-            let value = register(8, size: size)
-            setRegister(8, size: size, register(0, size: size))
-            setRegister(0, size: size, value)
-        case 0x9B: try checkPendingX87Exception()   // FWAIT: #MF for a pending unmasked x87 exception
-        case 0xD8...0xDF:
+        case .waitForFPU: try checkPendingX87Exception()   // FWAIT: #MF for a pending unmasked x87 exception
+        case .x87:
             try x87(&i, op)
-        case 0x91...0x97:
+        case .exchangeAccumulator:   // 90 is NOP (and PAUSE) unless REX.B makes it XCHG r8, rAX
             let index = op & 7 | i.rexB
+            guard index != 0 else { break }
             let value = register(index, size: size)
             setRegister(index, size: size, register(0, size: size))
             setRegister(0, size: size, value)
-        case 0x98:
+        case .convertAccumulator:
             setRegister(0, size: size, signExtend(register(0, size: size / 2), from: size / 2))
-        case 0x99:
+        case .signExtendAccumulator:
             setRegister(2, size: size, register(0, size: size) & Flag.signBit(size) != 0 ? Flag.mask(size) : 0)
-        case 0x9C:
+        case .pushFlags:
             try push(rflags & 0x00FC_FFFF, size: stackSize(i))
-        case 0x9D:
+        case .popFlags:
             let width = stackSize(i)
             let value = try pop(size: width)
             // IOPL and IF change only with enough privilege; the fixed bit stays set.
@@ -222,39 +214,39 @@ extension CPUCore {
             if cpl == 0 { writable |= 0x3000 | Flag.if } else if cpl <= (rflags >> 12) & 3 { writable |= Flag.if }
             if width == 2 { writable &= 0xFFFF }
             rflags = (rflags & ~writable) | (value & writable) | Flag.fixed
-        case 0x9E:
+        case .storeAHIntoFlags:
             rflags = (rflags & ~0xD5) | (gpr[0] >> 8) & 0xD5 | Flag.fixed
-        case 0x9F:
+        case .loadAHFromFlags:
             setRegister(4, size: 1, rflags & 0xD7 | 2, rex: false)
-        case 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF:
+        case .string:
             // An unfinished REP leaves RIP on the instruction, which resumes where the registers say.
             guard try stringInstruction(&i, op) else { return .normal }
-        case 0xA8, 0xA9:
+        case .testAccumulatorImmediate:
             let width = op == 0xA8 ? 1 : size
             _ = alu(4, register(0, size: width), try immediate(&i, size: width), size: width)
-        case 0xB0...0xB7:
+        case .moveImmediateByteToRegister:
             setRegister(op & 7 | i.rexB, size: 1, try fetch8(&i), rex: i.hasREX)
-        case 0xC9:
+        case .leave:
             // LEAVE reads the saved frame pointer before changing RSP, so a fault leaves both registers as they were.
             let frame = gpr[5] & stackAddressMask
             let saved = try read(.ss, frame, size: stackSize(i))
             gpr[4] = (gpr[4] & ~stackAddressMask) | ((frame &+ UInt64(stackSize(i))) & stackAddressMask)
             setRegister(5, size: stackSize(i), saved)
-        case 0xCC:
+        case .breakpoint:
             try softwareInterrupt(vector: 3, returnIP: i.ip)
             return .normal
-        case 0xCD:
+        case .interrupt:
             let vector = UInt8(try fetch8(&i))
             try softwareInterrupt(vector: vector, returnIP: i.ip)
             return .normal
-        case 0xCF:
+        case .interruptReturn:
             try interruptReturn(i)
             return .normal
-        case 0xCA, 0xCB:
+        case .farReturn:
             let release = op == 0xCA ? try fetch(&i, size: 2) : 0
             try farReturn(i, release: release)
             return .normal
-        case 0xE0, 0xE1, 0xE2:
+        case .loop:
             // LOOPNE, LOOPE, LOOP: decrement the counter (flags untouched), then branch.
             let displacement = signExtend(try fetch8(&i), from: 1)
             let counterSize = i.addressSize
@@ -262,50 +254,55 @@ extension CPUCore {
             setRegister(1, size: counterSize, counter)
             let zeroCondition = op == 0xE2 || (op == 0xE1) == flag(Flag.zf)
             if counter != 0 && zeroCondition { i.ip = relativeTarget(i, displacement) }
-        case 0xE3:
+        case .jumpIfCounterZero:
             let displacement = signExtend(try fetch8(&i), from: 1)
             if register(1, size: i.addressSize) == 0 { i.ip = relativeTarget(i, displacement) }
-        case 0xD7:
+        case .translate:
             let offset = (gpr[3] &+ (gpr[0] & 0xFF)) & Flag.mask(i.addressSize)
             setRegister(0, size: 1, try read(i.segment ?? .ds, offset, size: 1))
-        case 0x6C...0x6F:
+        case .portString:
             guard try portString(&i, op) else { return .normal }
-        case 0xC8:
+        case .enter:
             try enter(&i)
-        case 0xE4, 0xE5, 0xEC, 0xED:
+        case .portIn:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE5 ? try fetch8(&i) : gpr[2] & 0xFFFF
             try checkIOPermission(port: port, size: width)
             setRegister(0, size: width, try deviceRead(isPort: true, address: port, size: width))
-        case 0xE6, 0xE7, 0xEE, 0xEF:
+        case .portOut:
             let width = op & 1 == 0 ? 1 : min(size, 4)
             let port = op <= 0xE7 ? try fetch8(&i) : gpr[2] & 0xFFFF
             try checkIOPermission(port: port, size: width)
             try deviceWrite(isPort: true, address: port, size: width, register(0, size: width))
-        case 0xEA where !is64BitCode:
+        case .farJumpDirect:   // EA outside 64-bit mode
             let offset = try fetch(&i, size: size)
             let selector = UInt16(try fetch(&i, size: 2))
             try farJump(selector: selector, offset: offset, size: size)
             return .normal
-        case 0xF4:
+        case .halt:
             guard cpl == 0 else { throw CPUFault.gp() }
             rip = i.ip
             return .halt
-        case 0xF5: rflags ^= Flag.cf
-        case 0xF8: rflags &= ~Flag.cf
-        case 0xF9: rflags |= Flag.cf
-        case 0xFA:
+        case .complementCarry: rflags ^= Flag.cf
+        case .clearCarry: rflags &= ~Flag.cf
+        case .setCarry: rflags |= Flag.cf
+        case .clearInterrupts:
             guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
             rflags &= ~Flag.if
-        case 0xFB:
+        case .setInterrupts:
             guard cpl <= (rflags >> 12) & 3 else { throw CPUFault.gp() }
             // STI counts itself and the next instruction: interrupts are taken after both have completed.
             if rflags & Flag.if == 0 { interruptShadowEnd = instructions &+ 2 }
             rflags |= Flag.if
-        case 0xFC: rflags &= ~Flag.df
-        case 0xFD: rflags |= Flag.df
-        default:
+        case .clearDirection: rflags &= ~Flag.df
+        case .setDirection: rflags |= Flag.df
+        case .legacyOneByte:
             return try executeLegacyOneByte(&i, op)
+        case .vex:
+            // False in virtual-8086 mode, where C4/C5 stay LES/LDS.
+            guard try vexInstruction(&i, op) else { return try executeLegacyOneByte(&i, op) }
+        default:
+            throw CPUFault.ud   // a 0F-map handler: step never sends one here
         }
         rip = i.ip
         return .normal

@@ -4,11 +4,10 @@ import ApusCore
 /// adjustments, BOUND, far CALL, LES/LDS, INTO, SALC, INT1 and the moffs MOVs. They live outside the hot switch
 /// (reached from its default) so the common opcodes keep their place at the front of its compare chain.
 extension CPUCore {
-    /// Executes `op` and commits RIP, or throws #UD where the opcode is undefined (most of these are in 64-bit mode).
+    /// Executes `op` and commits RIP. The dispatch table sends only the modes the maps allow (most of these are #UD
+    /// in 64-bit mode).
     func executeLegacyOneByte(_ i: inout Instruction, _ op: Int) throws -> StepResult {
         let size = i.operandSize
-        if op & 0xFE == 0xC4, try vexInstruction(&i, op) { rip = i.ip; return .normal }   // VEX (CPUCore+VEX.swift)
-        if is64BitCode && Self.invalidIn64BitMode(op) { throw CPUFault.ud }
         switch op {
         case 0x06, 0x0E, 0x16, 0x1E:
             let segment = SegmentRegister(rawValue: op >> 3)!
@@ -70,17 +69,6 @@ extension CPUCore {
         }
         rip = i.ip
         return .normal
-    }
-
-    /// One-byte opcodes that are #UD in 64-bit mode (SDM Vol. 2, Appendix A, the "i64" entries).
-    static func invalidIn64BitMode(_ op: Int) -> Bool {
-        switch op {
-        case 0x06, 0x07, 0x0E, 0x16, 0x17, 0x1E, 0x1F, 0x27, 0x2F, 0x37, 0x3F, 0x60, 0x61, 0x62, 0x82, 0x9A,
-             0xC4, 0xC5, 0xCE, 0xD4, 0xD5, 0xD6, 0xEA:
-            return true
-        default:
-            return false
-        }
     }
 
     /// POP ES/SS/DS (and FS/GS from the 0F map): loads the selector, then moves the stack pointer, so a bad

@@ -88,9 +88,9 @@ extension CPUCore {
     /// MOV r, DRn (0F 21) and MOV DRn, r (0F 23) at CPL 0. Breakpoints are kept, not armed: no #DB is raised.
     func moveDebugRegister(_ i: inout Instruction, toDebugRegister: Bool) throws {
         guard cpl == 0 else { throw CPUFault.gp() }
-        let (modrm, operand) = try decodeModRM(&i)
-        guard case .register(let index) = operand, modrm.reg <= 7 else { throw CPUFault.ud }
-        var number = modrm.reg
+        let (reg, index) = try decodeRegisterForm(&i)
+        guard reg <= 7 else { throw CPUFault.ud }
+        var number = reg
         if number == 4 || number == 5 {
             guard sregs.cr4 & ControlRegister.cr4DE == 0 else { throw CPUFault.ud }
             number += 2

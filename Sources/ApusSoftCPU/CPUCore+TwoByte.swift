@@ -2,32 +2,30 @@ import ApusCore
 
 /// Instructions of the 0F opcode map: system instructions, conditional moves and sets, bit operations.
 extension CPUCore {
-    func executeTwoByte(_ i: inout Instruction, _ opcode: UInt64) throws -> StepResult {
+    /// Runs a 0F-map handler; `op` is the second opcode byte, which the handlers that cover several opcodes read.
+    func executeTwoByte(_ i: inout Instruction, _ op: Int, _ handler: OpcodeHandler) throws -> StepResult {
         let size = i.operandSize
-        let op = Int(opcode)
-        // Range cases compile to a chain of compares, not a jump table, so the common opcodes come first (no two
-        // cases overlap, so the order changes nothing else).
-        switch op {
-        case 0x80...0x8F:
+        switch handler {
+        case .jumpNearConditional:
             let displacement = signExtend(try immediate(&i, size: min(size, 4)), from: min(size, 4))
             if condition(op & 0xF) { i.ip = relativeTarget(i, displacement) }
-        case 0xB6, 0xB7, 0xBE, 0xBF:
+        case .moveExtend:
             let (modrm, operand) = try decodeModRM(&i)
             let width = op & 1 == 0 ? 1 : 2
             let value = try read(operand, size: width, i)
             setRegister(modrm.reg, size: size, op < 0xBE ? value : signExtend(value, from: width) & Flag.mask(size))
-        case 0x40...0x4F:
+        case .conditionalMove:
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
             if condition(op & 0xF) { setRegister(modrm.reg, size: size, value) }
             else if size == 4 { setRegister(modrm.reg, size: 4, register(modrm.reg, size: 4)) }
-        case 0x90...0x9F:
+        case .setByte:
             let (_, operand) = try decodeModRM(&i)
             try write(operand, size: 1, condition(op & 0xF) ? 1 : 0, i)
-        case 0x1F, 0x18...0x1E, 0x0D:
+        case .hintNop:
             // Multi-byte NOP, the reserved-NOP space, and PREFETCH hints: no architectural effect (no cache here).
             _ = try decodeModRM(&i)
-        case 0xA3, 0xAB, 0xB3, 0xBB, 0xBA:
+        case .bitTest:
             let (modrm, operand) = try decodeModRM(&i)
             let operation = op == 0xBA ? modrm.reg & 7 : [0xA3: 4, 0xAB: 5, 0xB3: 6, 0xBB: 7][op] ?? 4
             guard operation >= 4 else { throw CPUFault.ud }
@@ -49,11 +47,11 @@ extension CPUCore {
             case 7: try write(target, size: size, value ^ mask, i)
             default: break
             }
-        case 0xAF:
+        case .multiplySigned:
             let (modrm, operand) = try decodeModRM(&i)
             setRegister(modrm.reg, size: size,
                         try signedMultiply(register(modrm.reg, size: size), try read(operand, size: size, i), size: size))
-        case 0xB0, 0xB1:
+        case .compareExchange:
             // CMPXCHG: compare the accumulator with the destination; store the source on a match, else load it.
             let width = op == 0xB0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
@@ -67,7 +65,7 @@ extension CPUCore {
                 if case .memory = operand { try write(operand, size: width, current, i) }
                 setRegister(0, size: width, current)
             }
-        case 0x01:
+        case .groupSeven:
             var peek = i
             let modrmByte = try fetch8(&peek)
             if modrmByte >> 6 == 3 {   // SWAPGS, RDTSCP, SMSW r...: one instruction per ModRM byte
@@ -102,54 +100,51 @@ extension CPUCore {
                 try write(segment, offset, size: 2, UInt64(table.limit))
                 try write(segment, offset &+ 2, size: baseSize, table.base)
             }
-        case 0x05:
+        case .systemCall:
             try systemCall(&i)
             return .normal
-        case 0x07:
+        case .systemReturn:
             try systemReturn(i)
             return .normal
-        case 0x06:
+        case .clearTaskSwitched:
             guard cpl == 0 else { throw CPUFault.gp() }
             sregs.cr0 &= ~ControlRegister.cr0TS
-        case 0x08, 0x09:
+        case .invalidateCaches:
             guard cpl == 0 else { throw CPUFault.gp() }
-        case 0x0B:
-            throw CPUFault.ud
-        case 0x20, 0x22:
+        case .moveControlRegister:
             guard cpl == 0 else { throw CPUFault.gp() }
-            let (modrm, operand) = try decodeModRM(&i)
-            guard case .register(let index) = operand else { throw CPUFault.ud }
+            let (number, index) = try decodeRegisterForm(&i)
             let width = is64BitCode ? 8 : 4
             if op == 0x20 {
-                setRegister(index, size: width, try controlRegister(modrm.reg))
+                setRegister(index, size: width, try controlRegister(number))
             } else {
-                try setControlRegister(modrm.reg, register(index, size: width))
+                try setControlRegister(number, register(index, size: width))
             }
-        case 0x30:
+        case .writeMSR:
             guard cpl == 0 else { throw CPUFault.gp() }
             try writeMSR(UInt32(gpr[1] & 0xFFFF_FFFF), (gpr[2] & 0xFFFF_FFFF) << 32 | gpr[0] & 0xFFFF_FFFF)
-        case 0x31:
+        case .readTimeStampCounter:
             try checkTimeStampAccess()
             let tsc = timeStampCounter.value
             setRegister(0, size: 4, tsc & 0xFFFF_FFFF)
             setRegister(2, size: 4, tsc >> 32)
-        case 0x32:
+        case .readMSR:
             guard cpl == 0 else { throw CPUFault.gp() }
             let value = try readMSR(UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, value & 0xFFFF_FFFF)
             setRegister(2, size: 4, value >> 32)
-        case 0x00:
+        case .systemSegment:
             try systemSegmentInstruction(&i)
-        case 0x21, 0x23:
+        case .moveDebugRegister:
             try moveDebugRegister(&i, toDebugRegister: op == 0x23)
-        case 0x33:
+        case .readPerformanceCounters:
             throw CPUFault.gp()   // RDPMC: this CPU has no performance counters, so every index is invalid
-        case 0xA2:
+        case .cpuid:
             decoded.flushAll()   // serializing: how x86 code makes cross-modified code visible
             let (a, b, c, d) = cpuidWithAPIC(leaf: UInt32(gpr[0] & 0xFFFF_FFFF), subleaf: UInt32(gpr[1] & 0xFFFF_FFFF))
             setRegister(0, size: 4, UInt64(a)); setRegister(3, size: 4, UInt64(b))
             setRegister(1, size: 4, UInt64(c)); setRegister(2, size: 4, UInt64(d))
-        case 0xA4, 0xA5, 0xAC, 0xAD:
+        case .doubleShift:
             // SHLD / SHRD: shift the destination, filling from the source register.
             let (modrm, operand) = try decodeModRM(&i)
             let raw = op & 1 == 0 ? try fetch8(&i) : gpr[1] & 0xFF
@@ -180,7 +175,7 @@ extension CPUCore {
             } else {
                 try write(operand, size: size, value, i)   // a count of 0 still writes (zero-extending 32-bit)
             }
-        case 0xC0, 0xC1:
+        case .exchangeAdd:
             // XADD: the destination gets the sum, the source register the old destination.
             let width = op == 0xC0 ? 1 : size
             let (modrm, operand) = try decodeModRM(&i)
@@ -189,15 +184,16 @@ extension CPUCore {
             setRegister(modrm.reg, size: width, current, rex: i.hasREX)
             try write(operand, size: width, sum, i)
             setArithmeticFlags(flags)
-        case 0xAE:
+        case .fenceOrState:
             let (modrm, operand) = try decodeModRM(&i)
             if modrm.mod == 3 {                                // LFENCE, MFENCE, SFENCE: one vCPU, in order
                 guard modrm.reg & 7 >= 5 else { throw notImplemented(0x1AE, i) }   // reserved (#UD) register forms
                 break
             }
             try floatingPointState(modrm.reg & 7, operand, i)
-        case 0xBC, 0xBD:
-            if i.repeatPrefix == 0xF3, model.advertises(op == 0xBC ? .bmi1 : .lzcnt) { try countZeros(&i, leading: op == 0xBD); break }
+        case .countZeros where model.advertises(op == 0xBC ? .bmi1 : .lzcnt):
+            try countZeros(&i, leading: op == 0xBD)
+        case .bitScan, .countZeros:   // without BMI1/LZCNT the F3 is ignored, as on older processors
             let (modrm, operand) = try decodeModRM(&i)
             let value = try read(operand, size: size, i)
             if value == 0 {
@@ -207,21 +203,23 @@ extension CPUCore {
                 let index = op == 0xBC ? value.trailingZeroBitCount : 63 - value.leadingZeroBitCount
                 setRegister(modrm.reg, size: size, UInt64(index))
             }
-        case 0xC7:
+        case .groupNine:
             let (modrm, operand) = try decodeModRM(&i)
             switch modrm.reg & 7 {
             case 1: try compareExchangeWide(&i, operand)
             case 6, 7: try randomOrProcessorID(&i, modrm, operand)
             default: throw notImplemented(0x1C7, i)
             }
-        case 0xC8...0xCF:
+        case .byteSwap:
             let index = op & 7 | i.rexB
             let value = register(index, size: size)
             setRegister(index, size: size, size == 8 ? value.byteSwapped : UInt64(UInt32(truncatingIfNeeded: value).byteSwapped))
-        case _ where Self.isSSEOpcode(op):
+        case .sse:
             try sse(&i, op)
-        default:
+        case .legacyTwoByte, .threeByte:
             try executeLegacyTwoByte(&i, op)
+        default:
+            throw CPUFault.ud   // a one-byte-map handler: step never sends one here
         }
         rip = i.ip
         return .normal

@@ -2,8 +2,9 @@ import ApusCore
 
 /// The VEX prefixes C4 (three-byte) and C5 (two-byte), decoded just far enough for the general-register
 /// instructions of BMI1 and BMI2 (CPUCore+BMI.swift). AVX is not advertised: every other VEX opcode is #UD.
-/// In 16- and 32-bit protected mode C4/C5 are VEX only when the next byte looks like a register ModRM (mod = 11);
-/// otherwise, and always in real and virtual-8086 mode, they are LES/LDS.
+/// The dispatch table sends C4/C5 here in 64-bit mode and, in 16- and 32-bit protected mode, where the next byte is a
+/// register ModRM (mod = 11), as the maps list them; otherwise, and always in real and virtual-8086 mode, they are
+/// LES/LDS.
 extension CPUCore {
     /// What a VEX prefix carries besides the REX bits (which go into `i.rex`).
     struct VEXFields {

@@ -53,6 +53,9 @@ final class CPUCore {
     let decoded: DecodeCache
     /// The pages this vCPU stored to, for dirty-page tracking (its machine's map for this vCPU).
     let writtenPages: GuestWrittenPages
+    /// DispatchTable.quick's tables, held here so a decode reads them with one load (no lazy-global check).
+    let dispatchSlots = DispatchTable.quick.slots
+    let dispatchPages = DispatchTable.quick.pages
     /// What the VMM and devices wrote since the CPU last looked (see `absorbHostWrites`).
     let hostWritten: HostWrittenCode
     /// The code page instructions are being fetched from, as a host pointer: most fetches skip translation entirely.
@@ -110,7 +113,8 @@ final class CPUCore {
     private(set) var defaultSize = 2
     /// IP, EIP or RIP width, for advancing the instruction pointer without testing the mode each time.
     private(set) var ipMask: UInt64 = 0xFFFF
-    /// The decode cache's mode key: decoding depends on the code size only (64-bit, or the default operand size).
+    /// The decode cache's mode key: the code size (64-bit, or the default operand size), | 1 in protected mode,
+    /// where the opcode maps' #UD column differs from real mode's (a cached entry is reused across flushes).
     private(set) var decodingMode: UInt64 = 2
 
     private func refreshModes() {
@@ -119,7 +123,7 @@ final class CPUCore {
         protectedMode = sregs.cr0 & ControlRegister.cr0PE != 0
         defaultSize = is64BitCode ? 4 : (protectedMode && sregs.cs.db ? 4 : 2)
         ipMask = is64BitCode ? .max : (defaultSize == 2 ? 0xFFFF : 0xFFFF_FFFF)
-        decodingMode = is64BitCode ? 8 : UInt64(defaultSize)
+        decodingMode = (is64BitCode ? 8 : UInt64(defaultSize)) | (protectedMode ? 1 : 0)
     }
     /// Current privilege level: CS.DPL in protected mode (the RPL of CS equals it), 0 in real mode.
     var cpl: UInt8 { protectedMode ? UInt8(sregs.cs.selector & 3) : 0 }

@@ -17,6 +17,12 @@ import Darwin
 ///    setSpecialRegisters, restore) and on serializing instructions (CPUID, IRET, INVLPG, control register writes),
 ///    which is what cross-modifying code on x86 must execute before running modified code.
 ///
+/// Both checks are one compare: an entry keeps `epoch | page state` (the epoch in the high bits, the page's state in
+/// the low ones) in one word, so an entry is 64 bytes and the table is cache-line aligned: a lookup touches one line,
+/// where 72-byte entries straddled two in seven of eight slots (perf on main's boot: 38% of `step`'s samples on the
+/// tag compare, the table larger than this host's L2). When either field would overflow into the other, the table
+/// starts over (see `flushAll`, `codeWritten`).
+///
 /// Cross-modifying code with a second vCPU (issue 14): today only this CPU's thread touches `pageStates`, and other
 /// writers reach it through HostWriteLog. A second soft vCPU's stores go straight to RAM through its own TLB, so they
 /// must reach this cache too: either each vCPU records its stores to code pages in a shared log this CPU takes at the
@@ -28,14 +34,15 @@ struct DecodeCache {
     struct Entry {
         /// physical address << 4 | decoding mode, 0 when empty.
         var tag: UInt64 = 0
-        /// The page's state when the entry was made (see `pageStates`).
-        var stamp: UInt64 = 0
-        var epoch: UInt64 = 0
+        /// The epoch and the page's state when the entry was made: `epoch | pageStates[page]`.
+        var validity: UInt64 = 0
         /// Bytes 0-7 and 8-15 of the instruction, little-endian.
         var low: UInt64 = 0
         var high: UInt64 = 0
         /// 0x00-0xFF, or 0x100 | second byte for the 0F map.
         var opcode: UInt16 = 0
+        /// What the dispatch table resolved the instruction to when it was decoded.
+        var handler = OpcodeHandler.none
         /// Bytes of prefixes and opcode.
         var opcodeLength: UInt8 = 0
         var operandSize: UInt8 = 0
@@ -53,31 +60,45 @@ struct DecodeCache {
     }
 
     static let entries = 8192
+    /// A cache line: an entry is exactly one (DecodeCacheLayoutTests), and the table starts on a line boundary.
+    static let lineSize = 64
     private let slots: UnsafeMutablePointer<Entry>
-    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached.
+    private let slotStorage: UnsafeMutableRawPointer
+    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached. Always below `epochUnit`.
     private let pageStates: UnsafeMutablePointer<UInt64>
     private let pageCount: Int
+    /// [0]: the epoch, a nonzero multiple of `epochUnit`; [1]: how many times `flushAll` ran.
     private let epochStorage: UnsafeMutablePointer<UInt64>
+    /// One epoch step: the bit above the largest page state.
+    private let epochUnit: UInt64
 
     /// The tables come from calloc: all-zero bytes are a valid empty state (a zero tag matches no instruction, as the
     /// mode is never 0), and the kernel backs untouched zero pages lazily, so an idle VM's RSS does not grow.
-    init(pageCount: Int) {
+    /// `generationBits` (tests only) trades page generations for epochs: 39 leaves 24 bits of epoch.
+    init(pageCount: Int, generationBits: Int = 39) {
+        precondition((1...61).contains(generationBits), "the epoch needs at least two bits")
         self.pageCount = pageCount
-        slots = Self.zeroed(Entry.self, count: Self.entries)
-        pageStates = Self.zeroed(UInt64.self, count: max(pageCount, 1))
-        epochStorage = .allocate(capacity: 1)
-        epochStorage.initialize(to: 1)
+        epochUnit = 1 << UInt64(generationBits + 1)
+        // One entry more than the table, so the table can start on a line boundary inside the allocation.
+        slotStorage = Self.zeroedBytes(count: (Self.entries + 1) * MemoryLayout<Entry>.stride)
+        let aligned = (Int(bitPattern: slotStorage) + Self.lineSize - 1) & ~(Self.lineSize - 1)
+        slots = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Entry.self, capacity: Self.entries)
+        pageStates = Self.zeroedBytes(count: max(pageCount, 1) * MemoryLayout<UInt64>.stride)
+            .bindMemory(to: UInt64.self, capacity: max(pageCount, 1))
+        epochStorage = .allocate(capacity: 2)
+        epochStorage.initialize(to: epochUnit)
+        epochStorage[1] = 0
     }
 
-    private static func zeroed<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+    private static func zeroedBytes(count: Int) -> UnsafeMutableRawPointer {
         // calloc fails only when the host is out of memory while the VM is built (sizes follow the VM's RAM, never
         // the guest's actions); that ends the process, as a failed Swift allocation does.
-        guard let raw = calloc(count, MemoryLayout<T>.stride) else { preconditionFailure("out of memory") }
-        return raw.bindMemory(to: T.self, capacity: count)
+        guard let raw = calloc(count, 1) else { preconditionFailure("out of memory") }
+        return raw
     }
 
     func deallocate() {
-        free(slots)
+        free(slotStorage)
         free(pageStates)
         epochStorage.deallocate()
     }
@@ -91,8 +112,26 @@ struct DecodeCache {
     @inline(__always)
     func lookup(_ physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry>? {
         let entry = slot(physical)
-        guard entry.pointee.tag == physical << 4 | mode, entry.pointee.epoch == epochStorage.pointee,
-              entry.pointee.stamp == pageStates[page] else { return nil }
+        guard entry.pointee.tag == physical << 4 | mode,
+              entry.pointee.validity == epochStorage.pointee | pageStates[page] else { return nil }
+        return entry
+    }
+
+    /// The entry for the instruction at `physical` decoded in `mode`, as `lookup`, or one made before a flush or a
+    /// write to its page when `code` (the instruction's 16 bytes in RAM now) still holds the bytes it was decoded
+    /// from: a decode is a function of those bytes and the mode alone, so it is valid again (stamped anew). Most
+    /// misses followed a flush (Linux's boot: ~140,000 flushes, 89 M misses in 693 M instructions).
+    @inline(__always)
+    func lookup(_ physical: UInt64, page: Int, mode: UInt64, code: UnsafeRawPointer) -> UnsafeMutablePointer<Entry>? {
+        let entry = slot(physical)
+        guard entry.pointee.tag == physical << 4 | mode else { return nil }
+        let current = epochStorage.pointee | pageStates[page]
+        if entry.pointee.validity == current { return entry }
+        guard entry.pointee.low == UInt64(littleEndian: code.loadUnaligned(as: UInt64.self)),
+              entry.pointee.high == UInt64(littleEndian: code.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        else { return nil }
+        pageStates[page] |= 1   // a later write to the page must drop it again
+        entry.pointee.validity = epochStorage.pointee | pageStates[page]
         return entry
     }
 
@@ -104,8 +143,7 @@ struct DecodeCache {
         let target = slot(physical)
         target.pointee = entry
         target.pointee.tag = physical << 4 | mode
-        target.pointee.stamp = pageStates[page]
-        target.pointee.epoch = epochStorage.pointee
+        target.pointee.validity = epochStorage.pointee | pageStates[page]
         return target
     }
 
@@ -113,16 +151,33 @@ struct DecodeCache {
     @inline(__always)
     func codeWritten(page: Int) {
         let state = pageStates[page]
-        if state & 1 != 0 { pageStates[page] = state &+ 1 }   // (g << 1 | 1) + 1 = (g + 1) << 1
+        guard state & 1 != 0 else { return }
+        let next = state &+ 1   // (g << 1 | 1) + 1 = (g + 1) << 1
+        if next < epochUnit {
+            pageStates[page] = next
+        } else {
+            // The generation would reach the epoch's bits: start this page over and drop every entry, whose
+            // epoch no later entry shares.
+            pageStates[page] = 0
+            flushAll()
+        }
     }
 
     /// Drops every entry.
     func flushAll() {
-        epochStorage.pointee &+= 1
+        epochStorage[1] &+= 1
+        let next = epochStorage.pointee &+ epochUnit
+        if next != 0 {
+            epochStorage.pointee = next
+        } else {
+            // The epoch wrapped: entries made under the epochs about to repeat are cleared instead.
+            memset(slots, 0, Self.entries * MemoryLayout<Entry>.stride)
+            epochStorage.pointee = epochUnit
+        }
     }
 
     /// How many times `flushAll` ran (tests: an unrelated host write must not flush).
-    var flushCount: UInt64 { epochStorage.pointee &- 1 }
+    var flushCount: UInt64 { epochStorage[1] }
 
     /// Page `page`'s generation, and whether decoded code from it may be cached (tests).
     func pageState(_ page: Int) -> (generation: UInt64, holdsCode: Bool) {

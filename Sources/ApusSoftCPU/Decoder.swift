@@ -186,6 +186,13 @@ extension CPUCore {
         return try decodeModRMFromBytes(&i)
     }
 
+    /// ModRM of an instruction whose operand is always a register, whatever the mod field says (MOV to and from
+    /// control and debug registers, SDM Vol. 2): no SIB or displacement follows. Returns reg and rm with REX.
+    func decodeRegisterForm(_ i: inout Instruction) throws -> (reg: Int, rm: Int) {
+        let byte = Int(try fetch8(&i))
+        return ((byte >> 3) & 7 | i.rexR, byte & 7 | i.rexB)
+    }
+
     private func decodeModRMFromBytes(_ i: inout Instruction) throws -> (ModRM, Operand) {
         let start = i.cursor
         let byte = UInt8(truncatingIfNeeded: try fetch8(&i))
@@ -326,27 +333,4 @@ func ripRelativeOffset(_ displacement: UInt64, _ i: Instruction) -> UInt64 {
 func signExtend(_ value: UInt64, from size: Int) -> UInt64 {
     let shift = UInt64(64 - size * 8)
     return UInt64(bitPattern: Int64(bitPattern: value << shift) >> Int64(shift))
-}
-
-extension CPUCore {
-    /// LOCK is allowed only on a read-modify-write of memory (SDM Vol. 2, LOCK): anything else is #UD.
-    /// `opcode` as `decodeOpcode` returns it (0x100 | byte for the 0F map), with `i` just past it.
-    func checkLockable(_ i: Instruction, _ opcode: UInt64) throws {
-        var peek = i
-        let second = opcode >= 0x100 ? opcode & 0xFF : 0
-        let modrm = try fetch8(&peek)
-        let reg = (modrm >> 3) & 7
-        let lockable: Bool
-        switch opcode {
-        case 0x100...0x1FF: lockable = [0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1].contains(second) || (second == 0xBA && reg >= 5)
-                       || (second == 0xC7 && reg == 1)
-        case 0x00...0x37: lockable = opcode & 7 <= 1
-        case 0x80...0x83: lockable = reg != 7   // 82: the legacy-mode alias of 80
-        case 0x86, 0x87: lockable = true
-        case 0xF6, 0xF7: lockable = reg == 2 || reg == 3
-        case 0xFE, 0xFF: lockable = reg <= 1
-        default: lockable = false
-        }
-        guard lockable, modrm >> 6 != 3 else { throw CPUFault.ud }
-    }
 }

@@ -107,10 +107,13 @@ extension OpcodeMap {
         }
         t.add(0xC2, "RET Iw (near)")
         t.add(0xC3, "RET (near)")
+        // Outside 64-bit mode C4/C5 are VEX where LES/LDS would have a register operand (SDM Vol. 2, 2.3.5).
         t.add(0xC4, "LES Gz,Mp", form: .memoryOnly, modes: .legacy)
         t.add(0xC4, "three-byte VEX prefix", .avx, modes: .long64)
+        t.add(0xC4, "three-byte VEX prefix (in LES's register form)", .avx, form: .registerOnly, modes: .protected)
         t.add(0xC5, "LDS Gz,Mp", form: .memoryOnly, modes: .legacy)
         t.add(0xC5, "two-byte VEX prefix", .avx, modes: .long64)
+        t.add(0xC5, "two-byte VEX prefix (in LDS's register form)", .avx, form: .registerOnly, modes: .protected)
         t.add(0xC6, "MOV Eb,Ib", form: .any, group: 0)
         t.add(0xC7, "MOV Ev,Iz", form: .any, group: 0)
         for opcode in [UInt8(0xC6), 0xC7] {

@@ -28,6 +28,12 @@ extension OpcodeMap {
         t.reserved(0x0B, "UD2")
         t.reserved(0x0C)
         t.add(0x0D, "PREFETCHW Ev", .prefetchw, form: .memoryOnly, group: 1)
+        // The rest of 0F 0D are prefetch hints too (PREFETCH /0 on AMD, NOP-like aliases elsewhere): hardware with
+        // PREFETCHW runs every ModRM form, and so does this CPU (refereed by the random-bytes group).
+        for reg in [UInt8(0), 2, 3, 4, 5, 6, 7] {
+            t.add(0x0D, "PREFETCH Ev (hint)", .prefetchw, form: .memoryOnly, group: reg)
+        }
+        t.add(0x0D, "PREFETCH Ev (hint, register form)", .prefetchw, form: .registerOnly)
         t.reserved(0x0E, "(FEMMS on AMD)")
         t.reserved(0x0F, "(3DNow! on AMD)")
         t.sse(0x10, [(.none, "MOVUPS Vps,Wps", .sse), (.operandSize, "MOVUPD Vpd,Wpd", .sse2),
@@ -56,10 +62,11 @@ extension OpcodeMap {
         t.add(0x18, "NOP Ev (hint)", form: .registerOnly)
         for opcode in UInt8(0x19)...0x1E { t.add(opcode, "NOP Ev (hint)", form: .any) }
         t.add(0x1F, "NOP Ev", form: .any, group: 0)
-        t.add(0x20, "MOV Rd,Cd", form: .registerOnly)
-        t.add(0x21, "MOV Rd,Dd", form: .registerOnly)
-        t.add(0x22, "MOV Cd,Rd", form: .registerOnly)
-        t.add(0x23, "MOV Dd,Rd", form: .registerOnly)
+        for reg in UInt8(1)...7 { t.add(0x1F, "NOP Ev (hint)", form: .any, group: reg) }
+        t.add(0x20, "MOV Rd,Cd", form: .registerIgnoringMod)
+        t.add(0x21, "MOV Rd,Dd", form: .registerIgnoringMod)
+        t.add(0x22, "MOV Cd,Rd", form: .registerIgnoringMod)
+        t.add(0x23, "MOV Dd,Rd", form: .registerIgnoringMod)
         for opcode in UInt8(0x24)...0x27 { t.reserved(opcode, form: .any) }
         t.sse(0x28, [(.none, "MOVAPS Vps,Wps", .sse), (.operandSize, "MOVAPD Vpd,Wpd", .sse2)])
         t.sse(0x29, [(.none, "MOVAPS Wps,Vps", .sse), (.operandSize, "MOVAPD Wpd,Vpd", .sse2)])
@@ -255,9 +262,9 @@ extension OpcodeMap {
         t.add(0xAE, "CLWB Mb", .clwb, form: .memoryOnly, group: 6, prefix: .operandSize)
         t.add(0xAE, "CLFLUSHOPT Mb", .clflushopt, form: .memoryOnly, group: 7, prefix: .operandSize)
         for reg in UInt8(0)..<5 { t.reserved(0xAE, form: .registerOnly, group: reg) }
-        t.add(0xAE, "LFENCE", .sse2, form: .fixed(0xE8), group: 5)
-        t.add(0xAE, "MFENCE", .sse2, form: .fixed(0xF0), group: 6)
-        t.add(0xAE, "SFENCE", .sse, form: .fixed(0xF8), group: 7)
+        t.add(0xAE, "LFENCE", .sse2, form: .registerGroup(0xE8), group: 5)
+        t.add(0xAE, "MFENCE", .sse2, form: .registerGroup(0xF0), group: 6)
+        t.add(0xAE, "SFENCE", .sse, form: .registerGroup(0xF8), group: 7)
         for (reg, name) in ["RDFSBASE Ry", "RDGSBASE Ry", "WRFSBASE Ry", "WRGSBASE Ry"].enumerated() {
             t.add(0xAE, name, .fsgsbase, form: .registerOnly, group: UInt8(reg), prefix: .repe, modes: .long64)
         }

@@ -55,10 +55,10 @@ extension OpcodeMap {
                 let modrmBase = 0xC0 | reg << 3
                 switch registers[opcode]![Int(reg)] {
                 case .some(""):
-                    t.reserved(opcode, form: .fixed(modrmBase | 1), group: reg)
+                    t.reserved(opcode, form: .registerGroup(modrmBase | 1), group: reg)
                 case .some(let name):
                     let feature: InstructionFeature = name.hasPrefix("FCMOV") || name.contains("COMI") ? .cmov : .x87
-                    t.add(opcode, name, feature, form: .fixed(modrmBase | 1), group: reg)
+                    t.add(opcode, name, feature, form: .registerGroup(modrmBase | 1), group: reg)
                 case .none:
                     for rm in UInt8(0)..<8 {
                         if let name = singles[opcode]?[modrmBase | rm] {

@@ -1,7 +1,25 @@
 /// The x86 opcode maps as data (one-byte, 0F, 0F 38, 0F 3A), written from the Intel SDM Vol. 2 Appendix A: every
 /// opcode, ModRM.reg group slot and mandatory-prefix variant with its mnemonic, the modes where it is valid, whether
-/// LOCK may prefix it, and the CPUID feature it belongs to. The coverage report (OpcodeCoverage) and the tests that
-/// keep the interpreter and the equivalence generators honest are built from it; dispatch does not read it.
+/// LOCK may prefix it, and the CPUID feature it belongs to. They are the source of truth for decoding: the dispatch
+/// table (DispatchTable) is built from these rows at start-up, each implemented entry names its handler
+/// (OpcodeHandler.bound), and the decoder takes #UD for invalid modes, LOCK, ModRM forms and reserved slots from them.
+/// The coverage report (OpcodeCoverage) and the equivalence generators are built from them too.
+///
+/// To add an instruction:
+///  1. Give it a row in OpcodeMap+OneByte/+TwoByte/+ThreeByte/+X87.swift (mnemonic, ModRM form and group, mandatory
+///     prefix, modes, whether LOCK may prefix it, CPUID feature). The decoder's #UD for other modes, LOCK, the wrong
+///     ModRM form or prefix, and its precomputed tables (DispatchTable+Quick.swift) follow from the row alone.
+///  2. Bind it in OpcodeHandler.bound(to:): return the handler whose code runs it, or add an OpcodeHandler case
+///     (one-byte-map handlers before `jumpNearConditional`, 0F ones after; at most 127 cases) with its `case` in
+///     executeOneByte (CPUCore+Execute.swift) or executeTwoByte (CPUCore+TwoByte.swift). Rows of 0F 38 and 0F 3A
+///     all reach threeByteMap (CPUCore+SSSE3.swift), which hands SSE4 opcodes to CPUCore+SSE41.swift.
+///  3. Write the code in the CPUCore+ file of its concern; if a CPU model may lack the feature, check
+///     `model.advertises(feature)` there (as TZCNT/LZCNT fall back to BSF/BSR).
+///  4. When the feature's last instruction is done, take it out of OpcodeHandler.unimplementedFeatures, and advertise
+///     it in CPUModel only once KVM has refereed it (the opcode-map equivalence group then draws its rows).
+///  5. Regenerate docs/OPCODE-COVERAGE.md (`APUS_WRITE_OPCODE_COVERAGE=1 swift test --skip-build --filter
+///     OpcodeCoverageTests`) and run DispatchTableTests, OpcodeCoverageTests, its instruction tests and
+///     `APUS_EQUIVALENCE_GROUPS=opcode-map,random-bytes swift test --skip-build --filter UserModeEquivalence`.
 public enum OpcodeMapID: Int, Sendable, CaseIterable, Comparable {
     case oneByte, twoByte, threeByte38, threeByte3A
 
@@ -31,8 +49,14 @@ public enum ModRMForm: Sendable, Equatable {
     case any
     case memoryOnly
     case registerOnly
+    /// A register operand whatever ModRM.mod says (MOV to and from control and debug registers: SDM Vol. 2, "the
+    /// mod field is ignored"); the probe uses the register form.
+    case registerIgnoringMod
     /// One ModRM value selects the instruction (0F 01 C8 MONITOR, D9 E0 FCHS).
     case fixed(UInt8)
+    /// Every register form with the entry's ModRM.reg (x87 ST(i) operands; LFENCE/MFENCE/SFENCE, whose rm bits are
+    /// ignored); the byte given is the one the probe uses.
+    case registerGroup(UInt8)
 }
 
 /// The modes an encoding is architecturally valid in: real-address, protected (16- and 32-bit code; compatibility
@@ -93,8 +117,8 @@ public struct OpcodeMapEntry: Sendable, Equatable {
         switch form {
         case .none: break
         case .any, .memoryOnly: bytes.append(reg)
-        case .registerOnly: bytes.append(0xC0 | reg)
-        case .fixed(let modrm): bytes.append(modrm)
+        case .registerOnly, .registerIgnoringMod: bytes.append(0xC0 | reg)
+        case .fixed(let modrm), .registerGroup(let modrm): bytes.append(modrm)
         }
         return bytes
     }
@@ -105,8 +129,8 @@ public struct OpcodeMapEntry: Sendable, Equatable {
         parts += map.escape.map(hexByte)
         parts.append(hexByte(opcode))
         switch form {
-        case .fixed(let modrm): parts.append(hexByte(modrm))
-        case .registerOnly: parts.append((group.map { "/\($0) " } ?? "") + "(reg)")
+        case .fixed(let modrm), .registerGroup(let modrm): parts.append(hexByte(modrm))
+        case .registerOnly, .registerIgnoringMod: parts.append((group.map { "/\($0) " } ?? "") + "(reg)")
         case .memoryOnly: parts.append((group.map { "/\($0) " } ?? "") + "(mem)")
         default: if let group { parts.append("/\(group)") }
         }

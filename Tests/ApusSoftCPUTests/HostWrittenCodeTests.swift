@@ -54,7 +54,7 @@ import Testing
         #expect(cache.flushCount == flushes)
         #expect(cache.pageState(Self.codePage) == before)
         let physical = SoftCPUTestMachine.codeBase
-        let mode: UInt64 = 8
+        let mode = try core(machine).decodingMode
         #expect(cache.lookup(physical, page: Self.codePage, mode: mode) != nil)
     }
 

@@ -88,8 +88,8 @@ struct OpcodeMapCases {
         case .none: break
         case .any: tail[0] = tail[0] & 0xC7 | reg
         case .memoryOnly: tail[0] = (tail[0] >> 6 == 3 ? tail[0] & 0x3F : tail[0]) & 0xC7 | reg
-        case .registerOnly: tail[0] = 0xC0 | reg | tail[0] & 7
-        case .fixed(let modrm): tail[0] = modrm
+        case .registerOnly, .registerIgnoringMod: tail[0] = 0xC0 | reg | tail[0] & 7
+        case .fixed(let modrm), .registerGroup(let modrm): tail[0] = modrm
         }
         return (prefixes, tail)
     }
