@@ -74,6 +74,8 @@ extension CPUCore {
         let rpl = UInt8(selector & 3)
         if descriptor.s {
             guard descriptor.type & 8 != 0 else { throw CPUFault.gp(error) }
+            // L and D together are reserved in IA-32e mode; JMP and CALL check it before privilege and presence.
+            guard !(longMode && descriptor.l && descriptor.db) else { throw CPUFault.gp(error) }
             try checkDirectCodeTarget(descriptor, rpl: rpl, error: error)
             var segment = try markAccessed(descriptor)
             segment.selector = (selector & 0xFFFC) | UInt16(cpl)
