@@ -139,7 +139,7 @@ extension CPUCore {
         // The outer stack's width, from the CS and SS of the caller (CS already holds the target).
         let outerStackMask: UInt64 = sregs.ss.db ? 0xFFFF_FFFF : 0xFFFF
         if longMode {
-            let innerRSP = try readSystem(sregs.tr.base &+ 4 &+ UInt64(level) * 8, size: 8)
+            let innerRSP = try taskStateStackPointer(at: 4 + UInt64(level) * 8)
             sregs.ss = Segment(selector: UInt16(level), present: false, unusable: true)
             gpr[4] = innerRSP
             try push(outerSS, size: 8)

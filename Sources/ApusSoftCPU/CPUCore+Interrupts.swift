@@ -92,16 +92,21 @@ extension CPUCore {
         // IA-32e mode enters handlers only in 64-bit code (L=1, D=0): #GP with the gate's IDT error code.
         guard handlerSegment.l && !handlerSegment.db else { throw CPUFault.gp(UInt32(vector) * 8 + 2) }
         target |= (high & 0xFFFF_FFFF) << 32
+        guard isCanonical(target) else { throw CPUFault.gp() }
+        // A non-conforming handler more privileged than CPL runs at its DPL on that level's stack (RSPn); any other
+        // stays at CPL. An IST entry replaces the stack either way.
+        let inward = handlerSegment.type & 4 == 0 && handlerSegment.dpl < cpl
+        let level = inward ? handlerSegment.dpl : cpl
         let ist = (low >> 32) & 7
         if ist != 0 {
-            gpr[4] = try readSystem(sregs.tr.base &+ 0x24 &+ (ist - 1) * 8, size: 8)
-        } else if handlerSegment.dpl < cpl {
-            gpr[4] = try readSystem(sregs.tr.base &+ 4, size: 8)
+            gpr[4] = try taskStateStackPointer(at: 0x24 + (ist - 1) * 8)
+        } else if inward {
+            gpr[4] = try taskStateStackPointer(at: 4 + UInt64(level) * 8)
         }
-        if handlerSegment.dpl < cpl { sregs.ss = Segment(selector: 0, present: false, unusable: true) }
+        if inward { sregs.ss = Segment(selector: UInt16(level), present: false, unusable: true) }   // null, RPL = CPL
         gpr[4] &= ~0xF
         sregs.cs = handlerSegment
-        sregs.cs.selector = selector & 0xFFFC
+        sregs.cs.selector = selector & 0xFFFC | UInt16(level)
         try push(oldSS, size: 8)
         try push(oldRSP, size: 8)
         try push(oldFlags, size: 8)
@@ -111,5 +116,13 @@ extension CPUCore {
         if type == 0xE { rflags &= ~Flag.if }
         rflags &= ~(Flag.tf | Flag.nt | Flag.rf | Flag.vm)
         rip = target
+    }
+
+    /// RSP0-2 or an IST entry of the 64-bit TSS, at `offset`: beyond the TSS limit is #TS(TSS selector).
+    func taskStateStackPointer(at offset: UInt64) throws -> UInt64 {
+        guard offset + 7 <= UInt64(sregs.tr.limit) else {
+            throw CPUFault(vector: .invalidTSS, errorCode: UInt32(sregs.tr.selector & 0xFFFC))
+        }
+        return try readSystem(sregs.tr.base &+ offset, size: 8)
     }
 }
