@@ -100,7 +100,8 @@ import Testing
                    + "\(unchecked) unchecked: there is no recording for seed \(Self.seed))")
         }
         if manualOnly > 0 {
-            leftOutNote += " (\(manualOnly) cases KVM cannot referee on this host: checked against the SDM's outcome)"
+            leftOutNote += " (\(manualOnly) cases " + (kvm == nil ? "the recording's KVM could not referee" : "KVM cannot referee on this host")
+                + ": checked against the SDM's outcome)"
         }
         if let segmentCheck { print(segmentCheck.report) }
         print("CPL3 equivalence \(group): \(total) cases from seed \(Self.seed) against \(referee), soft CPU "
