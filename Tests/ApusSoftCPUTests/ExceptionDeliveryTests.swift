@@ -107,8 +107,9 @@ import Testing
     }
 }
 
-/// Far JMP, CALL and RET to a code segment with both L and D set in IA-32e mode: #GP(selector), checked before
-/// privilege and presence (SDM Vol. 2, JMP, CALL, RET); the same segment with D clear is a fine target.
+/// Far JMP, CALL, RET and IRET to a code segment with both L and D set in IA-32e mode, directly or through a call
+/// gate: #GP(selector), for JMP/CALL before privilege and presence (SDM Vol. 2, JMP, CALL, RET, IRET); the same
+/// segment with D clear is a fine target.
 @Suite struct LongModeCodeTargetTests {
     typealias M = SegmentMachine
 
@@ -133,6 +134,34 @@ import Testing
         #expect(try farThroughMemory(reg, descriptor: Self.code(l: true, d: true, present: false)) == .gp(selector))
         #expect(try farThroughMemory(reg, descriptor: Self.code(l: true, d: false)) == .completed)
         #expect(try farThroughMemory(reg, descriptor: Self.code(l: false, d: true)) == .completed)
+    }
+
+    /// IRETQ to the same segment: #GP(selector); with D clear it returns.
+    @Test func interruptReturnRefusesLAndD() throws {
+        let target = UInt32(M.code) + 5 * 5 + 2
+        let code = SegmentCode.push32(UInt32(M.kernelData)) + SegmentCode.push32(0x6000) + SegmentCode.push32(2)
+            + SegmentCode.push32(UInt32(M.gdtSelector(0))) + SegmentCode.push32(target) + [0x48, 0xCF]
+        for (d, outcome) in [(true, M.Outcome.gp(UInt64(M.gdtSelector(0)))), (false, .completed)] {
+            let machine = try M(.long64, cpl: 0, code: code)
+            try machine.setGDT(M.firstFreeSlot, Self.code(l: true, d: d))
+            #expect(try machine.run() == outcome, "D \(d)")
+        }
+    }
+
+    /// A far CALL through a 64-bit call gate whose code segment has L and D: #GP(code selector).
+    @Test func aCallGateIntoLAndDIsGP() throws {
+        for (d, outcome) in [(true, M.Outcome.gp(UInt64(M.gdtSelector(0)))), (false, .completed)] {
+            let code: [UInt8] = [0xFF] + SegmentCode.absolute(reg: 3, UInt32(M.data))
+            let machine = try M(.long64, cpl: 0, code: code)
+            let target = M.code + UInt64(code.count)
+            try machine.setGDT(M.firstFreeSlot, Self.code(l: true, d: d))
+            try machine.setGDT(M.firstFreeSlot + 1, (target & 0xFFFF) | UInt64(M.gdtSelector(0)) << 16 | 0x8C << 40
+                               | (target >> 16 & 0xFFFF) << 48)
+            try machine.setGDT(M.firstFreeSlot + 2, target >> 32)
+            try machine.memory.write(UInt32(0), at: GuestAddress(M.data))
+            try machine.memory.write(M.gdtSelector(1), at: GuestAddress(M.data + 4))
+            #expect(try machine.run() == outcome, "D \(d)")
+        }
     }
 
     /// RETF (REX.W) to the same segment: #GP(selector).
