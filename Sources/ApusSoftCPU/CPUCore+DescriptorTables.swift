@@ -21,6 +21,13 @@ extension CPUCore {
         return base &+ index
     }
 
+    /// The descriptor LAR, LSL, VERR and VERW ask about, or nil for a null selector or one outside its table (they
+    /// clear ZF rather than fault); reading the table can still fault (#PF) or need the VMM, as any access can.
+    func queriedDescriptor(_ selector: UInt16) throws -> Segment? {
+        guard selector & 0xFFFC != 0, (try? descriptorAddress(selector)) != nil else { return nil }
+        return try readDescriptor(selector)
+    }
+
     /// The 8-byte descriptor `selector` names, decoded as a segment register's hidden part (selector included).
     func readDescriptor(_ selector: UInt16) throws -> Segment {
         let raw = try readSystem(try descriptorAddress(selector), size: 8)

@@ -74,6 +74,8 @@ extension CPUCore {
         let rpl = UInt8(selector & 3)
         if descriptor.s {
             guard descriptor.type & 8 != 0 else { throw CPUFault.gp(error) }
+            // L and D together are reserved in IA-32e mode; JMP and CALL check it before privilege and presence.
+            guard !(longMode && descriptor.l && descriptor.db) else { throw CPUFault.gp(error) }
             try checkDirectCodeTarget(descriptor, rpl: rpl, error: error)
             var segment = try markAccessed(descriptor)
             segment.selector = (selector & 0xFFFC) | UInt16(cpl)
@@ -137,7 +139,7 @@ extension CPUCore {
         // The outer stack's width, from the CS and SS of the caller (CS already holds the target).
         let outerStackMask: UInt64 = sregs.ss.db ? 0xFFFF_FFFF : 0xFFFF
         if longMode {
-            let innerRSP = try readSystem(sregs.tr.base &+ 4 &+ UInt64(level) * 8, size: 8)
+            let innerRSP = try taskStateStackPointer(at: 4 + UInt64(level) * 8)
             sregs.ss = Segment(selector: UInt16(level), present: false, unusable: true)
             gpr[4] = innerRSP
             try push(outerSS, size: 8)

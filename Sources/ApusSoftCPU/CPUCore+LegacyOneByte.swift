@@ -60,9 +60,13 @@ extension CPUCore {
         case 0xD6:
             setRegister(0, size: 1, flag(Flag.cf) ? 0xFF : 0)
         case 0xF1:
-            // INT1 (ICEBP): a #DB trap through the IDT without the gate-privilege check INT n makes.
-            rip = i.ip
-            try deliver(vector: 1, errorCode: nil, returnRIP: i.ip)
+            // INT1 (ICEBP): a #DB trap through the IDT without the gate-privilege check INT n makes; it counts as
+            // a hardware event, so a fault while delivering it carries EXT (SDM Vol. 3, 6.13).
+            do {
+                try deliverRestoringOnFault(vector: 1, errorCode: nil, returnRIP: i.ip)
+            } catch let fault as CPUFault {
+                throw fault.duringExternalEvent
+            }
             return .normal
         default:
             throw notImplemented(UInt64(op), i)
@@ -186,7 +190,8 @@ extension CPUCore {
                 guard (low >> 45) & 3 >= UInt64(cpl) else { throw CPUFault.gp(UInt32(vector) * 8 + 2) }
             }
         }
-        rip = returnIP
-        try deliver(vector: vector, errorCode: nil, returnRIP: returnIP)
+        // A fault while delivering leaves RIP at the INT instruction (it restarts), without EXT: the program
+        // asked for this interrupt.
+        try deliverRestoringOnFault(vector: vector, errorCode: nil, returnRIP: returnIP)
     }
 }

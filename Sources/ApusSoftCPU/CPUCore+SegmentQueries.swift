@@ -9,7 +9,7 @@ extension CPUCore {
         guard protectedMode else { throw CPUFault.ud }
         let (modrm, operand) = try decodeModRM(&i)
         let selector = UInt16(try read(operand, size: 2, i) & 0xFFFF)
-        guard selector & 0xFFFC != 0, let descriptor = try? readDescriptor(selector),
+        guard let descriptor = try queriedDescriptor(selector),
               Self.segmentQueryAccepts(descriptor, limit: limit, longMode: longMode) else {
             rflags &= ~Flag.zf
             return

@@ -24,7 +24,7 @@ extension CPUCore {
         case 4, 5:
             guard protectedMode else { throw CPUFault.ud }
             let selector = UInt16(try read(operand, size: 2, i) & 0xFFFF)
-            let accessible = segmentIsAccessible(selector, forWriting: modrm.reg & 7 == 5)
+            let accessible = try segmentIsAccessible(selector, forWriting: modrm.reg & 7 == 5)
             rflags = accessible ? rflags | Flag.zf : rflags & ~Flag.zf
         default:
             throw CPUFault.ud
@@ -33,8 +33,8 @@ extension CPUCore {
 
     /// VERR/VERW: whether `selector` names a code or data segment this code may read (or write), checked without
     /// faulting. Linux executes VERW on every return to user space to clear CPU buffers (MDS mitigation).
-    private func segmentIsAccessible(_ selector: UInt16, forWriting: Bool) -> Bool {
-        guard selector & 0xFFFC != 0, let descriptor = try? readDescriptor(selector), descriptor.s else { return false }
+    private func segmentIsAccessible(_ selector: UInt16, forWriting: Bool) throws -> Bool {
+        guard let descriptor = try queriedDescriptor(selector), descriptor.s else { return false }
         let code = descriptor.type & 0x8 != 0
         let conforming = code && descriptor.type & 0x4 != 0
         if !conforming && Int(descriptor.dpl) < max(Int(cpl), Int(selector & 3)) { return false }

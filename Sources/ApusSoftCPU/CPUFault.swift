@@ -14,6 +14,26 @@ struct CPUFault: Error {
     static func gp(_ code: UInt32 = 0) -> CPUFault { CPUFault(vector: .generalProtection, errorCode: code) }
     static let ud = CPUFault(vector: .invalidOpcode, errorCode: nil)
     static let de = CPUFault(vector: .divideError, errorCode: nil)
+
+    /// The fault as raised while delivering an event external to the program (an interrupt, an NMI, an earlier
+    /// exception, INT1): EXT, bit 0 of a selector-format error code (#TS, #NP, #SS, #GP), is set (SDM Vol. 3, 6.13).
+    var duringExternalEvent: CPUFault {
+        guard let code = errorCode, [.invalidTSS, .segmentNotPresent, .stackFault, .generalProtection].contains(vector)
+        else { return self }
+        var fault = self
+        fault.errorCode = code | 1
+        return fault
+    }
+
+    /// The SDM's classes for a second exception raised while delivering a first (Vol. 3, 6.15, Table 6-5).
+    enum Class { case benign, contributory, pageFault }
+    var deliveryClass: Class {
+        switch vector {
+        case .divideError, .invalidTSS, .segmentNotPresent, .stackFault, .generalProtection: return .contributory
+        case .pageFault: return .pageFault
+        default: return .benign
+        }
+    }
 }
 
 /// Why an instruction stopped before completing without being a guest fault: it needs the VMM.

@@ -283,6 +283,24 @@ import Testing
         #expect(try machine.registers.rbx & 0xFFFF == 0xF300, "LAR's access rights")
         #expect(try machine.frameWord(2) & 0x40 != 0, "VERR sets ZF for a readable segment")
     }
+
+    /// LAR, LSL, VERR and VERW clear ZF for a selector outside its table, but reading a table that is not mapped is a
+    /// page fault like any other access (a supervisor read: error code 0), not a quiet ZF=0.
+    @Test func segmentQueriesFaultWhenTheTableIsNotMapped() throws {
+        // mov ax, 0x0C; then lar eax, ax / lsl eax, ax / verr ax / verw ax
+        for query: [UInt8] in [[0x0F, 0x02, 0xC0], [0x0F, 0x03, 0xC0], [0x0F, 0x00, 0xE0], [0x0F, 0x00, 0xE8]] {
+            let machine = try M(.long64, cpl: 0, code: SegmentCode.loadAX(0x0C) + query)
+            var special = try machine.special
+            special.ldt.base = 0x40_0000   // beyond the one 2 MiB page the machine maps
+            try machine.vcpu.setSpecialRegisters(special)
+            #expect(try machine.run() == M.Outcome(vector: 14, errorCode: 0), "\(query)")
+            #expect(try machine.special.cr2 == 0x40_0008, "\(query)")
+            // Beyond the LDT's limit instead: no fault, ZF clear, and the case completes.
+            let outside = try M(.long64, cpl: 0, code: SegmentCode.loadAX(UInt16(M.ldtEntries * 8) | 4) + query)
+            #expect(try outside.run() == .completed, "\(query)")
+            #expect(try outside.frameWord(2) & 0x40 == 0, "\(query): ZF")
+        }
+    }
 }
 
 /// Far transfers and returns through LDT selectors, and what a return to an outer level does to the data segments.

@@ -11,6 +11,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
     case legacy
     case randomBytes = "random-bytes"
     case opcodeMap = "opcode-map"
+    case segmentLoads = "segment-loads"
 
     var description: String { rawValue }
 
@@ -33,6 +34,7 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .legacy: return 5_000
         case .randomBytes: return 100_000
         case .opcodeMap: return 10_000
+        case .segmentLoads: return 5_000
         }
     }
 
@@ -98,6 +100,10 @@ enum CaseGroup: String, CaseIterable, Sendable, CustomStringConvertible {
         case .opcodeMap:
             print(OpcodeMapCases.summary)
             var generator = OpcodeMapCases(rng: rng)
+            return AnyIterator { generator.next() }
+        case .segmentLoads:
+            print(SegmentLoadCases.summary)
+            var generator = SegmentLoadCases(rng: rng)
             return AnyIterator { generator.next() }
         }
     }

@@ -18,6 +18,11 @@ struct UserCase {
     /// unmapped page. The SDM does not order the accesses to one operand's bytes, so which address a page fault
     /// reports in CR2 is the implementation's choice (this AMD host touches the last bytes first): CR2 is left out.
     var blockOperand = false
+    /// The segment load the case makes (segment-loads group): KVM referees it only where SegmentLoadRefereeCheck
+    /// found it answers from the guest's descriptor tables.
+    var segmentLoad: SegmentLoad?
+    /// The trap the SDM gives for this case, checked for the software CPU whether or not KVM referees the case.
+    var manualTrap: ManualTrap?
 
     var hexBytes: String { code.map { hex($0, width: 2) }.joined(separator: " ") }
 }
@@ -123,4 +128,39 @@ extension UserOutcome {
 func hex<T: BinaryInteger>(_ value: T, width: Int = 0) -> String {
     let digits = String(value, radix: 16)
     return (width > digits.count ? String(repeating: "0", count: width - digits.count) : "") + (width == 0 ? "0x" : "") + digits
+}
+
+/// A selector loaded into a segment register (0 ES, 2 SS, 3 DS, 4 FS, 5 GS).
+struct SegmentLoad: Hashable {
+    var selector: UInt16
+    var register: Int
+}
+
+/// A trap derived from the manual rather than observed: the vector, error code and RIP the frame must hold.
+struct ManualTrap: Equatable {
+    var vector: Int
+    var errorCode: UInt64
+    var rip: UInt64
+
+    /// The trap a case whose load starts at `loadAt` and whose code ends at `end` (the HLT: #GP(0)) takes.
+    init(_ result: SegmentLoadRule.Result, loadAt: UInt64, end: UInt64) {
+        switch result {
+        case .loads: (vector, errorCode, rip) = (13, 0, end)
+        case .fault(let vector, let errorCode): (self.vector, self.errorCode, rip) = (vector, errorCode, loadAt)
+        }
+    }
+
+    init(vector: Int, errorCode: UInt64, rip: UInt64) { (self.vector, self.errorCode, self.rip) = (vector, errorCode, rip) }
+
+    var summary: String {
+        (vector < Trap.names.count ? Trap.names[vector] : "int \(vector)")
+            + (Trap.errorCodeVectors.contains(vector) ? "(\(hex(errorCode)))" : "") + " at rip \(hex(rip))"
+    }
+
+    /// Nil when `outcome` is this trap.
+    func difference(from outcome: UserOutcome) -> String? {
+        guard case .trapped(let trap) = outcome else { return "the SDM: \(summary); got \(outcome.summary)" }
+        if trap.vector == vector && trap.errorCode == errorCode && trap.registers.rip == rip { return nil }
+        return "the SDM: \(summary); got \(trap.summary)"
+    }
 }

@@ -7,6 +7,7 @@ import ApusCore
 ///     0x1000 GDT: null, 0x08 kernel code, 0x10 kernel data, 0x1B user data, 0x23 user code, 0x28 TSS
 ///     0x2000 IDT (256 interrupt gates)       0x3000 TSS (RSP0 = 0x7000)
 ///     0x4000 HLT per vector (vector v at 0x4000 + v), SYSCALL's HLT at 0x4100, IRETQ at 0x4200
+///     0x5000 the segment-loads group's LDT (SegmentTables)
 ///     0x6000 kernel stack                     0x8000 PML4, 0x9000 PDPT, 0xA000 PD, 0xB000-0xCFFF page tables
 ///     0x100000 user code (two pages, read-only)   0x180000 user stack page
 ///     0x200000 user data (two pages)   0x202000 not present   0x203000 read-only   0x204000 supervisor
@@ -50,7 +51,8 @@ enum UserModeLayout {
     static let task = SegmentDescriptor.busyTSS(base: tss, limit: 0x67)
 
     /// Writes the tables, the ring-0 code and the page tables into `memory`; returns the special registers.
-    static func install(into memory: GuestMemory) throws -> SpecialRegisters {
+    /// `segmentTables`: the GDT gains SegmentTables' descriptors and LDTR names its LDT (the segment-loads group).
+    static func install(into memory: GuestMemory, segmentTables: Bool = false) throws -> SpecialRegisters {
         try memory.write(words(descriptors.map(\.low) + [task.low, task.high]), at: GuestAddress(gdt))
         var gates: [UInt64] = []
         for vector in 0..<256 {
@@ -78,6 +80,12 @@ enum UserModeLayout {
         special.tr = task.segment(selector: taskSelector)
         special.ldt = Segment(base: 0, limit: 0, selector: 0, type: 0x2, present: false, s: false, unusable: true)
         special.gdt = DescriptorTable(base: gdt, limit: UInt16(8 * (descriptors.count + 2) - 1))
+        if segmentTables {
+            try memory.write(SegmentTables.gdtBytes, at: GuestAddress(gdt))
+            try memory.write(SegmentTables.ldtBytes, at: GuestAddress(SegmentTables.ldtBase))
+            special.gdt = DescriptorTable(base: gdt, limit: SegmentTables.gdtLimit)
+            special.ldt = SegmentTables.localTableSegment
+        }
         special.idt = DescriptorTable(base: idt, limit: 0xFFF)
         special.cr0 = ControlRegister.cr0PE | ControlRegister.cr0MP | ControlRegister.cr0ET | ControlRegister.cr0NE
             | ControlRegister.cr0WP | ControlRegister.cr0PG

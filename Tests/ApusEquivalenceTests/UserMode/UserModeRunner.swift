@@ -18,11 +18,16 @@ final class UserModeRunner {
     /// The code page is all HLT but for the last case's bytes, which the next case overwrites.
     private var lastCodeLength = 0x2000
 
-    init(_ hypervisor: any Hypervisor) throws {
+    /// The descriptor tables a segment load may write (accessed bits): restored before and hashed after every case,
+    /// with the segment registers reset, when the runner has SegmentTables.
+    private let segmentTables: Bool
+
+    init(_ hypervisor: any Hypervisor, segmentTables: Bool = false) throws {
         name = hypervisor.name
+        self.segmentTables = segmentTables
         memory = try GuestMemory(size: UserModeLayout.memorySize)
         vcpu = try hypervisor.makeMachine(memory: memory, options: MachineOptions()).makeVCPU(index: 0)
-        special = try UserModeLayout.install(into: memory)
+        special = try UserModeLayout.install(into: memory, segmentTables: segmentTables)
         try vcpu.setSpecialRegisters(special)
         try vcpu.setMSRs([MSR.star: UserModeLayout.star, MSR.lstar: UserModeLayout.syscallStub,
                           MSR.sfmask: UserModeLayout.syscallFlagMask])
@@ -40,6 +45,11 @@ final class UserModeRunner {
                                userCase.userStack, UInt64(UserModeLayout.userData)]
         let frameAddress = UserModeLayout.kernelStackTop - 40
         try memory.write(UserModeLayout.words(frame), at: GuestAddress(frameAddress))
+        if segmentTables {
+            try memory.write(SegmentTables.gdtBytes, at: GuestAddress(UserModeLayout.gdt))
+            try memory.write(SegmentTables.ldtBytes, at: GuestAddress(SegmentTables.ldtBase))
+            needsReset = true   // the last case may have left other data segments loaded
+        }
         if needsReset {
             try vcpu.setSpecialRegisters(special)
             needsReset = false
@@ -117,6 +127,11 @@ final class UserModeRunner {
             }
             let words = host.bindMemory(to: UInt64.self, capacity: 512)
             for index in 0..<512 { hash = (hash ^ words[index]) &* 0x100_0000_01B3 }
+        }
+        if segmentTables {
+            let tables = try memory.readBytes(at: GuestAddress(UserModeLayout.gdt), count: SegmentTables.gdtBytes.count)
+                + memory.readBytes(at: GuestAddress(SegmentTables.ldtBase), count: SegmentTables.ldtBytes.count)
+            for byte in tables { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
         }
         return hash
     }
