@@ -27,6 +27,8 @@ extension CPUCore {
         if opcode == 0x0F { opcode = 0x100 | (try fetch8(&i)) }
         // A LOCK prefix on anything but a read-modify-write of memory is #UD; cached entries passed this check.
         if i.lock { try checkLockable(i, opcode) }
+        // XCHG with a memory operand is locked without the prefix.
+        if opcode == 0x86 || opcode == 0x87, try peekModRM(i) >> 6 != 3 { i.lock = true }
         // decodePrefixes left fetchPage on the instruction's page unless the prefixes ran past 16 bytes.
         if fits && i.cursor <= 16 && address >> 12 == fetchPage, let host = fetchHost {
             let offset = Int(address & 0xFFF)
@@ -44,10 +46,25 @@ extension CPUCore {
             entry.segment = i.segment.map { UInt8($0.rawValue + 1) } ?? 0
             entry.repeatPrefix = i.repeatPrefix
             entry.operandSizePrefix = i.operandSizePrefix
-            i.entry = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
-                                     mode: decodingMode)
+            entry.lock = i.lock
+            let cached = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
+                                        mode: decodingMode)
+            // Another vCPU may have stored to the page between the read above and the marking in `insert` (which
+            // its store then did not see): the bytes read again after marking must be the ones decoded.
+            if UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) == i.low,
+               UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)) == i.high {
+                i.entry = cached
+            } else {
+                cached.pointee.tag = 0
+            }
         }
         return opcode
+    }
+
+    /// The byte after the opcode, without consuming it.
+    private func peekModRM(_ i: Instruction) throws -> UInt64 {
+        var peek = i
+        return try fetch8(&peek)
     }
 
 }
@@ -62,6 +79,6 @@ extension Instruction {
                   segment: segment == 0 ? nil : SegmentRegister(rawValue: Int(segment) &- 1),
                   repeatPrefix: entry.pointee.repeatPrefix, operandSizePrefix: entry.pointee.operandSizePrefix,
                   cursor: Int(entry.pointee.opcodeLength), inline: true, low: entry.pointee.low,
-                  high: entry.pointee.high, entry: entry)
+                  high: entry.pointee.high, entry: entry, lock: entry.pointee.lock)
     }
 }

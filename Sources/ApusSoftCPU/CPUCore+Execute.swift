@@ -16,6 +16,11 @@ extension CPUCore {
             i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
             opcode = try decodeOpcode(&i)
         }
+        if i.lock {
+            return try executeLocked(i) { i in
+                opcode >= 0x100 ? try self.executeTwoByte(&i, opcode & 0xFF) : try self.executeOneByte(&i, opcode)
+            }
+        }
         let result = opcode >= 0x100 ? try executeTwoByte(&i, opcode & 0xFF) : try executeOneByte(&i, opcode)
         instructions &+= 1
         return result

@@ -17,13 +17,13 @@ import Darwin
 ///    setSpecialRegisters, restore) and on serializing instructions (CPUID, IRET, INVLPG, control register writes),
 ///    which is what cross-modifying code on x86 must execute before running modified code.
 ///
-/// Cross-modifying code with a second vCPU (issue 14): today only this CPU's thread touches `pageStates`, and other
-/// writers reach it through HostWriteLog. A second soft vCPU's stores go straight to RAM through its own TLB, so they
-/// must reach this cache too: either each vCPU records its stores to code pages in a shared log this CPU takes at the
-/// points above (it must then also take it before executing a serializing instruction's successor, the point x86
-/// guarantees), or the page states become one table shared by all vCPUs and bumped atomically, each vCPU keeping its
-/// own entries. Either way a page must be bumped after its bytes change and before the writer's synchronisation
-/// (an IPI, a lock release the other CPU acquires) can be observed, or a stale entry may run once.
+/// Cross-modifying code (several vCPUs): the page states are one table per machine (SharedCodePages), bumped
+/// atomically by whichever vCPU stores to a code page, while each vCPU keeps its own entries and epoch; so another
+/// vCPU's store to a page this one decoded invalidates these entries before this vCPU runs them again. The one
+/// window: a store concurrent with the very first decode of its page (marking happens after the bytes were read;
+/// `decodeOpcode` re-reads them after marking and drops the entry if they changed, which leaves only a store still
+/// in the writer's store buffer) — closed at this vCPU's next serializing instruction, which is what x86 requires
+/// of cross-modifying code anyway.
 struct DecodeCache {
     struct Entry {
         /// physical address << 4 | decoding mode, 0 when empty.
@@ -45,6 +45,8 @@ struct DecodeCache {
         var segment: UInt8 = 0
         var repeatPrefix: UInt8 = 0
         var operandSizePrefix = false
+        /// LOCK, or XCHG with memory: executed as an atomic read-modify-write (CPUCore+Atomics).
+        var lock = false
         /// The ModRM operand's form once decodeModRM has decoded it: it starts at byte formAt - 1 (formAt 0: none yet)
         /// and ends at formEnd.
         var formAt: UInt8 = 0
@@ -54,17 +56,18 @@ struct DecodeCache {
 
     static let entries = 8192
     private let slots: UnsafeMutablePointer<Entry>
-    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached.
-    private let pageStates: UnsafeMutablePointer<UInt64>
-    private let pageCount: Int
+    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached; shared by the machine's vCPUs.
+    private let pages: CodePageStates
+    /// Keeps the shared table alive as long as this cache.
+    private let pagesOwner: SharedCodePages
     private let epochStorage: UnsafeMutablePointer<UInt64>
 
     /// The tables come from calloc: all-zero bytes are a valid empty state (a zero tag matches no instruction, as the
     /// mode is never 0), and the kernel backs untouched zero pages lazily, so an idle VM's RSS does not grow.
-    init(pageCount: Int) {
-        self.pageCount = pageCount
+    init(pages: SharedCodePages) {
+        self.pages = pages.table
+        pagesOwner = pages
         slots = Self.zeroed(Entry.self, count: Self.entries)
-        pageStates = Self.zeroed(UInt64.self, count: max(pageCount, 1))
         epochStorage = .allocate(capacity: 1)
         epochStorage.initialize(to: 1)
     }
@@ -78,7 +81,6 @@ struct DecodeCache {
 
     func deallocate() {
         free(slots)
-        free(pageStates)
         epochStorage.deallocate()
     }
 
@@ -92,7 +94,7 @@ struct DecodeCache {
     func lookup(_ physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry>? {
         let entry = slot(physical)
         guard entry.pointee.tag == physical << 4 | mode, entry.pointee.epoch == epochStorage.pointee,
-              entry.pointee.stamp == pageStates[page] else { return nil }
+              entry.pointee.stamp == pages.state(page) else { return nil }
         return entry
     }
 
@@ -100,11 +102,11 @@ struct DecodeCache {
     @inline(__always)
     @discardableResult
     func insert(_ entry: Entry, physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry> {
-        pageStates[page] |= 1
+        let stamp = pages.markHoldsCode(page)
         let target = slot(physical)
         target.pointee = entry
         target.pointee.tag = physical << 4 | mode
-        target.pointee.stamp = pageStates[page]
+        target.pointee.stamp = stamp
         target.pointee.epoch = epochStorage.pointee
         return target
     }
@@ -112,8 +114,7 @@ struct DecodeCache {
     /// A store to RAM page `page`: drops every entry decoded from it (one compare when the page holds no code).
     @inline(__always)
     func codeWritten(page: Int) {
-        let state = pageStates[page]
-        if state & 1 != 0 { pageStates[page] = state &+ 1 }   // (g << 1 | 1) + 1 = (g + 1) << 1
+        pages.written(page)
     }
 
     /// Drops every entry.
@@ -126,6 +127,7 @@ struct DecodeCache {
 
     /// Page `page`'s generation, and whether decoded code from it may be cached (tests).
     func pageState(_ page: Int) -> (generation: UInt64, holdsCode: Bool) {
-        (pageStates[page] >> 1, pageStates[page] & 1 != 0)
+        let state = pages.state(page)
+        return (state >> 1, state & 1 != 0)
     }
 }
