@@ -325,23 +325,6 @@ public final class SoftVCPU: VCPUBackend {
     /// the next run()) is saved with the state, so the restored CPU finishes the instruction with the same value
     /// instead of reading the device twice (a UART's IIR or data register read twice loses an interrupt or a byte).
     static let pendingReadKey = "soft.pendingRead"
-    /// An application processor still waiting for INIT or a start-up IPI (Startup's raw value); absent when running.
-    static let startupKey = "soft.startup"
-    /// What KVM saves as the vCPU's kvm_mp_state (a little-endian u32 first), so a KVM snapshot's waiting APPs keep
-    /// waiting here.
-    static let kvmMPStateKey = "kvm.mp_state"
-
-    /// KVM_MP_STATE_UNINITIALIZED (1) waits for INIT, INIT_RECEIVED (2) for a start-up IPI; SIPI_RECEIVED (4) holds a
-    /// vector only KVM knows, so it is refused; the others (runnable, halted) run.
-    static func startup(fromKVMMPState value: UInt32) throws -> Startup {
-        switch value {
-        case 1: return .waitingForINIT
-        case 2: return .waitingForSIPI
-        case 4: throw SoftCPUError.unsupported("an application processor KVM saved between its start-up IPI and its first instruction")
-        default: return .running
-        }
-    }
-
     public func captureState() throws -> CPUState {
         var state = CPUState(registers: try registers(), specialRegisters: core.sregs, fpu: core.fpu,
                              msrs: try msrs(MSR.saved), pendingInterrupt: nil, halted: core.halted)
@@ -351,7 +334,11 @@ public final class SoftVCPU: VCPUBackend {
                 + (0..<8).map { UInt8(truncatingIfNeeded: awaited.address >> (8 * UInt64($0))) }
                 + (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
         }
-        if startup != .running { state.backendState[Self.startupKey] = [startup.rawValue] }
+        switch startup {
+        case .running: break
+        case .waitingForINIT: state.startupWait = .initialize
+        case .waitingForSIPI: state.startupWait = .startupIPI
+        }
         return state
     }
 
@@ -370,14 +357,13 @@ public final class SoftVCPU: VCPUBackend {
             func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) } }
             core.suppliedRead = (bytes[0] == 1, word(2), Int(bytes[1]), word(10))
         }
-        startup = .running
-        if let bytes = state.backendState[Self.startupKey] {
-            guard bytes.count == 1, let saved = Startup(rawValue: bytes[0]), localAPIC != nil else {
-                throw SoftCPUError.unsupported("a saved start-up state of \(bytes)")
-            }
-            startup = saved
-        } else if let bytes = state.backendState[Self.kvmMPStateKey], bytes.count >= 4 {
-            startup = try Self.startup(fromKVMMPState: bytes.prefix(4).reversed().reduce(0) { $0 << 8 | UInt32($1) })
+        switch state.startupWait {
+        case nil: startup = .running
+        case .initialize?: startup = .waitingForINIT
+        case .startupIPI?: startup = .waitingForSIPI
+        }
+        if startup != .running && localAPIC == nil {
+            throw SoftCPUError.unsupported("an application processor waiting for start-up without a local APIC")
         }
         // A restore replaces memory and every register wholesale: start from an empty cache. (Its memory writes are
         // recorded as host writes too; taking them at the next run only bumps pages this flush already emptied.)

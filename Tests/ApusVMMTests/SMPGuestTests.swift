@@ -74,14 +74,7 @@ import Testing
         machine.stop()
         _ = machine.waitForOutcome()
         let after = CapturingSerialOutput()
-        let restored: Machine
-        do {
-            restored = try Machine.restore(from: directory, output: after, backend: .soft)
-        } catch {
-            // KVM saved an AP between its start-up IPI and its first instruction: only KVM holds that vector.
-            #expect("\(error)".contains("between its start-up IPI and its first instruction"), "\(error)")
-            return
-        }
+        let restored = try Machine.restore(from: directory, output: after, backend: .soft)
         try restored.start()
         try restored.resume()
         #expect(restored.waitForOutcome() == .exited(code: 0))
