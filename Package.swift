@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "CSandbox", path: "CSandbox"),
         // The host's SSE and x87 units, running one guest floating-point operation bit-exactly (the host is x86-64).
         .target(name: "CHostFPU", path: "CHostFPU"),
+        // Host atomics on raw guest RAM (LOCK-prefixed instructions, TSO-ordered loads and stores) for the soft CPU.
+        .target(name: "CGuestAtomics", path: "CGuestAtomics"),
 
         // Backend-neutral machine core: memory, vCPU backend protocol, dispatcher, allocator, device protocol.
         .target(name: "ApusCore", swiftSettings: strict),
@@ -52,7 +54,7 @@ let package = Package(
         // environment variable (`swift test` alone would then boot Linux ten times slower); guessing from
         // Context.packageDirectory whether this is the root package (it depends on SwiftPM's checkout layout);
         // `swift test -c release` or `-Xswiftc -O` (every dependency optimised too: minutes more of build).
-        .target(name: "ApusSoftCPU", dependencies: ["ApusCore", "CHostFPU"],
+        .target(name: "ApusSoftCPU", dependencies: ["ApusCore", "CHostFPU", "CGuestAtomics"],
                 swiftSettings: strict + [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Disk image formats (raw, qcow2): host files only, no guest knowledge.
         .target(name: "ApusDisk", swiftSettings: strict),

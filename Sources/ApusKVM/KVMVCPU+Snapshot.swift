@@ -46,6 +46,11 @@ extension KVMVCPU {
         _ = try checked("KVM_GET_MP_STATE") { ckvm_get_mp_state(fd, &mpState) }
         state.backendState[Self.mpStateKey] = KVMStateBlob.bytes(of: mpState)
         state.halted = mpState.mp_state == UInt32(KVM_MP_STATE_HALTED)
+        switch mpState.mp_state {
+        case UInt32(KVM_MP_STATE_UNINITIALIZED): state.startupWait = .initialize
+        case UInt32(KVM_MP_STATE_INIT_RECEIVED): state.startupWait = .startupIPI
+        default: break
+        }
         return state
     }
 
@@ -88,12 +93,16 @@ extension KVMVCPU {
         if let deadline = state.msrs[Self.tscDeadline] { try setMSRs([Self.tscDeadline: deadline]) }
         guard !state.backendState.isEmpty else {
             // Captured on the software CPU: a vCPU halted there waits in HLT here too (it sleeps in the kernel only
-            // with an in-kernel LAPIC to wake it).
-            if state.halted && machine.options.interruptController == .full {
-                var mpState = kvm_mp_state()
-                mpState.mp_state = UInt32(KVM_MP_STATE_HALTED)
-                _ = try checked("KVM_SET_MP_STATE") { ckvm_set_mp_state(fd, &mpState) }
+            // with an in-kernel LAPIC to wake it), and an application processor waiting for start-up waits here.
+            guard machine.options.interruptController == .full else { return }
+            var mpState = kvm_mp_state()
+            switch state.startupWait {
+            case .initialize?: mpState.mp_state = UInt32(KVM_MP_STATE_UNINITIALIZED)
+            case .startupIPI?: mpState.mp_state = UInt32(KVM_MP_STATE_INIT_RECEIVED)
+            case nil where state.halted: mpState.mp_state = UInt32(KVM_MP_STATE_HALTED)
+            case nil: return
             }
+            _ = try checked("KVM_SET_MP_STATE") { ckvm_set_mp_state(fd, &mpState) }
             return
         }
         var events = kvm_vcpu_events()

@@ -15,6 +15,11 @@ extension CPUCore {
     /// bits are clear; with one CPUID.1:EBX[31:24] is its ID.
     func cpuidWithAPIC(leaf: UInt32, subleaf: UInt32) -> (UInt32, UInt32, UInt32, UInt32) {
         var (a, b, c, d) = model.cpuid(leaf: leaf, subleaf: subleaf)
+        // Leaves past the model's maxima keep the model's answer (zeros), as topology leaves it lacks must.
+        if let topology, leaf <= CPUModel.maximumBasicLeaf
+            || (leaf >= 0x8000_0000 && leaf <= CPUModel.maximumExtendedLeaf) {
+            (a, b, c, d) = topology.apply(leaf: leaf, subleaf: subleaf, (a, b, c, d))
+        }
         guard leaf == 1 else { return (a, b, c, d) }
         if let localAPIC {
             b = (b & 0x00FF_FFFF) | (localAPIC.apicID & 0xFF) << 24

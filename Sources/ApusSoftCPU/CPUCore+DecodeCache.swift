@@ -43,6 +43,8 @@ extension CPUCore {
         }
         // #UD by the maps (mode, LOCK, ModRM form, reserved, not implemented); cached entries passed this check.
         let handler = try resolveHandler(&i, opcode)
+        // XCHG with a memory operand is locked without the prefix.
+        if opcode == 0x86 || opcode == 0x87, try peekModRM(i) >> 6 != 3 { i.lock = true }
         // A peek past the page may have moved fetchPage: the entry is keyed by the instruction's own page.
         if cacheable && address >> 12 == fetchPage {
             let offset = Int(address & 0xFFF)
@@ -58,10 +60,26 @@ extension CPUCore {
             entry.segment = i.segment.map { UInt8($0.rawValue + 1) } ?? 0
             entry.repeatPrefix = i.repeatPrefix
             entry.operandSizePrefix = i.operandSizePrefix
-            i.entry = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
-                                     mode: decodingMode)
+            entry.lock = i.lock
+            // Another vCPU may have stored to the page between the read above and the marking in `insert` (which
+            // its store then did not see): the bytes read again after marking must be the ones decoded.
+            if let cached = decoded.insert(entry, physical: fetchPhysical | UInt64(offset), page: fetchRAMPage,
+                                           mode: decodingMode), let host = fetchHost {
+                if UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) == low,
+                   UInt64(littleEndian: host.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)) == high {
+                    i.entry = cached
+                } else {
+                    cached.pointee.tag = 0
+                }
+            }
         }
         return (opcode, handler)
+    }
+
+    /// The byte after the opcode, without consuming it.
+    private func peekModRM(_ i: Instruction) throws -> UInt64 {
+        var peek = i
+        return try fetch8(&peek)
     }
 
 }
@@ -76,6 +94,6 @@ extension Instruction {
                   segment: segment == 0 ? nil : SegmentRegister(rawValue: Int(segment) &- 1),
                   repeatPrefix: entry.pointee.repeatPrefix, operandSizePrefix: entry.pointee.operandSizePrefix,
                   cursor: Int(entry.pointee.opcodeLength), inline: true, low: entry.pointee.low,
-                  high: entry.pointee.high, entry: entry)
+                  high: entry.pointee.high, entry: entry, lock: entry.pointee.lock)
     }
 }

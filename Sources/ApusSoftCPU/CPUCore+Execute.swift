@@ -18,6 +18,13 @@ extension CPUCore {
             i = Instruction(start: rip, ip: rip, operandSize: size, addressSize: is64BitCode ? 8 : size)
             (opcode, handler) = try decodeOpcode(&i)
         }
+        if i.lock {
+            return try executeLocked(i) { i in
+                handler.runsInTwoByteMap
+                    ? try self.executeTwoByte(&i, Int(opcode & 0xFF), handler)
+                    : try self.executeOneByte(&i, Int(opcode), handler)
+            }
+        }
         let result = handler.runsInTwoByteMap
             ? try executeTwoByte(&i, Int(opcode & 0xFF), handler) : try executeOneByte(&i, Int(opcode), handler)
         instructions &+= 1

@@ -1,4 +1,5 @@
 import ApusCore
+import CGuestAtomics
 
 /// Guest memory as the CPU sees it: linear addresses through the page tables (the guest's stage of the two-stage
 /// map) to guest-physical addresses, then RAM or an MMIO exit (the VMM's stage).
@@ -29,6 +30,7 @@ extension CPUCore {
     func write(_ segment: SegmentRegister, _ offset: UInt64, size: Int, _ value: UInt64) throws {
         let address = linear(segment, offset)
         try checkCanonical(address, segment)
+        if lockedOperand != nil, try finishLockedUpdate(linear: address, size: size, value) { return }
         try writeLinear(address, size: size, value)
     }
 
@@ -59,9 +61,8 @@ extension CPUCore {
 
     func writeLinear(_ address: UInt64, size: Int, _ value: UInt64) throws {
         if (address & 0xFFF) + UInt64(size) <= 0x1000, let (host, page) = tlb.writeHost(address, user: cpl == 3) {
-            decoded.codeWritten(page: page)
             storeHost(host, size: size, value)
-            writtenPages.mark(page)
+            stored(page: page)
             return
         }
         if (address & 0xFFF) + UInt64(size) > 0x1000 {
@@ -144,8 +145,17 @@ extension CPUCore {
             }
             let updated = entry | 0x20 | (leaf && write ? 0x40 : 0)
             if updated != entry {
+                // Hardware sets Accessed/Dirty with a locked operation: another vCPU may be changing the entry (Linux
+                // clears PTEs with XCHG), so a plain store could bring back an entry it just removed.
+                if let (host, page) = ram.locate(entryAddress, length: 8) {
+                    guard compareExchange(host, size: 8, expected: entry, desired: updated) == entry else {
+                        return try walk(address, access: access, user: user, writableAndDirty: &writableAndDirty)
+                    }
+                    stored(page: page)
+                } else {
+                    try writePhysical(entryAddress, size: 8, updated)
+                }
                 entry = updated
-                try writePhysical(entryAddress, size: 8, entry)
             }
             if leaf {
                 writableAndDirty = entry & 0x40 != 0 && (writable || (!user && sregs.cr0 & ControlRegister.cr0WP == 0))
@@ -169,35 +179,47 @@ extension CPUCore {
         return try deviceRead(isPort: false, address: address, size: size)
     }
 
+    /// After this vCPU stored to RAM page `page` (the bytes in place): every vCPU's decoded code from the page is
+    /// dropped — after the store, so no vCPU can decode the old bytes under the new generation — and the page is
+    /// marked for dirty-page tracking.
+    @inline(__always)
+    func stored(page: Int) {
+        decoded.codeWritten(page: page)
+        writtenPages.mark(page)
+    }
+
     @inline(__always)
     func writePhysical(_ address: UInt64, size: Int, _ value: UInt64) throws {
         if let (host, page) = ram.locate(address, length: size) {
-            decoded.codeWritten(page: page)
             storeHost(host, size: size, value)
-            writtenPages.mark(page)
+            stored(page: page)
             return
         }
         if apicPageWrite(address, size: size, value) { return }
         try deviceWrite(isPort: false, address: address, size: size, value)
     }
 
+    /// Guest loads and stores through host pointers: acquire loads and release stores (CGuestAtomics), so the
+    /// optimiser keeps them in program order except a load passing an earlier store, which is x86-TSO; the host's
+    /// hardware is TSO itself, and each access is one MOV (single-copy atomic when aligned). The host is x86-64,
+    /// little-endian like the guest.
     @inline(__always)
     func loadHost(_ pointer: UnsafeMutableRawPointer, size: Int) -> UInt64 {
         switch size {
-        case 1: return UInt64(pointer.load(as: UInt8.self))
-        case 2: return UInt64(UInt16(littleEndian: pointer.loadUnaligned(as: UInt16.self)))
-        case 4: return UInt64(UInt32(littleEndian: pointer.loadUnaligned(as: UInt32.self)))
-        default: return UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+        case 1: return UInt64(guest_load8(pointer))
+        case 2: return UInt64(guest_load16(pointer))
+        case 4: return UInt64(guest_load32(pointer))
+        default: return guest_load64(pointer)
         }
     }
 
     @inline(__always)
     func storeHost(_ pointer: UnsafeMutableRawPointer, size: Int, _ value: UInt64) {
         switch size {
-        case 1: pointer.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-        case 2: pointer.storeBytes(of: UInt16(truncatingIfNeeded: value).littleEndian, as: UInt16.self)
-        case 4: pointer.storeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian, as: UInt32.self)
-        default: pointer.storeBytes(of: value.littleEndian, as: UInt64.self)
+        case 1: guest_store8(pointer, UInt8(truncatingIfNeeded: value))
+        case 2: guest_store16(pointer, UInt16(truncatingIfNeeded: value))
+        case 4: guest_store32(pointer, UInt32(truncatingIfNeeded: value))
+        default: guest_store64(pointer, value)
         }
     }
 

@@ -186,8 +186,11 @@ extension CPUCore {
             setArithmeticFlags(flags)
         case .fenceOrState:
             let (modrm, operand) = try decodeModRM(&i)
-            if modrm.mod == 3 {                                // LFENCE, MFENCE, SFENCE: one vCPU, in order
+            if modrm.mod == 3 {                                // LFENCE, MFENCE, SFENCE
                 guard modrm.reg & 7 >= 5 else { throw notImplemented(0x1AE, i) }   // reserved (#UD) register forms
+                // Loads and stores are already in TSO order (CPUCore+Memory); MFENCE also keeps later loads after
+                // earlier stores.
+                if modrm.reg & 7 == 6 { fullFence() }
                 break
             }
             try floatingPointState(modrm.reg & 7, operand, i)

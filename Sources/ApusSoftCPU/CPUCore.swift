@@ -23,6 +23,8 @@ final class CPUCore {
     var msrs: [UInt32: UInt64] = [:]
     /// This vCPU's local APIC, on a machine with the interrupt-controller platform.
     var localAPIC: (any LocalInterruptController)?
+    /// Where this vCPU sits in the machine (its APIC ID, the CPU count), for CPUID; nil for a lone core (tests).
+    var topology: CPUTopology?
     var fpu = FPUState()
     var halted = false
     /// The last opcode the interpreter has no case for (0x100 | byte for the 0F map) and where: the guest gets #UD,
@@ -71,13 +73,18 @@ final class CPUCore {
     /// The read the CPU is waiting on, and the value the VMM supplied for it (consumed by the replayed instruction).
     var awaitedRead: (isPort: Bool, address: UInt64, size: Int)?
     var suppliedRead: (isPort: Bool, address: UInt64, size: Int, value: UInt64)?
+    /// Set while a LOCK-prefixed instruction (or XCHG with memory) executes, and its loaded operand (CPUCore+Atomics).
+    var atomicUpdate = false
+    var lockedOperand: LockedOperand?
 
-    init(memory: GuestMemory, model: CPUModel, writtenPages: GuestWrittenPages? = nil) {
+    /// `codePages`: the machine's table of pages holding decoded code, shared by its vCPUs (a core of its own if nil).
+    init(memory: GuestMemory, model: CPUModel, codePages: SharedCodePages? = nil,
+         writtenPages: GuestWrittenPages? = nil) {
         self.memory = memory
         self.model = model
         timeStampCounter = TimeStampCounter(kilohertz: model.tscFrequencyKHz)
         ram = PhysicalRAM(memory)
-        decoded = DecodeCache(pageCount: ram.pageCount)
+        decoded = DecodeCache(pages: codePages ?? SharedCodePages(pageCount: ram.pageCount))
         self.writtenPages = writtenPages ?? GuestWrittenPages(pageCount: ram.pageCount)
         hostWritten = HostWrittenCode(memory: memory)
         gpr = .allocate(capacity: 16)

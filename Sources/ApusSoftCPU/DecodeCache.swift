@@ -20,21 +20,21 @@ import Darwin
 /// Both checks are one compare: an entry keeps `epoch | page state` (the epoch in the high bits, the page's state in
 /// the low ones) in one word, so an entry is 64 bytes and the table is cache-line aligned: a lookup touches one line,
 /// where 72-byte entries straddled two in seven of eight slots (perf on main's boot: 38% of `step`'s samples on the
-/// tag compare, the table larger than this host's L2). When either field would overflow into the other, the table
-/// starts over (see `flushAll`, `codeWritten`).
+/// tag compare, the table larger than this host's L2). When the epoch wraps the table is cleared (`flushAll`); a page
+/// whose generations run out is never cached again (SharedCodePages).
 ///
-/// Cross-modifying code with a second vCPU (issue 14): today only this CPU's thread touches `pageStates`, and other
-/// writers reach it through HostWriteLog. A second soft vCPU's stores go straight to RAM through its own TLB, so they
-/// must reach this cache too: either each vCPU records its stores to code pages in a shared log this CPU takes at the
-/// points above (it must then also take it before executing a serializing instruction's successor, the point x86
-/// guarantees), or the page states become one table shared by all vCPUs and bumped atomically, each vCPU keeping its
-/// own entries. Either way a page must be bumped after its bytes change and before the writer's synchronisation
-/// (an IPI, a lock release the other CPU acquires) can be observed, or a stale entry may run once.
+/// Cross-modifying code (several vCPUs): the page states are one table per machine (SharedCodePages), bumped
+/// atomically by whichever vCPU stores to a code page, while each vCPU keeps its own entries and epoch; so another
+/// vCPU's store to a page this one decoded invalidates these entries before this vCPU runs them again. The one
+/// window: a store concurrent with the very first decode of its page (marking happens after the bytes were read;
+/// `decodeOpcode` and the revalidating `lookup` re-read them after marking and drop the entry if they changed, which
+/// leaves only a store still in the writer's store buffer) — closed at this vCPU's next serializing instruction,
+/// which is what x86 requires of cross-modifying code anyway.
 struct DecodeCache {
     struct Entry {
         /// physical address << 4 | decoding mode, 0 when empty.
         var tag: UInt64 = 0
-        /// The epoch and the page's state when the entry was made: `epoch | pageStates[page]`.
+        /// The epoch and the page's state when the entry was made: `epoch | the page's state`.
         var validity: UInt64 = 0
         /// Bytes 0-7 and 8-15 of the instruction, little-endian.
         var low: UInt64 = 0
@@ -52,6 +52,8 @@ struct DecodeCache {
         var segment: UInt8 = 0
         var repeatPrefix: UInt8 = 0
         var operandSizePrefix = false
+        /// LOCK, or XCHG with memory: executed as an atomic read-modify-write (CPUCore+Atomics).
+        var lock = false
         /// The ModRM operand's form once decodeModRM has decoded it: it starts at byte formAt - 1 (formAt 0: none yet)
         /// and ends at formEnd.
         var formAt: UInt8 = 0
@@ -64,9 +66,11 @@ struct DecodeCache {
     static let lineSize = 64
     private let slots: UnsafeMutablePointer<Entry>
     private let slotStorage: UnsafeMutableRawPointer
-    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached. Always below `epochUnit`.
-    private let pageStates: UnsafeMutablePointer<UInt64>
-    private let pageCount: Int
+    /// Per RAM page: generation << 1 | 1 while decoded code from the page may be cached; shared by the machine's
+    /// vCPUs, always below `epochUnit`.
+    private let pages: CodePageStates
+    /// Keeps the shared table alive as long as this cache.
+    private let pagesOwner: SharedCodePages
     /// [0]: the epoch, a nonzero multiple of `epochUnit`; [1]: how many times `flushAll` ran.
     private let epochStorage: UnsafeMutablePointer<UInt64>
     /// One epoch step: the bit above the largest page state.
@@ -74,20 +78,22 @@ struct DecodeCache {
 
     /// The tables come from calloc: all-zero bytes are a valid empty state (a zero tag matches no instruction, as the
     /// mode is never 0), and the kernel backs untouched zero pages lazily, so an idle VM's RSS does not grow.
-    /// `generationBits` (tests only) trades page generations for epochs: 39 leaves 24 bits of epoch.
-    init(pageCount: Int, generationBits: Int = 39) {
-        precondition((1...61).contains(generationBits), "the epoch needs at least two bits")
-        self.pageCount = pageCount
-        epochUnit = 1 << UInt64(generationBits + 1)
+    init(pages: SharedCodePages) {
+        self.pages = pages.table
+        pagesOwner = pages
+        epochUnit = pages.epochUnit
         // One entry more than the table, so the table can start on a line boundary inside the allocation.
         slotStorage = Self.zeroedBytes(count: (Self.entries + 1) * MemoryLayout<Entry>.stride)
         let aligned = (Int(bitPattern: slotStorage) + Self.lineSize - 1) & ~(Self.lineSize - 1)
         slots = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Entry.self, capacity: Self.entries)
-        pageStates = Self.zeroedBytes(count: max(pageCount, 1) * MemoryLayout<UInt64>.stride)
-            .bindMemory(to: UInt64.self, capacity: max(pageCount, 1))
         epochStorage = .allocate(capacity: 2)
         epochStorage.initialize(to: epochUnit)
         epochStorage[1] = 0
+    }
+
+    /// A cache with a page table of its own (one vCPU; tests).
+    init(pageCount: Int, generationBits: Int = 39) {
+        self.init(pages: SharedCodePages(pageCount: pageCount, generationBits: generationBits))
     }
 
     private static func zeroedBytes(count: Int) -> UnsafeMutableRawPointer {
@@ -99,7 +105,6 @@ struct DecodeCache {
 
     func deallocate() {
         free(slotStorage)
-        free(pageStates)
         epochStorage.deallocate()
     }
 
@@ -113,7 +118,7 @@ struct DecodeCache {
     func lookup(_ physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry>? {
         let entry = slot(physical)
         guard entry.pointee.tag == physical << 4 | mode,
-              entry.pointee.validity == epochStorage.pointee | pageStates[page] else { return nil }
+              entry.pointee.validity == epochStorage.pointee | pages.state(page) else { return nil }
         return entry
     }
 
@@ -125,42 +130,37 @@ struct DecodeCache {
     func lookup(_ physical: UInt64, page: Int, mode: UInt64, code: UnsafeRawPointer) -> UnsafeMutablePointer<Entry>? {
         let entry = slot(physical)
         guard entry.pointee.tag == physical << 4 | mode else { return nil }
-        let current = epochStorage.pointee | pageStates[page]
+        let current = epochStorage.pointee | pages.state(page)
         if entry.pointee.validity == current { return entry }
         guard entry.pointee.low == UInt64(littleEndian: code.loadUnaligned(as: UInt64.self)),
+              entry.pointee.high == UInt64(littleEndian: code.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+              let stamp = pages.markHoldsCode(page),   // a later write to the page must drop it again
+              // Another vCPU may have stored between the compare and the marking (its store did not bump then).
+              entry.pointee.low == UInt64(littleEndian: code.loadUnaligned(as: UInt64.self)),
               entry.pointee.high == UInt64(littleEndian: code.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         else { return nil }
-        pageStates[page] |= 1   // a later write to the page must drop it again
-        entry.pointee.validity = epochStorage.pointee | pageStates[page]
+        entry.pointee.validity = epochStorage.pointee | stamp
         return entry
     }
 
-    /// Stores `entry` for the instruction at `physical` on RAM page `page` and marks the page as holding code.
+    /// Stores `entry` for the instruction at `physical` on RAM page `page` and marks the page as holding code; nil
+    /// (nothing stored) when the page may no longer be cached.
     @inline(__always)
     @discardableResult
-    func insert(_ entry: Entry, physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry> {
-        pageStates[page] |= 1
+    func insert(_ entry: Entry, physical: UInt64, page: Int, mode: UInt64) -> UnsafeMutablePointer<Entry>? {
+        guard let stamp = pages.markHoldsCode(page) else { return nil }
         let target = slot(physical)
         target.pointee = entry
         target.pointee.tag = physical << 4 | mode
-        target.pointee.validity = epochStorage.pointee | pageStates[page]
+        target.pointee.validity = epochStorage.pointee | stamp
         return target
     }
 
-    /// A store to RAM page `page`: drops every entry decoded from it (one compare when the page holds no code).
+    /// A store to RAM page `page`: drops every entry decoded from it, in every vCPU's cache (one relaxed load when
+    /// the page holds no code).
     @inline(__always)
     func codeWritten(page: Int) {
-        let state = pageStates[page]
-        guard state & 1 != 0 else { return }
-        let next = state &+ 1   // (g << 1 | 1) + 1 = (g + 1) << 1
-        if next < epochUnit {
-            pageStates[page] = next
-        } else {
-            // The generation would reach the epoch's bits: start this page over and drop every entry, whose
-            // epoch no later entry shares.
-            pageStates[page] = 0
-            flushAll()
-        }
+        pages.written(page)
     }
 
     /// Drops every entry.
@@ -181,6 +181,7 @@ struct DecodeCache {
 
     /// Page `page`'s generation, and whether decoded code from it may be cached (tests).
     func pageState(_ page: Int) -> (generation: UInt64, holdsCode: Bool) {
-        (pageStates[page] >> 1, pageStates[page] & 1 != 0)
+        let state = pages.state(page)
+        return (state >> 1, state & 1 != 0)
     }
 }

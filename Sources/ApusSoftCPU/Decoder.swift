@@ -21,7 +21,8 @@ struct Instruction {
     var high: UInt64 = 0
     /// The decode-cache entry of this instruction, where decodeModRM keeps the operand's form.
     var entry: UnsafeMutablePointer<DecodeCache.Entry>?
-    /// A LOCK prefix was seen (checked against the lockable forms when decoded; one vCPU is atomic already).
+    /// A LOCK prefix was seen (checked against the lockable forms when decoded), or the instruction is XCHG with
+    /// memory, which is locked without one: it executes atomically (CPUCore+Atomics).
     var lock = false
 
     @inline(__always) var hasREX: Bool { rex != 0 }
@@ -155,7 +156,7 @@ extension CPUCore {
             case 0x66: i.operandSizePrefix = true; i.operandSize = defaultSize == 2 ? 4 : 2
             case 0x67: i.addressSize = is64BitCode ? 4 : (defaultSize == 2 ? 4 : 2)
             case 0xF2, 0xF3: i.repeatPrefix = UInt8(byte)
-            case 0xF0: i.lock = true   // one vCPU executes each instruction atomically already; only checked
+            case 0xF0: i.lock = true
             case 0x26: i.segment = .es
             case 0x2E: i.segment = .cs
             case 0x36: i.segment = .ss
@@ -299,8 +300,12 @@ extension CPUCore {
     func readForUpdate(_ segment: SegmentRegister, _ offset: UInt64, size: Int) throws -> UInt64 {
         let address = linear(segment, offset)
         try checkCanonical(address, segment)
-        _ = try translate(address, access: .write)
-        if (address & 0xFFF) + UInt64(size) > 0x1000 { _ = try translate((address | 0xFFF) &+ 1, access: .write) }
+        let physical = try translate(address, access: .write)
+        if (address & 0xFFF) + UInt64(size) > 0x1000 {
+            _ = try translate((address | 0xFFF) &+ 1, access: .write)
+        } else if atomicUpdate, let value = beginLockedUpdate(linear: address, physical: physical, size: size) {
+            return value   // LOCK: the store that follows is a compare-and-swap (CPUCore+Atomics)
+        }
         return try read(segment, offset, size: size)
     }
 

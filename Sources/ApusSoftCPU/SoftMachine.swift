@@ -2,15 +2,19 @@ public import ApusCore
 import Synchronization
 
 /// A machine on the software CPU: guest memory is read and written directly; there is no kernel in between. With
-/// the interrupt-controller platform, the VMM connects its 8259A pair: devices' lines lead there and the vCPUs take
-/// their external interrupts from it.
+/// the interrupt-controller platform, the VMM connects its 8259A pair and one local APIC per vCPU: devices' lines
+/// lead there and the vCPUs take their interrupts from them. Each vCPU runs on its own thread with its own TLB and
+/// decoded instructions; they share guest RAM (atomics: CPUCore+Atomics) and the table of pages holding code
+/// (SharedCodePages, for cross-modifying code).
 public final class SoftMachine: MachineBackend {
     public let backendName = "soft"
     public let memory: GuestMemory
     let model: CPUModel
     let options: MachineOptions
-    /// Shared by the machine's vCPUs: the interrupt hint and the place a halted vCPU sleeps.
-    let waker = HaltWaker()
+    /// One per vCPU: its interrupt hint and the place it sleeps halted or waiting for start-up.
+    private let wakers = Mutex<[Int: HaltWaker]>([:])
+    /// Which RAM pages any vCPU holds decoded code from, and their generations.
+    let codePages: SharedCodePages
     private let controller = Mutex<(any ExternalInterruptController)?>(nil)
     private let localAPICs = Mutex<[any LocalInterruptController]>([])
     private let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
@@ -22,13 +26,27 @@ public final class SoftMachine: MachineBackend {
         self.memory = memory
         self.model = model
         self.options = options
+        codePages = SharedCodePages(pageCount: memory.regions.reduce(0) { $0 + Int($1.range.size >> 12) })
+    }
+
+    /// vCPU `index`'s waker, made on first use (an interrupt may be raised for it before the vCPU exists).
+    func waker(_ index: Int) -> HaltWaker {
+        wakers.withLock { wakers in
+            if let waker = wakers[index] { return waker }
+            let waker = HaltWaker()
+            wakers[index] = waker
+            return waker
+        }
     }
 
     public func makeVCPU(index: Int) throws -> any VCPUBackend {
         let apics = localAPICs.withLock { $0 }
+        let amd = CPUTopology.isAMD(vendorEBX: model.cpuid(leaf: 0, subleaf: 0).1)
         return SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 },
-                        localAPIC: index < apics.count ? apics[index] : nil, waker: waker,
-                        diagnostics: diagnostics.withLock { $0 }, writtenPages: writtenPages(forVCPU: index))
+                        localAPIC: index < apics.count ? apics[index] : nil, waker: waker(index),
+                        diagnostics: diagnostics.withLock { $0 }, codePages: codePages,
+                        topology: CPUTopology(apicID: UInt32(index), cpuCount: options.vcpuCount, amdLeaves: amd),
+                        writtenPages: writtenPages(forVCPU: index))
     }
 
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {
@@ -47,7 +65,10 @@ public final class SoftMachine: MachineBackend {
         self.localAPICs.withLock { $0 = localAPICs }
     }
 
-    public func externalInterruptRaised() { waker.wake(interrupt: true) }
+    /// The 8259A's INTR: it reaches the CPU without local APICs (one vCPU) or through the bootstrap processor's LINT0.
+    public func externalInterruptRaised() { waker(0).wake(interrupt: true) }
+
+    public func localInterruptRaised(vcpu: Int) { waker(vcpu).wake(interrupt: true) }
 
     /// The connected controller's input, or (without one) a line to nowhere, as on KVM without an irqchip.
     public func interruptLine(_ gsi: UInt32) throws -> any InterruptLine {

@@ -6,6 +6,7 @@ import Synchronization
 public final class SoftVCPU: VCPUBackend {
     public let index: Int
     let core: CPUCore
+    private var model: CPUModel { core.model }
     private let softKicker: SoftKicker
     /// The 8259A pair the VMM connected, if the machine has the interrupt-controller platform and no local APIC.
     private let controller: (any ExternalInterruptController)?
@@ -20,33 +21,89 @@ public final class SoftVCPU: VCPUBackend {
     private var reportedFeatures: Set<String> = []
     /// Where exits carry their data, as kvm_run's data area does for KVM.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+    /// IA32_APIC_BASE.BSP: this CPU is the bootstrap processor.
+    static let apicBaseBSP: UInt64 = 1 << 8
     /// How many instructions run between two looks at the kick flag.
     static let kickCheckInterval = 4096
 
     /// How long a halted vCPU sleeps before looking at its kick flag again (kicks also wake it at once).
     static let haltSleepNanoseconds: UInt64 = 10_000_000
 
+    /// Where an application processor is on its way from power-on to running (SDM 8.4: INIT, then a start-up IPI).
+    enum Startup: UInt8 { case running = 0, waitingForINIT = 1, waitingForSIPI = 2 }
+    private(set) var startup = Startup.running
+
     init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
          localAPIC: (any LocalInterruptController)? = nil,
          waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil,
-         writtenPages: GuestWrittenPages? = nil) {
+         codePages: SharedCodePages? = nil, topology: CPUTopology? = nil, writtenPages: GuestWrittenPages? = nil) {
         self.index = index
         self.diagnostics = diagnostics
         self.controller = localAPIC == nil ? controller : nil
         self.localAPIC = localAPIC
         self.waker = waker
         softKicker = SoftKicker(waker: waker)
-        core = CPUCore(memory: memory, model: model, writtenPages: writtenPages)
+        core = CPUCore(memory: memory, model: model, codePages: codePages, writtenPages: writtenPages)
         core.localAPIC = localAPIC
+        core.topology = topology
     }
 
     deinit { buffer.deallocate() }
 
     public var kicker: any VCPUKicker { softKicker }
 
-    /// Refused: `SoftCPUHypervisor.vcpuLimit` keeps machines on this backend at one vCPU.
+    /// An application processor at power-on: `run()` executes nothing until this vCPU's local APIC has taken INIT and
+    /// then a start-up IPI (the sender's APIC wakes it through its waker); a kick ends the wait with `.interrupted`,
+    /// so pause, suspend and stop reach a waiting vCPU as a running one. The wait is in `run()`, not here, because
+    /// every vCPU must exist (RunControl's barrier) before the bootstrap processor can send the IPIs.
     public func awaitStartup() throws {
-        throw SoftCPUError.unsupported("application processors (a machine with several vCPUs)")
+        guard localAPIC != nil else {
+            throw SoftCPUError.unsupported("an application processor without a local APIC (the interrupt-controller platform)")
+        }
+        startup = .waitingForINIT
+        core.halted = false
+    }
+
+    /// Waits for INIT and then a start-up IPI, returning nil once the CPU runs at the start-up vector, or the exit for
+    /// a kick (the wait goes on at the next `run()`).
+    private func waitForStartup() -> VCPUExit? {
+        guard let localAPIC else { return .internalError("an application processor without a local APIC") }
+        while startup != .running {
+            let ticket = waker.ticket()
+            if softKicker.consume() { return .interrupted }
+            switch localAPIC.takeStartupSignal() {
+            case .initialize?:
+                startup = .waitingForSIPI
+                continue
+            case .startup(let vector)? where startup == .waitingForSIPI:
+                start(atVector: vector)
+                return nil
+            case .startup?, .vector?:
+                continue   // a start-up IPI before INIT is ignored (SDM 8.4.4)
+            case nil:
+                break
+            }
+            waker.sleep(after: ticket, nanoseconds: Self.haltSleepNanoseconds)
+        }
+        return nil
+    }
+
+    /// The state a start-up IPI gives an application processor (SDM 9.1.1, INIT values): real mode at
+    /// CS = vector << 8 (base vector << 12), IP 0; EDX holds the CPU signature as after RESET.
+    private func start(atVector vector: UInt8) {
+        var special = SpecialRegisters()
+        special.cs = Segment.realMode(selector: UInt16(vector) << 8, code: true)
+        special.apicBase = core.sregs.apicBase
+        core.sregs = special
+        var registers = Registers()
+        registers.rdx = UInt64(model.cpuid(leaf: 1, subleaf: 0).0)
+        registers.rflags = Flag.fixed
+        try? setRegisters(registers)
+        core.fpu = FPUState()
+        core.halted = false
+        core.decoded.flushAll()
+        core.flushTranslations()
+        startup = .running
     }
 
     public func run() throws -> VCPUExit {
@@ -57,6 +114,7 @@ public final class SoftVCPU: VCPUBackend {
             core.suppliedRead = (awaited.isPort, awaited.address, awaited.size, load(size: awaited.size))
             core.awaitedRead = nil
         }
+        if startup != .running, let exit = waitForStartup() { return exit }
         if core.halted {
             // Without a controller, entering again continues after the HLT, as KVM without an irqchip does.
             if !hasInterruptSource { core.halted = false } else if let exit = waitWhileHalted() { return exit }
@@ -78,8 +136,9 @@ public final class SoftVCPU: VCPUBackend {
             countdown -= 1
             // One relaxed load per instruction while INTR is low; the rest only when an interrupt may be pending.
             if waker.interruptHint.load(ordering: .relaxed), core.rflags & Flag.if != 0, !core.inInterruptShadow,
-               hasInterruptSource, takeInterrupt() == .tripleFault {
-                return .shutdown
+               hasInterruptSource {
+                if takeInterrupt() == .tripleFault { return .shutdown }
+                if startup != .running, let exit = waitForStartup() { return exit }   // INIT reached an AP
             }
             do {
                 let result = try core.step()
@@ -141,8 +200,12 @@ public final class SoftVCPU: VCPUBackend {
         if let localAPIC {
             guard let accepted = localAPIC.acknowledge() else { return .delivered }
             if localAPIC.hasPendingInterrupt { waker.interruptHint.store(true, ordering: .relaxed) }
-            // INIT and SIPI are for application processors, which this backend does not start yet: the bootstrap
-            // processor ignores them, as it would INIT-deassert.
+            // INIT sends an application processor back to wait-for-SIPI; the bootstrap processor ignores it, and a
+            // running CPU ignores start-up IPIs.
+            if case .initialize = accepted, localAPIC.baseMSR & Self.apicBaseBSP == 0 {
+                startup = .waitingForSIPI
+                return .delivered
+            }
             guard case .vector(let vector) = accepted else { return .delivered }
             core.halted = false
             core.absorbHostWrites()   // the interrupt may announce data a device just wrote
@@ -168,6 +231,10 @@ public final class SoftVCPU: VCPUBackend {
                 continue
             }
             if takeInterrupt() == .tripleFault { return .shutdown }
+            if startup != .running {   // INIT reached an AP
+                core.halted = false
+                return waitForStartup()
+            }
         }
         return nil
     }
@@ -258,7 +325,6 @@ public final class SoftVCPU: VCPUBackend {
     /// the next run()) is saved with the state, so the restored CPU finishes the instruction with the same value
     /// instead of reading the device twice (a UART's IIR or data register read twice loses an interrupt or a byte).
     static let pendingReadKey = "soft.pendingRead"
-
     public func captureState() throws -> CPUState {
         var state = CPUState(registers: try registers(), specialRegisters: core.sregs, fpu: core.fpu,
                              msrs: try msrs(MSR.saved), pendingInterrupt: nil, halted: core.halted)
@@ -267,6 +333,11 @@ public final class SoftVCPU: VCPUBackend {
             state.backendState[Self.pendingReadKey] = [awaited.isPort ? 1 : 0, UInt8(awaited.size)]
                 + (0..<8).map { UInt8(truncatingIfNeeded: awaited.address >> (8 * UInt64($0))) }
                 + (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+        }
+        switch startup {
+        case .running: break
+        case .waitingForINIT: state.startupWait = .initialize
+        case .waitingForSIPI: state.startupWait = .startupIPI
         }
         return state
     }
@@ -285,6 +356,14 @@ public final class SoftVCPU: VCPUBackend {
             }
             func word(_ at: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) } }
             core.suppliedRead = (bytes[0] == 1, word(2), Int(bytes[1]), word(10))
+        }
+        switch state.startupWait {
+        case nil: startup = .running
+        case .initialize?: startup = .waitingForINIT
+        case .startupIPI?: startup = .waitingForSIPI
+        }
+        if startup != .running && localAPIC == nil {
+            throw SoftCPUError.unsupported("an application processor waiting for start-up without a local APIC")
         }
         // A restore replaces memory and every register wholesale: start from an empty cache. (Its memory writes are
         // recorded as host writes too; taking them at the next run only bumps pages this flush already emptied.)

@@ -33,6 +33,8 @@ public protocol MachineBackend: AnyObject, Sendable {
     func connect(localAPICs: [any LocalInterruptController])
     /// The controller's INTR rose: wake a vCPU halted waiting for an interrupt.
     func externalInterruptRaised()
+    /// Local APIC `vcpu` (one `connect(localAPICs:)` gave) may have an interrupt to deliver: wake that vCPU.
+    func localInterruptRaised(vcpu: Int)
     /// Whether the backend's local APICs are its own but the IOAPIC is the VMM's (KVM's split irqchip). The VMM then
     /// connects the IOAPIC with `connect(endOfInterruptListener:)` and reports every change of what its pins send
     /// with `ioapicRoutesChanged`, so the backend knows which vectors' EOIs to hand back.
@@ -55,6 +57,7 @@ extension MachineBackend {
     public var msiSink: (any MSISink)? { nil }
     public func connect(localAPICs: [any LocalInterruptController]) {}
     public func externalInterruptRaised() {}
+    public func localInterruptRaised(vcpu: Int) { externalInterruptRaised() }
     public var keepsLocalAPICsOnly: Bool { false }
     public func connect(endOfInterruptListener: any EndOfInterruptListener) {}
     public func ioapicRoutesChanged(_ routes: [MSIMessage]) {}

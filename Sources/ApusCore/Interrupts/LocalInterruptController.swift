@@ -31,6 +31,9 @@ public protocol LocalInterruptController: AnyObject, Sendable {
     /// The interrupt-acknowledge cycle: moves the highest deliverable vector from IRR to ISR (or runs the 8259's
     /// acknowledge for an ExtINT) and returns what the CPU must do.
     func acknowledge() -> AcceptedInterrupt?
+    /// What an application processor waiting for start-up takes: a pending INIT (first) or start-up IPI, leaving
+    /// every other interrupt pending, as a CPU in wait-for-SIPI does.
+    func takeStartupSignal() -> AcceptedInterrupt?
     /// An NMI is delivered whatever RFLAGS.IF says: whether one waits, and taking it.
     var hasPendingNMI: Bool { get }
     func takeNMI() -> Bool

@@ -15,6 +15,16 @@ public struct CPUState: Equatable, Sendable, Codable {
     /// The local APIC of a backend that keeps it itself (KVM's in-kernel LAPIC), captured and restored with the vCPU.
     /// The VMM moves it into the snapshot as the same LAPIC state the software CPU saves; nil otherwise.
     public var localAPICPage: APICRegisterPage?
+    /// An application processor not started yet: what it waits for (nil: it runs or halts). Both backends read and
+    /// write it, so a machine suspended while APs wait resumes on either.
+    public var startupWait: StartupWait?
+
+    public enum StartupWait: String, Sendable, Codable {
+        /// At power-on (KVM_MP_STATE_UNINITIALIZED): INIT, then a start-up IPI.
+        case initialize
+        /// INIT taken (KVM_MP_STATE_INIT_RECEIVED): a start-up IPI.
+        case startupIPI
+    }
 
     public init(registers: Registers = Registers(), specialRegisters: SpecialRegisters = SpecialRegisters(),
                 fpu: FPUState = FPUState(), msrs: [UInt32: UInt64] = [:], pendingInterrupt: UInt8? = nil,
@@ -31,7 +41,7 @@ public struct CPUState: Equatable, Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case registers, specialRegisters, fpu, msrs, pendingInterrupt, halted, backendState, localAPICPage
+        case registers, specialRegisters, fpu, msrs, pendingInterrupt, halted, backendState, localAPICPage, startupWait
     }
 
     /// States saved before `backendState` existed decode with none.
@@ -45,6 +55,7 @@ public struct CPUState: Equatable, Sendable, Codable {
         halted = try container.decode(Bool.self, forKey: .halted)
         backendState = try container.decodeIfPresent([String: [UInt8]].self, forKey: .backendState) ?? [:]
         localAPICPage = try container.decodeIfPresent(APICRegisterPage.self, forKey: .localAPICPage)
+        startupWait = try container.decodeIfPresent(StartupWait.self, forKey: .startupWait)
     }
 }
 

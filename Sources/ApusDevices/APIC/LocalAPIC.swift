@@ -156,6 +156,18 @@ public final class LocalAPIC: LocalInterruptController, InterruptAcceptor, State
         }
     }
 
+    public func takeStartupSignal() -> AcceptedInterrupt? {
+        state.withLock { state -> AcceptedInterrupt? in
+            if state.initPending {
+                state.initPending = false
+                return .initialize
+            }
+            guard let vector = state.startupVector else { return nil }
+            state.startupVector = nil
+            return .startup(vector: vector)
+        }
+    }
+
     public var hasPendingNMI: Bool { state.withLock { $0.nmiPending } }
 
     public func takeNMI() -> Bool {

@@ -107,7 +107,7 @@ struct InterruptPlatform {
         guard let bus else { return }
         let apics = (0..<vcpuCount).map { index in
             LocalAPIC(id: UInt32(index), bootstrap: index == 0, bus: bus, externalController: index == 0 ? pic : nil) {
-                [weak backend] in backend?.externalInterruptRaised()
+                [weak backend] in backend?.localInterruptRaised(vcpu: index)
             }
         }
         for apic in apics { bus.register(apic) }
