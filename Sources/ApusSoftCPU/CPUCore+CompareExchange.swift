@@ -30,7 +30,7 @@ extension CPUCore {
                 (low, high) = (seen & mask, seen >> 32)
             }
             if stored {
-                stored(page: page)
+                self.stored(page: page)
                 setArithmeticFlags(Flag.zf, mask: Flag.zf)
             } else {
                 setRegister(0, size: half, low)
