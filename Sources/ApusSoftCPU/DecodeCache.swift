@@ -109,6 +109,19 @@ struct DecodeCache {
         return target
     }
 
+    /// Marks RAM page `page` as holding code and returns its state: code translated from the page (TranslationTier)
+    /// is valid while `state(page:)` and `epoch` still equal what they were when it was made.
+    @inline(__always)
+    func markHoldingCode(page: Int) -> UInt64 {
+        pageStates[page] |= 1
+        return pageStates[page]
+    }
+
+    @inline(__always)
+    func state(page: Int) -> UInt64 { pageStates[page] }
+
+    var epoch: UInt64 { @inline(__always) get { epochStorage.pointee } }
+
     /// A store to RAM page `page`: drops every entry decoded from it (one compare when the page holds no code).
     @inline(__always)
     func codeWritten(page: Int) {

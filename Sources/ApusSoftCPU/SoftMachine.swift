@@ -9,13 +9,15 @@ public final class SoftMachine: MachineBackend {
     public let memory: GuestMemory
     let model: CPUModel
     let options: MachineOptions
+    let tier: SoftCPUTier
     /// Shared by the machine's vCPUs: the interrupt hint and the place a halted vCPU sleeps.
     let waker = HaltWaker()
     private let controller = Mutex<(any ExternalInterruptController)?>(nil)
     private let localAPICs = Mutex<[any LocalInterruptController]>([])
     private let diagnostics = Mutex<(@Sendable (String) -> Void)?>(nil)
 
-    init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
+    init(memory: GuestMemory, options: MachineOptions, model: CPUModel, tier: SoftCPUTier = .interpreter) throws {
+        self.tier = tier
         self.memory = memory
         self.model = model
         self.options = options
@@ -25,7 +27,7 @@ public final class SoftMachine: MachineBackend {
         let apics = localAPICs.withLock { $0 }
         return SoftVCPU(index: index, memory: memory, model: model, controller: controller.withLock { $0 },
                         localAPIC: index < apics.count ? apics[index] : nil, waker: waker,
-                        diagnostics: diagnostics.withLock { $0 })
+                        diagnostics: diagnostics.withLock { $0 }, tier: tier)
     }
 
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {

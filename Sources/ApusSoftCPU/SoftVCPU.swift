@@ -18,6 +18,8 @@ public final class SoftVCPU: VCPUBackend {
     private let diagnostics: (@Sendable (String) -> Void)?
     private var reportedOpcodes: Set<UInt64> = []
     private var reportedFeatures: Set<String> = []
+    /// Hot blocks as host code (`--soft-cpu translate`); nil runs the interpreter alone.
+    let translation: TranslationTier?
     /// Where exits carry their data, as kvm_run's data area does for KVM.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
     /// How many instructions run between two looks at the kick flag.
@@ -28,7 +30,8 @@ public final class SoftVCPU: VCPUBackend {
 
     init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
          localAPIC: (any LocalInterruptController)? = nil,
-         waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil) {
+         waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil,
+         tier: SoftCPUTier = .interpreter) {
         self.index = index
         self.diagnostics = diagnostics
         self.controller = localAPIC == nil ? controller : nil
@@ -37,6 +40,7 @@ public final class SoftVCPU: VCPUBackend {
         softKicker = SoftKicker(waker: waker)
         core = CPUCore(memory: memory, model: model)
         core.localAPIC = localAPIC
+        translation = TranslationTier.make(tier, vcpu: index, diagnostics: diagnostics)
     }
 
     deinit { buffer.deallocate() }
@@ -79,6 +83,10 @@ public final class SoftVCPU: VCPUBackend {
             if waker.interruptHint.load(ordering: .relaxed), core.rflags & Flag.if != 0, !core.inInterruptShadow,
                hasInterruptSource, takeInterrupt() == .tripleFault {
                 return .shutdown
+            }
+            if let translation, case let ran = translation.run(core), ran > 0 {
+                countdown = max(countdown - (ran - 1), 0)   // the kick check stays every ~4,096 guest instructions
+                continue
             }
             do {
                 let result = try core.step()
