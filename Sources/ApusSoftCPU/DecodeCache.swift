@@ -156,6 +156,17 @@ struct DecodeCache {
         return target
     }
 
+    /// Marks RAM page `page` as holding code and returns its state, nil when the page may no longer be cached: code
+    /// translated from the page (TranslationTier) is valid while `state(page:)` and `epoch` still equal what they were
+    /// when it was made.
+    @inline(__always)
+    func markHoldingCode(page: Int) -> UInt64? { pages.markHoldsCode(page) }
+
+    @inline(__always)
+    func state(page: Int) -> UInt64 { pages.state(page) }
+
+    var epoch: UInt64 { @inline(__always) get { epochStorage.pointee } }
+
     /// A store to RAM page `page`: drops every entry decoded from it, in every vCPU's cache (one relaxed load when
     /// the page holds no code).
     @inline(__always)

@@ -4,9 +4,12 @@ public import ApusCore
 public struct SoftCPUHypervisor: Hypervisor {
     public let name = "soft"
     public let model: CPUModel
+    /// Interpreter only, or hot blocks translated to host code (SoftCPUTier).
+    public let tier: SoftCPUTier
 
-    public init(model: CPUModel = .default) {
+    public init(model: CPUModel = .default, tier: SoftCPUTier = .default) {
         self.model = model
+        self.tier = tier
     }
 
     public func availability() -> HypervisorAvailability { .usable }
@@ -23,7 +26,7 @@ public struct SoftCPUHypervisor: Hypervisor {
     }
 
     public func makeMachine(memory: GuestMemory, options: MachineOptions) throws -> any MachineBackend {
-        try SoftMachine(memory: memory, options: options, model: model)
+        try SoftMachine(memory: memory, options: options, model: model, tier: tier)
     }
 }
 

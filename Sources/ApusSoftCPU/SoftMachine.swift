@@ -11,6 +11,7 @@ public final class SoftMachine: MachineBackend {
     public let memory: GuestMemory
     let model: CPUModel
     let options: MachineOptions
+    let tier: SoftCPUTier
     /// One per vCPU: its interrupt hint and the place it sleeps halted or waiting for start-up.
     private let wakers = Mutex<[Int: HaltWaker]>([:])
     /// Which RAM pages any vCPU holds decoded code from, and their generations.
@@ -22,7 +23,8 @@ public final class SoftMachine: MachineBackend {
     let writtenPageMaps = Mutex<[Int: GuestWrittenPages]>([:])
     let trackingWrites = Mutex(false)
 
-    init(memory: GuestMemory, options: MachineOptions, model: CPUModel) throws {
+    init(memory: GuestMemory, options: MachineOptions, model: CPUModel, tier: SoftCPUTier = .interpreter) throws {
+        self.tier = tier
         self.memory = memory
         self.model = model
         self.options = options
@@ -46,7 +48,7 @@ public final class SoftMachine: MachineBackend {
                         localAPIC: index < apics.count ? apics[index] : nil, waker: waker(index),
                         diagnostics: diagnostics.withLock { $0 }, codePages: codePages,
                         topology: CPUTopology(apicID: UInt32(index), cpuCount: options.vcpuCount, amdLeaves: amd),
-                        writtenPages: writtenPages(forVCPU: index))
+                        writtenPages: writtenPages(forVCPU: index), tier: tier)
     }
 
     public func setDiagnosticsHandler(_ handler: @escaping @Sendable (String) -> Void) {

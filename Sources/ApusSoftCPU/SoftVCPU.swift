@@ -19,6 +19,8 @@ public final class SoftVCPU: VCPUBackend {
     private let diagnostics: (@Sendable (String) -> Void)?
     private var reportedOpcodes: Set<UInt64> = []
     private var reportedFeatures: Set<String> = []
+    /// Hot blocks as host code (`--soft-cpu translate`); nil runs the interpreter alone.
+    let translation: TranslationTier?
     /// Where exits carry their data, as kvm_run's data area does for KVM.
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
     /// IA32_APIC_BASE.BSP: this CPU is the bootstrap processor.
@@ -36,7 +38,8 @@ public final class SoftVCPU: VCPUBackend {
     init(index: Int, memory: GuestMemory, model: CPUModel, controller: (any ExternalInterruptController)? = nil,
          localAPIC: (any LocalInterruptController)? = nil,
          waker: HaltWaker = HaltWaker(), diagnostics: (@Sendable (String) -> Void)? = nil,
-         codePages: SharedCodePages? = nil, topology: CPUTopology? = nil, writtenPages: GuestWrittenPages? = nil) {
+         codePages: SharedCodePages? = nil, topology: CPUTopology? = nil, writtenPages: GuestWrittenPages? = nil,
+         tier: SoftCPUTier = .interpreter) {
         self.index = index
         self.diagnostics = diagnostics
         self.controller = localAPIC == nil ? controller : nil
@@ -46,6 +49,7 @@ public final class SoftVCPU: VCPUBackend {
         core = CPUCore(memory: memory, model: model, codePages: codePages, writtenPages: writtenPages)
         core.localAPIC = localAPIC
         core.topology = topology
+        translation = TranslationTier.make(tier, vcpu: index, diagnostics: diagnostics)
     }
 
     deinit { buffer.deallocate() }
@@ -139,6 +143,10 @@ public final class SoftVCPU: VCPUBackend {
                hasInterruptSource {
                 if takeInterrupt() == .tripleFault { return .shutdown }
                 if startup != .running, let exit = waitForStartup() { return exit }   // INIT reached an AP
+            }
+            if let translation, case let ran = translation.run(core), ran > 0 {
+                countdown = max(countdown - (ran - 1), 0)   // the kick check stays every ~4,096 guest instructions
+                continue
             }
             do {
                 let result = try core.step()

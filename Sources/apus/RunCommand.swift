@@ -60,6 +60,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Which vCPU backend runs the guest: auto (KVM when it can run the guest, else the software CPU), kvm or soft.")
     var backend: BackendChoice = .auto
 
+    @Option(name: .customLong("soft-cpu"),
+            help: "How the software CPU runs guest code: interpreter, or translate (hot blocks become host code; the interpreter runs the rest). Default: interpreter until the translation tier passes every test in CI, or APUS_SOFT_CPU from the environment.")
+    var softCPU: SoftCPUMode = .default
+
     @Option(name: .customLong("memory"), help: "Guest memory in MiB (default 64, or 256 with --kernel).")
     var memory: Int?
 
@@ -229,6 +233,7 @@ struct RunCommand: ParsableCommand {
         configuration.networks = try networks.map { try NetworkAttachment(argument: $0) }
         configuration.entropy = entropy
         configuration.secondConsole = secondConsole
+        configuration.softCPU = softCPU
         return configuration
     }
 
@@ -241,5 +246,6 @@ struct RunCommand: ParsableCommand {
 }
 
 extension BackendChoice: ExpressibleByArgument {}
+extension SoftCPUMode: ExpressibleByArgument {}
 extension ExitStatusConvention: ExpressibleByArgument {}
 extension UnmappedAccessPolicy: ExpressibleByArgument {}

@@ -55,7 +55,7 @@ import Testing
     @Test func invalidArgumentsAreUsageErrors() throws {
         for arguments in [["run", "--memory", "1"], ["run", "hello", "--kernel", "x"], ["run", "--backend", "qemu"],
                           ["run", "--initrd", "x"], ["run", "--net", "tap=t0"], ["run", "hello", "--rng"],
-                          ["run", "--console2", "/tmp/x"]] {
+                          ["run", "--console2", "/tmp/x"], ["run", "hello", "--soft-cpu", "jit"]] {
             let result = try ApusCommand.run(arguments)
             #expect(result.status == 64, "\(arguments): \(result.status)")
             #expect(result.standardError.contains("Error:"), "\(arguments)")
@@ -88,6 +88,16 @@ import Testing
             #expect(unmapped.status == 125)
             #expect(unmapped.standardError.contains("unmapped port I/O address 0x1234"))
         }
+    }
+
+    @Test func theSoftCPUModeIsAnOptionAndTranslateRunsGuests() throws {
+        for mode in ["interpreter", "translate"] {
+            let hello = try ApusCommand.run(["run", "hello", "--backend", "soft", "--soft-cpu", mode])
+            #expect(hello.status == 0, "\(mode): \(hello.standardError)")
+            #expect(hello.standardOutput == "Hello from an Apus guest!\n", "\(mode)")
+        }
+        let help = try ApusCommand.run(["run", "--help"])
+        #expect(help.standardOutput.contains("--soft-cpu"))
     }
 
     @Test func linuxBootsOnTheSoftwareCPUAndRebootEndsTheRun() throws {

@@ -19,12 +19,14 @@ public enum BackendChoice: String, CaseIterable, Sendable, Codable {
     /// The hypervisor this choice resolves to on this host, or an error saying why it cannot run here.
     /// `runsGuestKernel`: the guest is an operating-system kernel (it runs at CPL0 for long stretches).
     /// `hardwareAssisted` stands in for the host's CPU flags (tests); nil reads them.
+    /// `softCPU`: how the software CPU runs code, when it is the one chosen.
     public func resolve(kvmDevicePath: String = "/dev/kvm", runsGuestKernel: Bool = false,
-                        hardwareAssisted: Bool? = nil) throws -> Resolution {
+                        hardwareAssisted: Bool? = nil, softCPU: SoftCPUMode = .default) throws -> Resolution {
+        let soft = SoftCPUHypervisor(tier: softCPU.tier)
         let kvm = KVMHypervisor(devicePath: kvmDevicePath)
         switch self {
         case .soft:
-            return Resolution(hypervisor: SoftCPUHypervisor(), note: nil)
+            return Resolution(hypervisor: soft, note: nil)
         case .kvm:
             if case .unusable(let reason) = kvm.availability() {
                 throw VMMError.backendUnavailable(backend: "kvm", reason: reason)
@@ -36,8 +38,8 @@ public enum BackendChoice: String, CaseIterable, Sendable, Codable {
             if Self.autoPicksKVM(kvmUsable: kvmUsable, runsGuestKernel: runsGuestKernel, hardwareAssisted: assisted) {
                 return Resolution(hypervisor: kvm, note: nil)
             }
-            guard kvmUsable else { return Resolution(hypervisor: SoftCPUHypervisor(), note: nil) }
-            return Resolution(hypervisor: SoftCPUHypervisor(), note: """
+            guard kvmUsable else { return Resolution(hypervisor: soft, note: nil) }
+            return Resolution(hypervisor: soft, note: """
                 the host CPU has no hardware virtualization (no vmx or svm flag), so \(kvmDevicePath) would emulate \
                 the guest kernel at a few MIPS and not finish booting it; running on the software CPU instead \
                 (--backend kvm forces KVM)

@@ -28,6 +28,8 @@ public struct MachineConfiguration: Sendable {
     /// A virtio-console device on the PCI bus (/dev/hvc0 in the guest) connected to this host path: a Unix socket
     /// (connected to, both directions), or a file or FIFO (the guest's output only).
     public var secondConsole: String?
+    /// How the software CPU runs guest code, if it is the backend (KVM ignores it).
+    public var softCPU: SoftCPUMode = .default
 
     public init(memoryMiB: Int = MachineConfiguration.defaultMemoryMiB, vcpuCount: Int = 1,
                 backend: BackendChoice = .auto, boot: BootSource, unmappedAccess: UnmappedAccessPolicy? = nil,

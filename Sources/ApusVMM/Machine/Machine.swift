@@ -26,7 +26,7 @@ public final class Machine: Sendable {
     public convenience init(configuration: MachineConfiguration, output: any SerialOutput) throws {
         try configuration.validate()
         let isKernel = if case .linux = configuration.boot { true } else { false }
-        let resolution = try configuration.backend.resolve(runsGuestKernel: isKernel)
+        let resolution = try configuration.backend.resolve(runsGuestKernel: isKernel, softCPU: configuration.softCPU)
         let hypervisor = resolution.hypervisor
         try Self.checkVCPULimit(configuration.vcpuCount, on: hypervisor)
         let control = RunControl()
