@@ -263,6 +263,12 @@ final class SharedLinuxGuest: Sendable {
             let (bootLog, snapshot) = try bootToSuspend(configuration, in: attachments.directory)
             load.stop()
             print("SharedLinuxGuest (\(shape)): suspended \(Int(Date().timeIntervalSince(started))) s after the start")
+            // The first machine's TAP goes when its descriptor closes; should anything still hold one, the name must
+            // be free for the restored machine's TAP all the same.
+            if let network = attachments.network,
+               FileManager.default.fileExists(atPath: "/sys/class/net/\(network.tap)") {
+                _ = try? CommandRunner.runTool(network.namespace.ip, ["link", "delete", network.tap])
+            }
             let output = CapturingSerialOutput()
             let machine = try Machine.restore(from: snapshot, output: output)
             try? FileManager.default.removeItem(at: snapshot)
