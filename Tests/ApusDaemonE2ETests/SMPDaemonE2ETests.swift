@@ -41,7 +41,9 @@ import Testing
             print("smp through apusd on \(backend): the guest ended before the pause reached it")
         }
         try DaemonProcess.wait(for: "the smp guest to end on \(backend)") { try client.show(name).state == .inactive }
-        #expect(try client.show(name).reason == "guest exited with result code 0")
-        #expect(String(decoding: try client.consoleBacklog(name), as: UTF8.self) == expected)
+        let reason = try client.show(name).reason
+        #expect(reason == "guest exited with result code 0", "\(backend): the run ended with: \(reason ?? "no reason")")
+        let console = String(decoding: try client.consoleBacklog(name), as: UTF8.self)
+        #expect(console == expected, "\(backend): the console said: \(console)")
     }
 }
