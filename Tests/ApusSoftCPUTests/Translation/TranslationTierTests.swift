@@ -97,7 +97,7 @@ import Testing
 
     /// The permissions of every /proc/self/maps line overlapping [start, start + length).
     static func permissions(_ start: UInt, _ length: Int) -> [String] {
-        guard let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return [] }
+        let maps = readMaps()
         var found: [String] = []
         for line in maps.split(separator: "\n") {
             let fields = line.split(separator: " ")
@@ -106,5 +106,22 @@ import Testing
             found.append(String(fields[1]))
         }
         return found
+    }
+
+    /// /proc/self/maps read to its end with read(2): it reports a size of 0, and in a test process with many threads
+    /// and mappings a whole-file read through Foundation came back empty now and then (seen in a CI run).
+    static func readMaps() -> String {
+        let fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
