@@ -18,7 +18,6 @@ import CGuestAtomics
 final class SharedCodePages: @unchecked Sendable {
     // @unchecked: the table is only touched through the atomic helpers below.
     let states: UnsafeMutablePointer<UInt64>
-    let pageCount: Int
     /// One epoch step of the DecodeCaches using this table: the bit above the largest page state.
     let epochUnit: UInt64
 
@@ -26,7 +25,6 @@ final class SharedCodePages: @unchecked Sendable {
     /// trades page generations for epochs: 39 leaves 24 bits of epoch.
     init(pageCount: Int, generationBits: Int = 39) {
         precondition((1...61).contains(generationBits), "the epoch needs at least two bits")
-        self.pageCount = pageCount
         epochUnit = 1 << UInt64(generationBits + 1)
         // calloc fails only when the host is out of memory while the VM is built: that ends the process, as a failed
         // Swift allocation does.

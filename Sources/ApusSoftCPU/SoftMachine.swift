@@ -28,7 +28,7 @@ public final class SoftMachine: MachineBackend {
         self.memory = memory
         self.model = model
         self.options = options
-        codePages = SharedCodePages(pageCount: memory.regions.reduce(0) { $0 + Int($1.range.size >> 12) })
+        codePages = SharedCodePages(pageCount: PhysicalRAM.pageCount(of: memory))
     }
 
     /// vCPU `index`'s waker, made on first use (an interrupt may be raised for it before the vCPU exists).
